@@ -1,0 +1,29 @@
+# visitdesk: `make dev` runs everything locally, `make test` runs every test on real Kafka and PostgreSQL.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PYTEST_ARGS ?=
+
+.PHONY: dev test env services-up faults bench clean
+
+env: .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+	@touch $@
+
+services-up: env
+	deploy/kafka.sh start
+	deploy/postgres.sh start
+
+dev: env
+	$(UV) run --frozen visitdesk dev
+
+test: services-up
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+clean:
+	-deploy/kafka.sh stop
+	-deploy/postgres.sh stop
+	rm -rf var .venv .pytest_cache

@@ -1,0 +1,169 @@
+"""The consumer loop: one transaction per event, idempotent, retried, dead-lettered, never stuck."""
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.events import Envelope, current_traceparent, new_traceparent
+
+log = structlog.get_logger()
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A handler's verdict that retrying cannot help: the event goes to the DLQ at once."""
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    return Table(
+        "processed_events",
+        metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("handled_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Infrastructure trouble (database or network away) is waited out, never dead-lettered."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (ConnectionError, OSError, TimeoutError))
+
+
+class ConsumerLoop:
+    """Handles `handlers[event.type]` for each message; offsets commit after the handler's transaction."""
+
+    def __init__(self, *, service: str, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
+                 sessions: async_sessionmaker[AsyncSession], processed: Table, handlers: dict[str, Handler],
+                 max_attempts: int = 5, backoff_seconds: float = 0.2):
+        self.service, self.consumer, self.producer = service, consumer, producer
+        self.sessions, self.processed, self.handlers = sessions, processed, handlers
+        self.max_attempts, self.backoff_seconds = max_attempts, backoff_seconds
+        self.healthy = False
+
+    async def run(self) -> None:
+        while True:
+            try:
+                batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
+                self.healthy = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.healthy = False
+                log.warning("consumer.poll_failed", service=self.service, error=repr(exc))
+                await asyncio.sleep(1)
+                continue
+            for tp, records in batches.items():
+                for record in records:
+                    await self.handle(record)
+                await self._commit(tp, records[-1].offset + 1)
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        try:
+            await self.consumer.commit({tp: offset})
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(self.service, tp.topic, tp.partition).set(max(highwater - offset, 0))
+        except Exception as exc:  # redelivery is harmless: handled events are recorded
+            log.warning("consumer.commit_failed", service=self.service, topic=tp.topic, error=repr(exc))
+
+    async def handle(self, record: ConsumerRecord) -> None:
+        """Decode, then handle with retries; undecodable or hopeless events go to the DLQ."""
+        try:
+            envelope = Envelope.model_validate_json(record.value)
+        except (ValidationError, ValueError, TypeError) as exc:
+            await self._dead_letter(record, f"undecodable: {exc}")
+            return
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            return
+        headers = dict(record.headers or ())
+        parent = headers.get("traceparent", b"").decode() or None
+        token = current_traceparent.set(new_traceparent(parent))
+        try:
+            await self._handle_with_retries(record, envelope, handler)
+        finally:
+            current_traceparent.reset(token)
+
+    async def _handle_with_retries(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> None:
+        attempt = 0
+        while True:
+            try:
+                if await self._handle_once(record, envelope, handler):
+                    log.info("event.handled", service=self.service, type=envelope.type, event_id=envelope.id)
+                    metrics.EVENTS_HANDLED.labels(self.service, record.topic, envelope.type).inc()
+                return
+            except asyncio.CancelledError:
+                raise
+            except (PermanentError, ValidationError) as exc:
+                await self._dead_letter(record, f"rejected: {exc!r}")
+                return
+            except Exception as exc:
+                metrics.EVENTS_FAILED.labels(self.service, record.topic).inc()
+                transient = _is_transient(exc)
+                attempt += 0 if transient else 1
+                log.warning("event.failed", service=self.service, type=envelope.type, event_id=envelope.id,
+                            attempt=attempt, transient=transient, error=repr(exc))
+                if attempt >= self.max_attempts:
+                    await self._dead_letter(record, f"failed {attempt} times: {exc!r}")
+                    return
+                await asyncio.sleep(self._backoff(attempt if not transient else 4))
+
+    async def _handle_once(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> bool:
+        """One transaction: skip if seen, run the handler, record the event id. False if a duplicate."""
+        async with self.sessions() as session:
+            try:
+                async with session.begin():
+                    seen = await session.scalar(select(self.processed.c.event_id)
+                                                .where(self.processed.c.event_id == envelope.id))
+                    if seen:
+                        return False
+                    await handler(session, envelope)
+                    await session.execute(self.processed.insert().values(
+                        event_id=envelope.id, topic=record.topic, handled_at=datetime.now(UTC)))
+            except IntegrityError:
+                if await self._seen(envelope.id):  # a concurrent replica handled it first
+                    return False
+                raise
+        return True
+
+    async def _seen(self, event_id: str) -> bool:
+        async with self.sessions() as session:
+            return bool(await session.scalar(select(self.processed.c.event_id)
+                                             .where(self.processed.c.event_id == event_id)))
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_seconds * 2 ** (attempt - 1), 10.0) * random.uniform(0.5, 1.5)
+
+    async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        """Park the message with why and where it came from; retried until the DLQ takes it."""
+        headers = list(record.headers or ()) + [
+            ("dlq.error", error[:2000].encode()),
+            ("dlq.origin.topic", record.topic.encode()),
+            ("dlq.origin.partition", str(record.partition).encode()),
+            ("dlq.origin.offset", str(record.offset).encode()),
+            ("dlq.service", self.service.encode()),
+        ]
+        while True:
+            try:
+                await self.producer.send_and_wait(f"{record.topic}.dlq", value=record.value, key=record.key,
+                                                  headers=headers)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("dlq.publish_failed", service=self.service, error=repr(exc))
+                await asyncio.sleep(1)
+        metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic).inc()
+        log.error("event.dead_lettered", service=self.service, topic=record.topic, offset=record.offset,
+                  error=error[:500])

@@ -1,0 +1,166 @@
+"""Transactional outbox: events are rows written with the change, then published by a relay."""
+
+import asyncio
+import zlib
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import (
+    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, event, func, select, text, update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from shared import metrics
+from shared.events import Envelope, Event, current_traceparent, new_traceparent
+
+log = structlog.get_logger()
+NOTIFY_CHANNEL = "visitdesk_outbox"
+_wakeups: set[asyncio.Event] = set()
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox of one service; `seq` orders publication, `sent_at` marks it done."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("type", String(100), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("traceparent", String(55), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
+    )
+
+
+async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, source: str, key: str, topic: str) -> Envelope:
+    """Stage `event_` in the caller's transaction; it is published only if that commits."""
+    envelope = Envelope.wrap(event_, source=source, subject=key)
+    await session.execute(
+        outbox.insert().values(
+            event_id=envelope.id, topic=topic, key=key, type=envelope.type,
+            payload=envelope.model_dump_json(), traceparent=new_traceparent(current_traceparent.get()),
+        )
+    )
+    session.sync_session.info["outbox_dirty"] = True
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, topic)))
+    return envelope
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    if session.info.pop("outbox_dirty", False):
+        for wakeup in list(_wakeups):
+            wakeup.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop("outbox_dirty", None)
+
+
+class OutboxRelay:
+    """Publishes unsent rows in `seq` order; one publisher per database at a time."""
+
+    def __init__(self, *, engine: AsyncEngine, outbox: Table, producer: AIOKafkaProducer, service: str,
+                 poll_seconds: float = 1.0, batch_size: int = 200):
+        self.engine, self.outbox, self.producer, self.service = engine, outbox, producer, service
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.poll_seconds, self.batch_size = poll_seconds, batch_size
+        self.wakeup = asyncio.Event()
+        self.healthy = False
+
+    async def run(self) -> None:
+        _wakeups.add(self.wakeup)
+        listener = asyncio.create_task(self._listen()) if self.engine.dialect.name == "postgresql" else None
+        backoff = 0.1
+        try:
+            while True:
+                self.wakeup.clear()
+                try:
+                    published = await self.publish_batch()
+                    self.healthy, backoff = True, 0.1
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # broker or database away: rows stay unsent, retry later
+                    self.healthy = False
+                    log.warning("outbox.publish_failed", service=self.service, error=repr(exc), retry_in=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if published < self.batch_size:
+                    await self._sleep_until_woken()
+        finally:
+            _wakeups.discard(self.wakeup)
+            if listener:
+                listener.cancel()
+
+    async def _sleep_until_woken(self) -> None:
+        try:
+            await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+        except TimeoutError:
+            pass
+
+    async def publish_batch(self) -> int:
+        """Publish one batch of unsent rows and mark them sent; returns how many."""
+        async with self.sessions() as session, session.begin():
+            if not await self._take_lead(session):
+                return 0
+            rows = (await session.execute(
+                select(self.outbox).where(self.outbox.c.sent_at.is_(None)).order_by(self.outbox.c.seq)
+                .limit(self.batch_size).with_for_update(skip_locked=True)
+            )).all()
+            await self._record_backlog(session, len(rows))
+            if not rows:
+                return 0
+            futures = [await self.producer.send(
+                row.topic, value=row.payload.encode(), key=row.key.encode(),
+                headers=[("traceparent", (row.traceparent or new_traceparent()).encode()),
+                         ("content-type", b"application/cloudevents+json")],
+            ) for row in rows]
+            await asyncio.gather(*futures)
+            await session.execute(update(self.outbox).where(self.outbox.c.seq.in_([r.seq for r in rows]))
+                                  .values(sent_at=datetime.now(UTC)))
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def _take_lead(self, session: AsyncSession) -> bool:
+        # Replicas share the table; one publisher at a time keeps each key's events in order.
+        if session.bind.dialect.name != "postgresql":
+            return True
+        return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(0x76697369, zlib.crc32(self.service.encode()) & 0x7FFFFFFF))))
+
+    async def _record_backlog(self, session: AsyncSession, batch: int) -> None:
+        if batch == 0:
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
+            metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(0)
+            return
+        unsent = self.outbox.c.sent_at.is_(None)
+        count, oldest = (await session.execute(
+            select(func.count(), func.min(self.outbox.c.created_at)).where(unsent))).one()
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(count)
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            metrics.OUTBOX_OLDEST_AGE.labels(self.service).set((datetime.now(UTC) - oldest).total_seconds())
+
+    async def _listen(self) -> None:
+        """Wake on NOTIFY from other processes (replicas, CLI jobs) writing to the same outbox."""
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    raw = (await conn.get_raw_connection()).driver_connection
+                    await raw.add_listener(NOTIFY_CHANNEL, lambda *_: self.wakeup.set())
+                    while not raw.is_closed():
+                        await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox.listen_failed", service=self.service, error=repr(exc))
+                await asyncio.sleep(2)
+

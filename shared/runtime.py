@@ -1,0 +1,101 @@
+"""What one service process runs beside its API: producer, outbox relay, consumer loop."""
+
+import asyncio
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.consumer import ConsumerLoop, Handler
+from shared.kafka import ensure_topics, make_consumer, make_producer, start_until_connected
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger()
+TOPICS = ["visits.v1", "capacity.v1", "protocol.v1", "notifications.v1"]
+
+
+@dataclass
+class Runtime:
+    """Started in a service's lifespan; Kafka may be away at start and arrive later."""
+
+    service: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    outbox: Table
+    processed: Table | None = None
+    consumes: list[str] = field(default_factory=list)
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.producer = make_producer(self.settings.kafka_bootstrap)
+        self.relay = OutboxRelay(engine=self.engine, outbox=self.outbox, producer=self.producer,
+                                 service=self.service, poll_seconds=self.settings.relay_poll_seconds)
+        self.loop: ConsumerLoop | None = None
+        self.tasks: list[asyncio.Task] = []
+        self.kafka_started = asyncio.Event()
+
+    async def start(self) -> None:
+        self.tasks.append(asyncio.create_task(self._run(), name=f"{self.service}-runtime"))
+
+    async def _run(self) -> None:
+        await start_until_connected(self.producer, "producer")
+        await self._ensure_topics()
+        self.kafka_started.set()
+        runners = [self.relay.run()]
+        if self.consumes:
+            topics = [self.settings.topic(t) for t in self.consumes]
+            consumer = make_consumer(self.settings.kafka_bootstrap, self.settings.topic(self.service), topics)
+            await start_until_connected(consumer, "consumer")
+            self.loop = ConsumerLoop(
+                service=self.service, consumer=consumer, producer=self.producer, sessions=self.sessions,
+                processed=self.processed, handlers=self.handlers,
+                max_attempts=self.settings.consumer_max_attempts, backoff_seconds=self.settings.consumer_backoff_seconds,
+            )
+            runners.append(self.loop.run())
+        await asyncio.gather(*runners)
+
+    async def _ensure_topics(self) -> None:
+        while True:
+            try:
+                await ensure_topics(self.settings.kafka_bootstrap, [self.settings.topic(t) for t in TOPICS])
+                return
+            except Exception as exc:
+                log.warning("kafka.topics_failed", service=self.service, error=repr(exc))
+                await asyncio.sleep(1)
+
+    def run_task(self, coro) -> None:
+        """Run a service's own background job (scheduler, dispatcher) for the process's life."""
+        self.tasks.append(asyncio.create_task(coro))
+
+    async def stop(self) -> None:
+        """Stop taking work, let the current message finish its transaction, flush the producer."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.loop is not None:
+            await self.loop.consumer.stop()
+        await self.producer.stop()
+
+    async def readiness(self) -> dict[str, bool]:
+        """Database and Kafka reachable now."""
+        return {"database": await self._database_ok(), "kafka": await self._kafka_ok()}
+
+    async def _database_ok(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2)
+            return True
+        except Exception:
+            return False
+
+    async def _kafka_ok(self) -> bool:
+        if not self.kafka_started.is_set():
+            return False
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
+            return True
+        except Exception:
+            return False

@@ -1,0 +1,94 @@
+"""The consumer loop against real PostgreSQL and Kafka: idempotence, dead letters, crash safety."""
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer
+
+from shared.events import Envelope
+from tests.integration.platform.conftest import ProbeHappened
+from tests.support import eventually, read_topic
+
+
+async def _send(probe, envelope: Envelope | bytes, key: str = "req-1") -> None:
+    value = envelope if isinstance(envelope, bytes) else envelope.model_dump_json().encode()
+    await probe.producer.send_and_wait(probe.topic, value=value, key=key.encode())
+
+
+def _probe_event(note: str) -> Envelope:
+    return Envelope.wrap(ProbeHappened(note=note), source="test", subject="req-1")
+
+
+async def _run_until(probe, loop, notes: list[str]):
+    task = asyncio.create_task(loop.run())
+    try:
+        async def arrived():
+            return await probe.effect_notes() if len(await probe.effect_notes()) >= len(notes) else None
+        await eventually(arrived, timeout=20)
+        await asyncio.sleep(0.3)  # room for a wrongful second effect to show up
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await loop.consumer.stop()
+
+
+async def test_the_same_event_delivered_twice_has_one_effect(probe):
+    event = _probe_event("once")
+    await _send(probe, event)
+    await _send(probe, event)
+    await _send(probe, _probe_event("marker"))
+    loop = probe.loop()
+    await loop.consumer.start()
+    await _run_until(probe, loop, ["once", "marker"])
+    assert await probe.effect_notes() == ["once", "marker"]
+
+
+async def test_an_undecodable_message_goes_to_the_dlq_and_the_next_one_is_still_handled(probe):
+    await _send(probe, b"{not json")
+    await _send(probe, _probe_event("after garbage"))
+    loop = probe.loop()
+    await loop.consumer.start()
+    await _run_until(probe, loop, ["after garbage"])
+    dead = await read_topic(probe.bootstrap, f"{probe.topic}.dlq", count=1, timeout=10)
+    assert await probe.effect_notes() == ["after garbage"]
+    assert dead[0].value == b"{not json"
+    headers = dict(dead[0].headers)
+    assert headers["dlq.origin.topic"].decode() == probe.topic
+    assert headers["dlq.origin.offset"] == b"0"
+    assert b"undecodable" in headers["dlq.error"]
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_retries_and_the_partition_moves_on(probe):
+    await _send(probe, _probe_event("boom"))
+    await _send(probe, _probe_event("fine"))
+    loop = probe.loop(max_attempts=3)
+    await loop.consumer.start()
+    await _run_until(probe, loop, ["fine"])
+    dead = await read_topic(probe.bootstrap, f"{probe.topic}.dlq", count=1, timeout=10)
+    assert b"failed 3 times" in dict(dead[0].headers)["dlq.error"]
+    assert await probe.effect_notes() == ["fine"]
+
+
+async def test_a_consumer_killed_after_its_transaction_but_before_its_offset_commit_has_one_effect(probe):
+    await _send(probe, _probe_event("survives a crash"))
+    # The first consumer handles the event (its transaction commits) and dies before committing the offset.
+    doomed = AIOKafkaConsumer(probe.topic, bootstrap_servers=probe.bootstrap, group_id=probe.group,
+                              enable_auto_commit=False, auto_offset_reset="earliest")
+    await doomed.start()
+    record = (await read_one(doomed))
+    await probe.loop(consumer=doomed).handle(record)
+    await doomed.stop()
+    assert await probe.effect_notes() == ["survives a crash"]
+    # The restarted consumer in the same group gets the event again.
+    await _send(probe, _probe_event("next"))
+    loop = probe.loop()
+    await loop.consumer.start()
+    await _run_until(probe, loop, ["survives a crash", "next"])
+    assert await probe.effect_notes() == ["survives a crash", "next"]
+    assert len(await read_topic(probe.bootstrap, probe.topic, count=2)) == 2
+
+
+async def read_one(consumer: AIOKafkaConsumer):
+    batch = {}
+    while not batch:
+        batch = await consumer.getmany(timeout_ms=500, max_records=1)
+    return next(iter(batch.values()))[0]

@@ -1,0 +1,59 @@
+"""The `visitdesk` command: migrate databases, mint development tokens, run everything locally."""
+
+import argparse
+import importlib
+import sys
+
+from shared.auth import ROLES, mint_token
+from shared.migrations import upgrade
+from shared.settings import ServiceSettings, load_settings
+
+SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
+
+
+def service_settings(service: str) -> ServiceSettings:
+    return load_settings(importlib.import_module(f"services.{service}.config").Settings)
+
+
+def migrate(args: argparse.Namespace) -> None:
+    """Bring each service's database to its newest migration (a deploy step, never at start-up)."""
+    unknown = set(args.service) - set(SERVICES)
+    if unknown:
+        sys.exit(f"visitdesk migrate: unknown service {', '.join(sorted(unknown))}")
+    for service in args.service or SERVICES:
+        upgrade(service, service_settings(service).database_url)
+        print(f"{service}: migrated to head")
+
+
+def token(args: argparse.Namespace) -> None:
+    """Print a development bearer token for a role."""
+    if args.role == "division_officer" and not args.division:
+        sys.exit("visitdesk token: --division is required for division_officer")
+    settings = ServiceSettings(database_url="unused")
+    print(mint_token(settings, role=args.role, division=args.division, sub=args.sub, ttl_seconds=args.ttl))
+
+
+def dev(args: argparse.Namespace) -> None:
+    """Run the embedded default: SQLite, a local broker, an SMTP sink and all four services."""
+    from visitdesk.dev import run_dev
+
+    run_dev(port_base=args.port_base)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="visitdesk", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("migrate", help=migrate.__doc__)
+    p.add_argument("service", nargs="*", help=f"any of {', '.join(SERVICES)} (default: all)")
+    p.set_defaults(func=migrate)
+    p = commands.add_parser("token", help=token.__doc__)
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--division")
+    p.add_argument("--sub")
+    p.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
+    p.set_defaults(func=token)
+    p = commands.add_parser("dev", help=dev.__doc__)
+    p.add_argument("--port-base", type=int, default=8001)
+    p.set_defaults(func=dev)
+    args = parser.parse_args(argv)
+    args.func(args)

@@ -1,0 +1,113 @@
+"""`visitdesk dev`: the embedded default — SQLite per service, a local broker, an SMTP sink, four services."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.auth import mint_token
+from shared.migrations import upgrade
+from shared.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
+DEV_TOKENS = [("admin", None), ("communications", None), ("protocol_officer", None),
+              ("division_officer", "education"), ("division_officer", "urban-environment")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_broker() -> tuple[str, bool]:
+    """The project's local broker; returns its address and whether this run started it."""
+    was_running = subprocess.run([ROOT / "deploy/kafka.sh", "status"], capture_output=True).returncode == 0
+    out = subprocess.run([ROOT / "deploy/kafka.sh", "start"], check=True, capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1], not was_running
+
+
+def service_env(service: str, var: Path, bootstrap: str, smtp_port: int, port_base: int) -> dict[str, str]:
+    prefix = service.upper()
+    return {
+        **os.environ,
+        f"{prefix}_DATABASE_URL": f"sqlite:///{var / f'{service}.db'}",
+        "VISITDESK_KAFKA_BOOTSTRAP": bootstrap,
+        "VISITDESK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port_base}",
+        "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
+        "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
+    }
+
+
+def wait_healthy(urls: list[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(urls)
+    while pending and time.monotonic() < deadline:
+        for url in list(pending):
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    pending.remove(url)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.3)
+    if pending:
+        raise RuntimeError(f"not healthy within {timeout:.0f}s: {', '.join(pending)}")
+
+
+def run_dev(port_base: int = 8001) -> None:
+    """Start everything, print where to go, and stop what was started on Ctrl-C."""
+    var = ROOT / "var" / "dev"
+    var.mkdir(parents=True, exist_ok=True)
+    bootstrap, started_broker = start_broker()
+    children: list[subprocess.Popen] = []
+    try:
+        smtp_port = free_port()
+        children.append(subprocess.Popen([sys.executable, "-m", "visitdesk.mailsink", "--dir",
+                                          str(ROOT / "var" / "mail"), "--port", str(smtp_port)]))
+        ports = {service: port_base + offset for service, offset in zip(SERVICES, range(4))}
+        for service, port in ports.items():
+            env = service_env(service, var, bootstrap, smtp_port, port_base)
+            upgrade(service, env[f"{service.upper()}_DATABASE_URL"])
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
+                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env=env))
+        wait_healthy([f"http://127.0.0.1:{port}/healthz" for port in ports.values()])
+        print_welcome(ports, bootstrap, smtp_port)
+        signal.signal(signal.SIGTERM, _interrupt)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("visitdesk dev: a process exited; stopping the rest", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=20)
+        if started_broker:
+            subprocess.run([ROOT / "deploy/kafka.sh", "stop"], check=False)
+        print("visitdesk dev: stopped")
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def print_welcome(ports: dict[str, int], bootstrap: str, smtp_port: int) -> None:
+    settings = ServiceSettings(database_url="unused")
+    base = f"http://127.0.0.1:{ports['visits']}"
+    print(f"\nvisitdesk is running (Kafka {bootstrap}, SMTP sink 127.0.0.1:{smtp_port} -> var/mail/)")
+    for service, port in ports.items():
+        print(f"  {service:<14} http://127.0.0.1:{port}/docs")
+    print(f"\nThe public form:  {base}/apply?lang=en   (fi, sv too)")
+    print(f"The queue:        {base}/queue\n\nDevelopment tokens (Authorization: Bearer ...):")
+    for role, division in DEV_TOKENS:
+        label = f"{role}{f' ({division})' if division else ''}"
+        print(f"  {label:<36} {mint_token(settings, role=role, division=division)}")
+    print("\nCtrl-C stops everything this command started.", flush=True)
