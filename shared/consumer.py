@@ -50,9 +50,11 @@ class ConsumerLoop:
         self.sessions, self.processed, self.handlers = sessions, processed, handlers
         self.max_attempts, self.backoff_seconds = max_attempts, backoff_seconds
         self.healthy = False
+        self.stopping = False
 
     async def run(self) -> None:
-        while True:
+        """Poll and handle until `stopping`; the batch in hand is finished and committed first."""
+        while not self.stopping:
             try:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
                 self.healthy = True
@@ -67,6 +69,8 @@ class ConsumerLoop:
                 for record in records:
                     await self.handle(record)
                 await self._commit(tp, records[-1].offset + 1)
+                if self.stopping:
+                    break
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         try:

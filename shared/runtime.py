@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import structlog
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -36,6 +37,8 @@ class Runtime:
         self.loop: ConsumerLoop | None = None
         self.tasks: list[asyncio.Task] = []
         self.kafka_started = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.consumer_task: asyncio.Task | None = None
 
     async def start(self) -> None:
         self.tasks.append(asyncio.create_task(self._run(), name=f"{self.service}-runtime"))
@@ -44,18 +47,17 @@ class Runtime:
         await start_until_connected(self.producer, "producer")
         await self._ensure_topics()
         self.kafka_started.set()
-        runners = [self.relay.run()]
+        self.run_task(self.relay.run())
         if self.consumes:
             topics = [self.settings.topic(t) for t in self.consumes]
-            consumer = make_consumer(self.settings.kafka_bootstrap, self.settings.topic(self.service), topics)
-            await start_until_connected(consumer, "consumer")
+            self.consumer = make_consumer(self.settings.kafka_bootstrap, self.settings.topic(self.service), topics)
+            await start_until_connected(self.consumer, "consumer")
             self.loop = ConsumerLoop(
-                service=self.service, consumer=consumer, producer=self.producer, sessions=self.sessions,
+                service=self.service, consumer=self.consumer, producer=self.producer, sessions=self.sessions,
                 processed=self.processed, handlers=self.handlers,
                 max_attempts=self.settings.consumer_max_attempts, backoff_seconds=self.settings.consumer_backoff_seconds,
             )
-            runners.append(self.loop.run())
-        await asyncio.gather(*runners)
+            self.consumer_task = asyncio.create_task(self.loop.run(), name=f"{self.service}-consumer")
 
     async def _ensure_topics(self) -> None:
         while True:
@@ -70,13 +72,17 @@ class Runtime:
         """Run a service's own background job (scheduler, dispatcher) for the process's life."""
         self.tasks.append(asyncio.create_task(coro))
 
-    async def stop(self) -> None:
-        """Stop taking work, let the current message finish its transaction, flush the producer."""
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop taking work, let the current batch finish and commit, flush the producer."""
+        if self.loop is not None and self.consumer_task is not None:
+            self.loop.stopping = True
+            await asyncio.wait([self.consumer_task], timeout=grace_seconds)
+            self.consumer_task.cancel()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.loop is not None:
-            await self.loop.consumer.stop()
+        if self.consumer is not None:
+            await self.consumer.stop()
         await self.producer.stop()
 
     async def readiness(self) -> dict[str, bool]:
