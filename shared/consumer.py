@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
-from shared.events import Envelope, current_traceparent, new_traceparent
+from shared.events import Envelope
+from shared.tracing import handling_span
 
 log = structlog.get_logger()
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
@@ -91,13 +92,9 @@ class ConsumerLoop:
         handler = self.handlers.get(envelope.type)
         if handler is None:
             return
-        headers = dict(record.headers or ())
-        parent = headers.get("traceparent", b"").decode() or None
-        token = current_traceparent.set(new_traceparent(parent))
-        try:
+        traceparent = dict(record.headers or ()).get("traceparent", b"").decode() or None
+        with handling_span(record.topic, envelope.type, envelope.id, traceparent):
             await self._handle_with_retries(record, envelope, handler)
-        finally:
-            current_traceparent.reset(token)
 
     async def _handle_with_retries(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> None:
         attempt = 0

@@ -2,16 +2,12 @@
 
 import secrets
 import uuid
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_VERSION = "1.0"
-
-current_traceparent: ContextVar[str | None] = ContextVar("current_traceparent", default=None)
-
 
 class Event(BaseModel):
     """Base of every event payload: small, frozen, past tense; `type` names it on the wire."""
@@ -42,7 +38,6 @@ class Envelope(BaseModel):
         return model.model_validate(self.data)
 
 
-def new_traceparent(parent: str | None = None) -> str:
-    """A child traceparent of `parent` (same trace id), or a new trace."""
-    trace_id = parent.split("-")[1] if parent and parent.count("-") == 3 else secrets.token_hex(16)
-    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+def new_traceparent() -> str:
+    """A traceparent starting a new trace, for events written outside any span."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"

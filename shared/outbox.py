@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from shared import metrics
-from shared.events import Envelope, Event, current_traceparent, new_traceparent
+from shared.events import Envelope, Event, new_traceparent
+from shared.tracing import traceparent_now
 
 log = structlog.get_logger()
 NOTIFY_CHANNEL = "visitdesk_outbox"
@@ -44,7 +45,7 @@ async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, sour
     await session.execute(
         outbox.insert().values(
             event_id=envelope.id, topic=topic, key=key, type=envelope.type,
-            payload=envelope.model_dump_json(), traceparent=new_traceparent(current_traceparent.get()),
+            payload=envelope.model_dump_json(), traceparent=traceparent_now(),
         )
     )
     session.sync_session.info["outbox_dirty"] = True

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import metrics
 from shared.auth import public
+from shared.tracing import configure_tracing, instrument_app
 
 
 def platform_router() -> APIRouter:
@@ -35,8 +36,10 @@ def platform_router() -> APIRouter:
 
 
 def install_platform(app: FastAPI, service: str) -> None:
-    """Health routes plus a latency histogram labelled by route template, not raw path."""
+    """Health routes, tracing, and a latency histogram labelled by route template, not raw path."""
     app.include_router(platform_router())
+    configure_tracing(service)
+    instrument_app(app)
 
     @app.middleware("http")
     async def record_latency(request: Request, call_next):

@@ -3,6 +3,7 @@
 import asyncio
 
 from shared.outbox import add_event
+from shared.tracing import configure_tracing, tracer
 from tests.integration.platform.conftest import ProbeHappened, outbox
 from tests.support import envelopes, read_topic, unique
 
@@ -58,3 +59,16 @@ async def test_the_relay_wakes_promptly_after_a_commit_instead_of_waiting_for_it
     finally:
         task.cancel()
     assert len(records) == 1
+
+
+async def test_an_event_carries_the_trace_of_the_span_that_wrote_it(probe):
+    configure_tracing("probe")
+    relay = asyncio.create_task(probe.relay().run())
+    try:
+        with tracer.start_as_current_span("form submission") as span:
+            await _stage(probe, "traced", "with context")
+            trace_id = format(span.get_span_context().trace_id, "032x")
+        records = await read_topic(probe.bootstrap, probe.topic, count=1, timeout=8)
+    finally:
+        relay.cancel()
+    assert dict(records[0].headers)["traceparent"].decode().split("-")[1] == trace_id

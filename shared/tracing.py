@@ -1,0 +1,49 @@
+"""OpenTelemetry traces that follow one request from HTTP through the outbox and Kafka to its handlers."""
+
+import os
+from contextlib import contextmanager
+
+from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from shared.events import new_traceparent
+
+tracer = trace.get_tracer("visitdesk")
+
+
+def configure_tracing(service: str) -> None:
+    """Install a tracer provider once per process; export over OTLP when an endpoint is configured."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"visitdesk-{service}"}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+
+
+def instrument_app(app: FastAPI) -> None:
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+def traceparent_now() -> str:
+    """The W3C traceparent of the current span, or a new trace when there is none."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent") or new_traceparent()
+
+
+@contextmanager
+def handling_span(topic: str, event_type: str, event_id: str, traceparent: str | None):
+    """A consumer span whose parent is the span that wrote the event to the outbox."""
+    parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
+    with tracer.start_as_current_span(f"{topic} process", context=parent, kind=trace.SpanKind.CONSUMER,
+                                      attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                                                  "cloudevents.event_type": event_type,
+                                                  "cloudevents.event_id": event_id}) as span:
+        yield span

@@ -1,0 +1,65 @@
+"""Each service starts, reports health honestly, and refuses to start on bad settings."""
+
+import asyncio
+import importlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shared.migrations import upgrade
+from tests.support import eventually, serve, unique
+from visitdesk.cli import SERVICES
+
+
+def _app(service: str, **settings):
+    module = importlib.import_module(f"services.{service}.main")
+    config = importlib.import_module(f"services.{service}.config")
+    return module.create_app(config.Settings(**settings))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_service_is_ready_when_its_database_and_kafka_answer(service, new_database, kafka_bootstrap):
+    app = _app(service, database_url=await new_database(service), kafka_bootstrap=kafka_bootstrap,
+               topic_prefix=f"{unique()}.")
+    async with serve(app) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+        async def ready():
+            response = await client.get("/readyz")
+            return response if response.status_code == 200 else None
+
+        assert (await eventually(ready, timeout=20)).json()["checks"] == {"database": True, "kafka": True}
+        metrics = await client.get("/metrics")
+        assert "visitdesk_http_request_seconds" in metrics.text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_an_unreachable_kafka_fails_readiness_but_the_process_stays_up(service, tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    await asyncio.to_thread(upgrade, service, url)
+    app = _app(service, database_url=url, kafka_bootstrap="127.0.0.1:1")
+    async with serve(app) as client:
+        await asyncio.sleep(0.5)
+        response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": True, "kafka": False}
+        assert (await client.get("/healthz")).status_code == 200
+
+
+def test_a_missing_setting_stops_the_service_with_one_line_naming_it():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VISITS_", "VISITDESK_"))}
+    result = subprocess.run([sys.executable, "-c", "from services.visits.main import create_app; create_app()"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["visitdesk: setting VISITS_DATABASE_URL: Field required"]
+
+
+def test_production_mode_without_an_oidc_provider_refuses_to_start():
+    env = {**os.environ, "VISITS_DATABASE_URL": "sqlite:///unused.db", "VISITDESK_ENVIRONMENT": "production"}
+    env.pop("VISITDESK_OIDC_JWKS_URL", None)
+    result = subprocess.run([sys.executable, "-c", "from services.visits.main import create_app; create_app()"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "VISITDESK_OIDC_JWKS_URL" in result.stderr
