@@ -1,0 +1,64 @@
+"""HTTP API of the protocol service."""
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.protocol import service
+from services.protocol.schemas import GiftCreate, GiftPublic, ItemUpdate, PlanPublic, PlanSummary
+from shared.auth import Principal, require
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["protocol"])
+Staff = Annotated[Principal, require("protocol_officer", "admin", "communications", "division_officer")]
+ProtocolOffice = Annotated[Principal, require("protocol_officer", "admin")]
+ERROR_STATUS = {service.NotFound: 404, service.StateRejected: 422, service.PlanCancelled: 409}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Refusals of the use cases become 404 / 409 / 422 with their message."""
+
+    async def refused(_request: Request, exc: service.ProtocolError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=ERROR_STATUS[type(exc)])
+
+    app.add_exception_handler(service.ProtocolError, refused)
+
+
+@router.get("/plans/{reference}", response_model=PlanPublic)
+async def read_plan(reference: str, session: SessionDep, principal: Staff):
+    """One plan with its checklist; division officers see only their division's plans."""
+    return await service.get_plan(session=session, reference=reference, principal=principal)
+
+
+@router.get("/plans", response_model=list[PlanSummary])
+async def plan_calendar(session: SessionDep, principal: Staff, date_from: dt.date | None = None,
+                        date_to: dt.date | None = None, level: Annotated[int | None, Query(ge=1, le=4)] = None,
+                        status: Literal["draft", "ready", "cancelled"] | None = None):
+    """The protocol calendar: plans by visit date, cancelled ones only with status=cancelled."""
+    return await service.list_plans(session=session, principal=principal, date_from=date_from, date_to=date_to,
+                                    level=level, status=status)
+
+
+@router.patch("/plans/{reference}/items/{key}", response_model=PlanPublic)
+async def update_item(reference: str, key: str, body: ItemUpdate, request: Request, session: SessionDep,
+                      principal: ProtocolOffice):
+    """Move one checklist item (protocol office only); returns the whole plan."""
+    return await service.update_item(session=session, settings=request.app.state.settings, reference=reference,
+                                     key=key, state=body.state, note=body.note,
+                                     set_note="note" in body.model_fields_set, actor=principal.sub)
+
+
+@router.post("/plans/{reference}/gifts", response_model=GiftPublic, status_code=201)
+async def record_gift(reference: str, body: GiftCreate, session: SessionDep, principal: ProtocolOffice):
+    """Add a gift given or received during the visit to the register."""
+    return await service.record_gift(session=session, reference=reference, gift=body, actor=principal.sub)
+
+
+@router.get("/gifts", response_model=list[GiftPublic])
+async def gift_register(session: SessionDep, _principal: ProtocolOffice,
+                        date_from: Annotated[dt.date | None, Query(alias="from")] = None,
+                        date_to: Annotated[dt.date | None, Query(alias="to")] = None):
+    """The gift register for a period (inclusive), for reporting."""
+    return await service.list_gifts(session=session, date_from=date_from, date_to=date_to)

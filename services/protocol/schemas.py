@@ -1,0 +1,67 @@
+"""Request and response bodies of the protocol API."""
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.protocol.domain import GiftDirection, ItemState, ValueBand
+
+
+class ItemPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    key: str
+    owner: str
+    required: bool
+    state: str
+    note: str | None
+    updated_by: str | None
+    updated_at: dt.datetime
+
+
+class PlanSummary(BaseModel):
+    """A plan as the calendar shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    reference: str
+    division: str
+    level: int
+    host: str
+    visit_date: dt.date
+    status: str
+    conflict: bool
+    conflicts: list[str]
+
+
+class PlanPublic(PlanSummary):
+    items: list[ItemPublic]
+
+
+class ItemUpdate(BaseModel):
+    """`note` left out keeps the current note; `null` clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: ItemState
+    note: str | None = Field(None, max_length=2000)
+
+
+class GiftCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    direction: GiftDirection
+    description: str = Field(min_length=1, max_length=2000)
+    value_band: ValueBand
+    giver: str = Field(min_length=1, max_length=200)
+    recipient: str = Field(min_length=1, max_length=200)
+    date: dt.date | None = None  # the visit date when left out
+
+
+class GiftPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    reference: str
+    direction: str
+    description: str
+    value_band: str
+    giver: str
+    recipient: str
+    date: dt.date
+    recorded_by: str
