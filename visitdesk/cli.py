@@ -3,6 +3,7 @@
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from shared.auth import ROLES, mint_token
 from shared.migrations import upgrade
@@ -37,7 +38,7 @@ def dev(args: argparse.Namespace) -> None:
     """Run the embedded default: SQLite, a local broker, an SMTP sink and all four services."""
     from visitdesk.dev import run_dev
 
-    run_dev(port_base=args.port_base)
+    run_dev(port_base=args.port_base, data_dir=args.data_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,7 +54,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
     p.set_defaults(func=token)
     p = commands.add_parser("dev", help=dev.__doc__)
-    p.add_argument("--port-base", type=int, default=8001)
+    p.add_argument("--port-base", type=int, default=8001, help="visits' port; the others follow")
+    p.add_argument("--data-dir", type=Path, default=Path("var"), help="SQLite databases and mail (default var/)")
     p.set_defaults(func=dev)
     args = parser.parse_args(argv)
     args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -60,16 +60,16 @@ def wait_healthy(urls: list[str], timeout: float = 60) -> None:
         raise RuntimeError(f"not healthy within {timeout:.0f}s: {', '.join(pending)}")
 
 
-def run_dev(port_base: int = 8001) -> None:
+def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
     """Start everything, print where to go, and stop what was started on Ctrl-C."""
-    var = ROOT / "var" / "dev"
+    var = data_dir / "dev"
     var.mkdir(parents=True, exist_ok=True)
     bootstrap, started_broker = start_broker()
     children: list[subprocess.Popen] = []
     try:
         smtp_port = free_port()
         children.append(subprocess.Popen([sys.executable, "-m", "visitdesk.mailsink", "--dir",
-                                          str(ROOT / "var" / "mail"), "--port", str(smtp_port)]))
+                                          str(data_dir / "mail"), "--port", str(smtp_port)]))
         ports = {service: port_base + offset for service, offset in zip(SERVICES, range(4))}
         for service, port in ports.items():
             env = service_env(service, var, bootstrap, smtp_port, port_base)
