@@ -1,0 +1,38 @@
+"""Request and response bodies of the capacity API."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Limit = Annotated[int, Field(ge=0, le=10_000, strict=True)] | None
+
+
+class LimitUpdate(BaseModel):
+    """`{"limit": n}` with n >= 0, or `{"limit": null}` for unlimited."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: Limit
+
+
+class ReservationPublic(BaseModel):
+    reference: str
+    request_id: str
+
+
+class WeekCapacityPublic(BaseModel):
+    """One division's week; `limit` and `free` are null when unlimited."""
+
+    division: str
+    iso_week: str
+    limit: int | None
+    limit_source: Literal["week", "default"]  # "week" once an admin set this week's own limit
+    reserved: int
+    free: int | None
+    full: bool
+    over_capacity: bool
+    requests: list[ReservationPublic]
+
+
+class DivisionLimitPublic(BaseModel):
+    division: str
+    limit: int | None
