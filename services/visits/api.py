@@ -1,0 +1,130 @@
+"""HTTP API of the visits service."""
+
+import math
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from services.visits import domain, listing, service
+from services.visits.config import Settings
+from services.visits.schemas import (
+    Decision, HistoryOut, ListFilters, Page, Submitted, VisitRequestCreate, VisitRequestPublic, VisitRequestStaff,
+    VisitRequestSummary,
+)
+from services.visits.security import client_address
+from shared.auth import Principal, current_principal, public, require
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["requests"])
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def answers(*codes: int) -> dict[int, dict]:
+    """Document the error answers a route gives besides 422."""
+    reasons = {401: "bearer token missing or invalid", 403: "role not allowed",
+               404: "no such request, or not yours to see", 409: "not allowed in the request's current status",
+               429: "too many submissions from this address; see Retry-After"}
+    return {code: {"model": Problem, "description": reasons[code]} for code in codes}
+
+Staff = Annotated[Principal, require("admin", "division_officer", "communications", "protocol_officer")]
+Decider = Annotated[Principal, require("admin", "division_officer")]
+MaybeStaff = Annotated[Principal | None, Depends(current_principal)]
+Token = Annotated[str | None, Query(description="the delegation's tracking token", max_length=100)]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def submissions_left(request: Request) -> float | None:
+    """Count one public submission for the caller's address; seconds to wait if over the limit."""
+    return request.app.state.submit_limiter.hit(client_address(request), time.monotonic())
+
+
+async def rate_limited(request: Request) -> None:
+    """429 with Retry-After once an address has used its submissions for the window."""
+    retry_after = submissions_left(request)
+    if retry_after is not None:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many submissions, try again later",
+                            headers={"Retry-After": str(math.ceil(retry_after))})
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post("/requests", status_code=201, dependencies=[public(), Depends(rate_limited)], responses=answers(429))
+async def submit_visit_request(body: VisitRequestCreate, session: SessionDep, settings: SettingsDep) -> Submitted:
+    """Submit a visit request; keep the tracking URL, it is shown only once."""
+    visit, token = await service.submit_request(session=session, settings=settings, data=body, now=now())
+    return Submitted(reference=visit.reference, status=visit.status, division=visit.division,
+                     tracking_url=service.tracking_url(settings, visit.reference, token), flags=visit.flags)
+
+
+@router.get("/requests", responses=answers(401, 403))
+async def list_visit_requests(principal: Staff, session: SessionDep,
+                              filters: Annotated[ListFilters, Query()]) -> Page:
+    """Staff listing, newest first; follow `next_cursor` for the next page."""
+    items, cursor = await listing.list_requests(session=session, principal=principal, filters=filters)
+    return Page(items=[VisitRequestSummary.model_validate(i) for i in items], next_cursor=cursor)
+
+
+@router.get("/requests/{reference}", dependencies=[public()], responses=answers(401, 404),
+            response_model=VisitRequestStaff | VisitRequestPublic)
+async def get_visit_request(reference: str, session: SessionDep, principal: MaybeStaff, token: Token = None):
+    """One request: the delegation with its tracking token, or staff with a bearer token."""
+    visit = await service.visible_request(session=session, reference=reference, principal=principal, token=token,
+                                          attempted="view", now=now())
+    return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
+
+
+@router.get("/requests/{reference}/history", dependencies=[public()], responses=answers(401, 404))
+async def get_visit_request_history(reference: str, session: SessionDep, principal: MaybeStaff,
+                                    token: Token = None) -> list[HistoryOut]:
+    """What happened to the request and who did it (staff names are shown to staff only)."""
+    entries = await service.request_history(session=session, reference=reference, principal=principal, token=token,
+                                            now=now())
+    history = [HistoryOut.model_validate(e) for e in entries]
+    return history if principal else [h.model_copy(update={"actor": None}) for h in history]
+
+
+@router.post("/requests/{reference}/decision", responses=answers(401, 403, 404, 409))
+async def decide_visit_request(reference: str, body: Decision, principal: Decider, session: SessionDep,
+                               settings: SettingsDep) -> VisitRequestStaff:
+    """Accept, decline, redirect or propose dates (the owning division's officers, or admins)."""
+    visit = await service.decide(session=session, settings=settings, reference=reference, principal=principal,
+                                 decision=body, now=now())
+    return VisitRequestStaff.model_validate(visit)
+
+
+@router.post("/requests/{reference}/cancel", dependencies=[public()], responses=answers(401, 403, 404, 409),
+             response_model=VisitRequestStaff | VisitRequestPublic)
+async def cancel_visit_request(reference: str, session: SessionDep, settings: SettingsDep, principal: MaybeStaff,
+                               token: Token = None):
+    """Call the visit off: the delegation with its token, or the owning division's staff."""
+    visit = await service.cancel_request(session=session, settings=settings, reference=reference,
+                                         principal=principal, token=token, now=now())
+    return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become HTTP answers here, so routes stay thin."""
+
+    def field_error(where: str, field: str, message: str) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": [where, field], "msg": message, "type": "value_error"}]}, 422)
+
+    app.add_exception_handler(service.NotFound, lambda r, e: JSONResponse({"detail": "request not found"}, 404))
+    app.add_exception_handler(service.Forbidden, lambda r, e: JSONResponse({"detail": str(e)}, 403))
+    app.add_exception_handler(domain.InvalidTransition, lambda r, e: JSONResponse({"detail": str(e)}, 409))
+    app.add_exception_handler(domain.InvalidDecision, lambda r, e: field_error("body", e.field, str(e)))
+    app.add_exception_handler(listing.InvalidCursor, lambda r, e: field_error("query", "cursor", str(e)))

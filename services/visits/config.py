@@ -1,0 +1,23 @@
+"""Settings of the visits service, read from VISITS_* variables."""
+
+from pydantic import model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+DEV_CSRF_SECRET = "visitdesk-development-only-csrf-secret"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="VISITS_")
+
+    csrf_secret: str = DEV_CSRF_SECRET  # signs the form's CSRF token and the confirmation receipt
+    submit_rate_limit: int = 20  # public submissions per client address per window
+    submit_rate_window_seconds: float = 600.0
+    escalation_interval_seconds: float = 60.0  # how often overdue requests are looked for
+
+    @model_validator(mode="after")
+    def _production_needs_a_csrf_secret(self):
+        if self.environment == "production" and self.csrf_secret == DEV_CSRF_SECRET:
+            raise ValueError("VISITS_CSRF_SECRET is required in production")
+        return self

@@ -1,0 +1,188 @@
+"""The rules of a visit request: routing, flags, allowed transitions, deadlines and ISO weeks."""
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+FALLBACK_DIVISION = "international-affairs"
+FOCUS_AREAS = ("smart-city", "climate", "innovation", "mobility", "education", "participation", "culture", "design")
+RANKS = ("head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert",
+         "other")
+DECLINE_REASONS = ("no_capacity", "out_of_scope", "short_notice", "duplicate", "other")
+FLAGS = ("short_notice", "possible_duplicate", "escalated")
+DUPLICATE_WINDOW_MONTHS = 24
+
+# Which statuses each action may start from; anything else is a conflict (409).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "accept": frozenset({"routed", "dates_proposed"}),
+    "decline": frozenset({"routed", "dates_proposed", "waitlisted", "accepted"}),
+    "redirect": frozenset({"routed", "dates_proposed", "waitlisted"}),
+    "propose": frozenset({"routed", "dates_proposed", "waitlisted"}),
+    "cancel": frozenset({"submitted", "routed", "waitlisted", "dates_proposed", "accepted"}),
+}
+ACTION_STATUS = {"accept": "accepted", "decline": "declined", "redirect": "routed", "propose": "dates_proposed",
+                 "cancel": "cancelled"}
+
+
+class InvalidTransition(Exception):
+    """The action is not allowed from the request's current status."""
+
+    def __init__(self, action: str, status: str):
+        super().__init__(f"cannot {action} a request that is {status}")
+        self.action, self.status = action, status
+
+
+class InvalidDecision(ValueError):
+    """A decision whose content breaks a rule; `field` names the offending body field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: date
+    end: date
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def iso_weeks(self) -> list[str]:
+        """Every ISO week the range touches, in order."""
+        weeks, day = [], self.start - timedelta(days=self.start.weekday())
+        while day <= self.end:
+            weeks.append(iso_week(day))
+            day += timedelta(weeks=1)
+        return weeks
+
+
+@dataclass(frozen=True)
+class Division:
+    code: str
+    lead_time_weeks: int = 4
+    decision_deadline_days: int = 5
+
+
+@dataclass(frozen=True)
+class Routing:
+    division: str
+    info_divisions: list[str]
+
+
+def route(focus_areas: list[str], rules: Mapping[str, str], divisions: Iterable[str]) -> Routing:
+    """The primary focus area picks the owner; the others' divisions are told for information."""
+    known = set(divisions)
+    owners = [rules.get(area) for area in focus_areas]
+    division = owners[0] if owners and owners[0] in known else FALLBACK_DIVISION
+    info: list[str] = []
+    for owner in owners[1:]:
+        if owner in known and owner != division and owner not in info:
+            info.append(owner)
+    return Routing(division=division, info_divisions=info)
+
+
+def is_short_notice(preferred: list[DateRange], today: date, lead_time_weeks: int) -> bool:
+    """The earliest preferred day leaves the division less than its lead time."""
+    return min(r.start for r in preferred) - today < timedelta(weeks=lead_time_weeks)
+
+
+def organisation_key(name: str) -> str:
+    """Case, width and spacing do not make a different organisation."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def duplicate_window_start(now: datetime) -> datetime:
+    """The earliest creation time that still counts as a duplicate (24 months back)."""
+    years = DUPLICATE_WINDOW_MONTHS // 12
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:  # 29 February
+        return now.replace(year=now.year - years, day=28)
+
+
+def check_transition(action: str, status: str) -> str:
+    """The status after `action`, or InvalidTransition."""
+    if status not in TRANSITIONS[action]:
+        raise InvalidTransition(action, status)
+    return ACTION_STATUS[action]
+
+
+@cache
+def _finnish_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("FI", years=year)
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _finnish_holidays(day.year)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The day `days` working days after `start` (weekends and Finnish public holidays skipped)."""
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        days -= is_working_day(day)
+    return day
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date in Helsinki, where deadlines and years are counted."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(HELSINKI).date()
+
+
+def is_overdue(deadline: date, now: datetime) -> bool:
+    """A deadline day counts in full; the request is overdue from the next day on."""
+    return local_date(now) > deadline
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def preferred_weeks(preferred: list[DateRange]) -> list[str]:
+    weeks: list[str] = []
+    for r in preferred:
+        weeks += [w for w in r.iso_weeks() if w not in weeks]
+    return weeks
+
+
+def all_weeks_full(preferred: list[DateRange], full: set[str]) -> bool:
+    """Waitlist only when no preferred week has room."""
+    return all(week in full for week in preferred_weeks(preferred))
+
+
+def nearest_open_weeks(preferred: list[DateRange], full: set[str], count: int = 3) -> list[str]:
+    """The `count` nearest ISO weeks from the first preferred date on that are not full."""
+    day = min(r.start for r in preferred)
+    weeks: list[str] = []
+    while len(weeks) < count:
+        if iso_week(day) not in full:
+            weeks.append(iso_week(day))
+        day += timedelta(weeks=1)
+    return weeks
+
+
+def within_any(day: date, ranges: Iterable[DateRange]) -> bool:
+    return any(r.contains(day) for r in ranges)
+
+
+def reference(year: int, number: int) -> str:
+    return f"HEL-{year}-{number:06d}"
+
+
+def can_view(role: str, division: str | None, owner: str, info_divisions: list[str]) -> bool:
+    """Division officers see their own division's requests and those shown to them for information."""
+    return role != "division_officer" or division == owner or division in info_divisions
+
+
+def can_act(role: str, division: str | None, owner: str) -> bool:
+    """Only the owning division's officers, and admins, decide or cancel for the city."""
+    return role == "admin" or (role == "division_officer" and division == owner)

@@ -1,0 +1,81 @@
+"""How a change is recorded: a history entry, an audit row and an outbox event, always together."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.visits import domain, events, models
+from services.visits.config import Settings
+from services.visits.models import AuditEntry, HistoryEntry, VisitRequest
+from shared.auth import Principal
+from shared.outbox import add_event
+
+SOURCE = "visits"
+# Audit rows keep who did what and when, never personal data: only these detail keys are copied.
+AUDITABLE = {"reason", "from_division", "to_division", "visit_date", "proposed_dates", "deadline", "routed_by",
+             "nearest_open_weeks", "attempted", "why"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the delegation, a rule, the system, or a staff member (`person`)."""
+
+    kind: str
+    sub: str | None = None
+    role: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.sub or self.kind
+
+    @classmethod
+    def staff(cls, principal: Principal) -> "Actor":
+        return cls("person", principal.sub, principal.role)
+
+
+DELEGATION, RULE, SYSTEM, ANONYMOUS = Actor("delegation"), Actor("rule"), Actor("system"), Actor("anonymous")
+
+
+async def record_change(session: AsyncSession, settings: Settings, request: VisitRequest,
+                        event_type: type[events.VisitState], *, action: str, actor: Actor, now: datetime,
+                        by: str | None = None, tracking_url: str | None = None,
+                        details: dict[str, Any] | None = None, **event_fields) -> None:
+    """Every change leaves a history entry, an audit row and an outbox event in the caller's transaction."""
+    details = details or {}
+    request.updated_at = now
+    session.add(HistoryEntry(request_id=request.id, at=now, action=action, by=by or actor.kind, actor=actor.sub,
+                             status=request.status, division=request.division, details=details))
+    session.add(AuditEntry(at=now, actor=actor.name, role=actor.role, action=f"request.{action}", outcome="allowed",
+                           request_id=request.id, reference=request.reference,
+                           details={k: v for k, v in details.items() if k in AUDITABLE}))
+    event = event_type(**visit_state(request, actor=actor.name, tracking_url=tracking_url), **event_fields)
+    await add_event(session, models.outbox, event, source=SOURCE, key=request.id,
+                    topic=settings.topic(event.topic))
+
+
+async def record_denied(session: AsyncSession, *, actor: Actor, request: VisitRequest, attempted: str, why: str,
+                        now: datetime) -> None:
+    """A denied-access row, committed on its own: nothing else has changed."""
+    session.add(AuditEntry(at=now, actor=actor.name, role=actor.role, action="access.denied", outcome="denied",
+                           request_id=request.id, reference=request.reference,
+                           details={"attempted": attempted, "why": why}))
+    await session.commit()
+
+
+def visit_state(request: VisitRequest, *, actor: str, tracking_url: str | None) -> dict[str, Any]:
+    """The `VisitState` every visit.* event carries."""
+    return dict(
+        request_id=request.id, reference=request.reference, status=request.status, division=request.division,
+        info_divisions=request.info_divisions, focus_areas=request.focus_areas, organisation=request.organisation,
+        country=request.country, language=request.language, contact_name=request.contact_name,
+        contact_email=request.contact_email, highest_rank=request.highest_rank,
+        delegation_size=request.delegation_size, preferred_dates=ranges(request.preferred_dates),
+        visit_date=request.visit_date, host=request.host, needs=request.needs, flags=request.flags,
+        tracking_url=tracking_url, actor=actor,
+    )
+
+
+def ranges(date_ranges: list[domain.DateRange]) -> list[dict[str, str]]:
+    return [{"start": r.start.isoformat(), "end": r.end.isoformat()} for r in date_ranges]

@@ -1,0 +1,212 @@
+"""Tables of the visits service."""
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from services.visits.domain import DateRange
+from shared.consumer import processed_events_table
+from shared.db import new_metadata
+from shared.outbox import outbox_table
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC on the way out, also from SQLite, which stores naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class DateRanges(TypeDecorator):
+    """A list of `DateRange`, stored as JSON `[{"start": "2027-02-15", "end": ...}]`."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: list[DateRange] | None, dialect) -> list[dict] | None:
+        if value is None:
+            return None
+        return [{"start": r.start.isoformat(), "end": r.end.isoformat()} for r in value]
+
+    def process_result_value(self, value: list[dict] | None, dialect) -> list[DateRange]:
+        return [DateRange(date.fromisoformat(r["start"]), date.fromisoformat(r["end"])) for r in value or []]
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+outbox = outbox_table(Base.metadata)
+processed_events = processed_events_table(Base.metadata)
+
+
+class DivisionRow(Base):
+    """A city division that can own requests; admins edit lead time and deadline."""
+
+    __tablename__ = "divisions"
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lead_time_weeks: Mapped[int] = mapped_column(Integer, default=4)
+    decision_deadline_days: Mapped[int] = mapped_column(Integer, default=5)
+
+
+class RoutingRule(Base):
+    """Focus area -> owning division; admin-editable, seeded from DESIGN.md."""
+
+    __tablename__ = "routing_rules"
+    focus_area: Mapped[str] = mapped_column(String(50), primary_key=True)
+    division: Mapped[str] = mapped_column(ForeignKey("divisions.code"))
+
+
+class ReferenceCounter(Base):
+    """The last reference number handed out per year; bumped inside the submitting transaction."""
+
+    __tablename__ = "reference_counters"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class VisitRequest(Base):
+    """One delegation's request, from submission to its outcome."""
+
+    __tablename__ = "requests"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    division: Mapped[str] = mapped_column(String(50))
+    info_divisions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    primary_focus_area: Mapped[str] = mapped_column(String(50))
+    organisation: Mapped[str] = mapped_column(String(200))
+    organisation_key: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(2))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    highest_rank: Mapped[str] = mapped_column(String(30))
+    delegation_size: Mapped[int] = mapped_column(Integer)
+    preferred_dates: Mapped[list[DateRange]] = mapped_column(DateRanges)
+    proposed_dates: Mapped[list[DateRange]] = mapped_column(DateRanges, default=list)
+    purpose: Mapped[str] = mapped_column(Text)
+    needs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    visit_date: Mapped[date | None] = mapped_column(Date)
+    host: Mapped[str | None] = mapped_column(String(200))
+    decline_reason: Mapped[str | None] = mapped_column(String(30))
+    short_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    duplicate_of: Mapped[str | None] = mapped_column(String(20))
+    decision_deadline: Mapped[date | None] = mapped_column(Date)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    tracking_token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    focus_area_rows: Mapped[list["RequestFocusArea"]] = relationship(
+        order_by="RequestFocusArea.position", lazy="selectin", cascade="all, delete-orphan")
+    members: Mapped[list["Member"]] = relationship(
+        order_by="Member.position", lazy="selectin", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        Index("ix_requests_created_at_id", "created_at", "id"),
+        Index("ix_requests_division_status", "division", "status"),
+        Index("ix_requests_duplicates", "organisation_key", "primary_focus_area", "created_at"),
+        Index("ix_requests_deadline", "status", "decision_deadline"),
+    )
+
+    @property
+    def focus_areas(self) -> list[str]:
+        return [row.focus_area for row in self.focus_area_rows]
+
+    @property
+    def flags(self) -> list[str]:
+        """Derived from the columns that hold each flag, in a stable order."""
+        present = {"short_notice": self.short_notice, "possible_duplicate": self.duplicate_of is not None,
+                   "escalated": self.escalated_at is not None}
+        return [flag for flag, on in present.items() if on]
+
+
+class RequestFocusArea(Base):
+    """The request's 1-3 focus areas in order; position 0 is the primary one."""
+
+    __tablename__ = "request_focus_areas"
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    focus_area: Mapped[str] = mapped_column(String(50), index=True)
+
+
+class Member(Base):
+    """A delegation member (personal data)."""
+
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(200))
+
+
+class HistoryEntry(Base):
+    """What happened to a request, and whether a rule, a person, the delegation or the system did it."""
+
+    __tablename__ = "request_history"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action: Mapped[str] = mapped_column(String(30))
+    by: Mapped[str] = mapped_column(String(20))  # delegation | rule | person | system | waitlist
+    actor: Mapped[str | None] = mapped_column(String(200))  # the staff member's sub when by == person
+    status: Mapped[str] = mapped_column(String(20))
+    division: Mapped[str] = mapped_column(String(50))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AuditEntry(Base):
+    """Append-only (database triggers refuse UPDATE and DELETE); never holds personal data."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(200))  # staff sub, "delegation", "system" or "anonymous"
+    role: Mapped[str | None] = mapped_column(String(30))
+    action: Mapped[str] = mapped_column(String(50))
+    outcome: Mapped[str] = mapped_column(String(10))  # allowed | denied
+    request_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    reference: Mapped[str | None] = mapped_column(String(20))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FullWeek(Base):
+    """Read model of capacity.week_full / week_reopened: weeks a division cannot host more."""
+
+    __tablename__ = "full_weeks"
+    division: Mapped[str] = mapped_column(String(50), primary_key=True)
+    iso_week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WaitlistEntry(Base):
+    """One row per preferred week of a waitlisted request; the oldest gets a reopened week."""
+
+    __tablename__ = "waitlist"
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
+    iso_week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    division: Mapped[str] = mapped_column(String(50))
+    waitlisted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_waitlist_division_week", "division", "iso_week", "waitlisted_at"),)

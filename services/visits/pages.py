@@ -1,0 +1,179 @@
+"""The public pages: the application form (fi/sv/en), its confirmation and the delegation's tracking page."""
+
+import math
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from services.visits import security, service, texts
+from services.visits.api import submissions_left
+from services.visits.config import Settings
+from services.visits.schemas import VisitRequestCreate
+from shared.auth import public
+from shared.db import SessionDep
+
+HERE = Path(__file__).resolve().parent
+CSRF_COOKIE, RECEIPT_COOKIE = "visitdesk_csrf", "visitdesk_receipt"
+router = APIRouter(include_in_schema=False)
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.trim_blocks = templates.env.lstrip_blocks = True
+    templates.env.globals.update(
+        languages=texts.LANGUAGES, language_names=texts.LANGUAGE_NAMES, focus_area_names=texts.FOCUS_AREAS,
+        rank_names=texts.RANKS, division_names=texts.DIVISIONS, status_names=texts.STATUSES,
+        action_names=texts.ACTIONS, countries=texts.countries,
+        hds_css=(HERE / "static" / "hds" / "hds-core.min.css").is_file(),
+    )
+    return templates
+
+
+def render(request: Request, template: str, lang: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page in `lang`, with language links that keep the rest of the query."""
+    links = {code: f"{request.url.path}?{request.url.include_query_params(lang=code).query}"
+             for code in texts.LANGUAGES}
+    response = request.app.state.templates.TemplateResponse(
+        request, template, {"lang": lang, "t": texts.TEXTS[lang], "language_links": links, **context},
+        status_code=status)
+    return security.protect_page(response)
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _secure(request: Request) -> bool:
+    return _settings(request).public_base_url.startswith("https://")
+
+
+@router.get("/apply", dependencies=[public()])
+async def apply_form(request: Request, lang: str | None = None) -> HTMLResponse:
+    """The application form."""
+    lang = texts.language(lang)
+    secret, cookie = _settings(request).csrf_secret, request.cookies.get(CSRF_COOKIE)
+    token = cookie if security.csrf_valid(secret, cookie, cookie) else security.new_csrf_token(secret)
+    response = render(request, "apply.html", lang, values={"language": lang}, others=[], errors={}, csrf=token)
+    response.set_cookie(CSRF_COOKIE, token, path="/apply", httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+@router.post("/apply", dependencies=[public()])
+async def submit_form(request: Request, session: SessionDep):
+    """Check the form; on success store the request and go to the confirmation (303)."""
+    form = await request.form()
+    lang, t = texts.language(form.get("lang")), texts.TEXTS[texts.language(form.get("lang"))]
+    retry_after = submissions_left(request)
+    if retry_after is not None:
+        page = render(request, "message.html", lang, status=429, title=t["limit_title"],
+                      message=t["limit"].format(minutes=math.ceil(retry_after / 60)))
+        page.headers["Retry-After"] = str(math.ceil(retry_after))
+        return page
+    settings = _settings(request)
+    if not security.csrf_valid(settings.csrf_secret, request.cookies.get(CSRF_COOKIE), form.get("csrf_token")):
+        return render(request, "message.html", lang, status=403, title=t["csrf_title"], message=t["csrf"])
+    if form.get("website"):  # only bots fill the hidden field: let them believe it worked
+        return RedirectResponse(f"/apply/confirmation/received?lang={lang}", status_code=303)
+    try:
+        data = VisitRequestCreate.model_validate(form_payload(form))
+    except ValidationError as exc:
+        return render(request, "apply.html", lang, status=422, values=dict(form), errors=form_errors(exc, lang),
+                      others=form.getlist("other_focus_areas"), csrf=form.get("csrf_token"))
+    visit, token = await service.submit_request(session=session, settings=settings, data=data, now=datetime.now(UTC))
+    response = RedirectResponse(f"/apply/confirmation/{visit.reference}?lang={lang}", status_code=303)
+    response.set_cookie(RECEIPT_COOKIE, security.new_receipt(settings.csrf_secret, visit.reference, token),
+                        path="/apply/confirmation", max_age=900, httponly=True, samesite="lax",
+                        secure=_secure(request))
+    return response
+
+
+@router.get("/apply/confirmation/{reference}", dependencies=[public()])
+async def confirmation(request: Request, reference: str, lang: str | None = None) -> HTMLResponse:
+    """The reference and the private tracking link, shown once to the browser that sent the form."""
+    settings = _settings(request)
+    token = security.read_receipt(settings.csrf_secret, request.cookies.get(RECEIPT_COOKIE), reference)
+    return render(request, "confirmation.html", texts.language(lang), reference=reference if token else None,
+                  tracking_url=service.tracking_url(settings, reference, token) if token else None)
+
+
+@router.get("/track/{reference}", dependencies=[public()])
+async def track(request: Request, reference: str, session: SessionDep, token: str | None = None,
+                lang: str | None = None) -> HTMLResponse:
+    """The delegation's own page: where its request stands and what has happened."""
+    try:
+        visit = await service.visible_request(session=session, reference=reference, principal=None, token=token,
+                                              attempted="track", now=datetime.now(UTC))
+    except service.NotFound:
+        lang = texts.language(lang)
+        t = texts.TEXTS[lang]
+        return render(request, "message.html", lang, status=404, title=t["not_found_title"], message=t["not_found"])
+    history = [e for e in await service.history_of(session=session, request=visit) if e.action != "escalated"]
+    return render(request, "track.html", texts.language(lang or visit.language), visit=visit, history=history)
+
+
+def form_payload(form: FormData) -> dict[str, Any]:
+    """The form's flat fields shaped as `VisitRequestCreate`; empty optional fields become absent."""
+    def text(name: str) -> str | None:
+        return (form.get(name) or "").strip() or None
+
+    primary = text("primary_focus_area")
+    others = [a for a in form.getlist("other_focus_areas") if a and a != primary]
+    preferred = []
+    for n in (1, 2, 3):
+        start, end = text(f"preferred_{n}_start"), text(f"preferred_{n}_end")
+        if start or end:
+            preferred.append({"start": start or "", "end": end or start})
+    return {
+        "organisation": text("organisation") or "", "country": text("country") or "",
+        "contact": {"name": text("contact_name") or "", "email": text("contact_email") or "",
+                    "phone": text("contact_phone")},
+        "language": text("language") or "", "focus_areas": [primary, *others] if primary else [],
+        "delegation_size": text("delegation_size") or "", "highest_rank": text("highest_rank") or "",
+        "preferred_dates": preferred, "purpose": text("purpose") or "",
+        "members": [_member(line) for line in (form.get("members") or "").splitlines() if line.strip()],
+        "needs": {"interpreter_language": text("needs_interpreter_language"), "press": form.get("needs_press") == "yes",
+                  "accessibility": text("needs_accessibility")},
+    }
+
+
+def _member(line: str) -> dict[str, str | None]:
+    name, title, role, *_ = [part.strip() or None for part in line.split(";")] + [None, None, None]
+    return {"name": name or "", "title": title, "role": role}
+
+
+FORM_ORDER = ("organisation", "country", "contact_name", "contact_email", "contact_phone", "language",
+              "primary_focus_area", "other_focus_areas", "delegation_size", "highest_rank", "members",
+              "preferred_1_start", "preferred_1_end", "preferred_2_start", "preferred_2_end", "preferred_3_start",
+              "preferred_3_end", "purpose", "needs_interpreter_language", "needs_accessibility")
+
+
+def form_errors(exc: ValidationError, lang: str) -> dict[str, str]:
+    """One message per form field, in the page's language, in the order of the form."""
+    messages = texts.ERRORS[lang]
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field, n = form_field(tuple(error["loc"]), error["type"])
+        errors.setdefault(field, messages[re.sub(r"_\d_", "_", field)].format(n=n))
+    return dict(sorted(errors.items(), key=lambda kv: FORM_ORDER.index(kv[0])))
+
+
+def form_field(loc: tuple, error_type: str) -> tuple[str, int]:
+    """The form field (and period number) a validation error belongs to."""
+    head = loc[0] if loc else ""
+    if head in ("contact", "needs") and len(loc) > 1:
+        return f"{head}_{loc[1]}", 0
+    if head == "preferred_dates":
+        n = loc[1] + 1 if len(loc) > 1 and isinstance(loc[1], int) else 1
+        part = loc[2] if len(loc) > 2 and loc[2] in ("start", "end") else "start"
+        return f"preferred_{n}_{part}", n
+    if head == "focus_areas":
+        beyond_primary = len(loc) > 1 and isinstance(loc[1], int) and loc[1] > 0
+        return ("other_focus_areas" if beyond_primary or error_type == "too_long" else "primary_focus_area"), 0
+    return str(head), 0

@@ -1,0 +1,248 @@
+"""Request and response bodies of the visits API."""
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+import pycountry
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
+
+from services.visits import domain
+
+FocusArea = Literal["smart-city", "climate", "innovation", "mobility", "education", "participation", "culture",
+                    "design"]
+Rank = Literal["head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official",
+               "expert", "other"]
+Language = Literal["fi", "sv", "en"]
+Flag = Literal["short_notice", "possible_duplicate", "escalated"]
+Status = Literal["submitted", "routed", "waitlisted", "accepted", "declined", "dates_proposed", "cancelled",
+                 "completed"]
+DeclineReason = Literal["no_capacity", "out_of_scope", "short_notice", "duplicate", "other"]
+Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+Message = Annotated[str, Field(max_length=2000)]
+
+
+def helsinki_today() -> date:
+    return domain.local_date(datetime.now(UTC))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class DateRangeIn(Strict):
+    start: date
+    end: date
+
+    @field_validator("start")
+    @classmethod
+    def _not_in_the_past(cls, value: date) -> date:
+        if value < helsinki_today():
+            raise ValueError("must not be in the past")
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _not_before_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if start is not None and value < start:
+            raise ValueError("must not be before start")
+        return value
+
+    def to_domain(self) -> domain.DateRange:
+        return domain.DateRange(self.start, self.end)
+
+
+DateRanges = Annotated[list[DateRangeIn], Field(min_length=1, max_length=3)]
+
+
+class Contact(Strict):
+    name: Text200
+    email: EmailStr
+    phone: Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9][0-9 ()-]{4,38}$")] | None = None
+
+
+class MemberIn(Strict):
+    name: Text200
+    title: Annotated[str, Field(max_length=200)] | None = None
+    role: Annotated[str, Field(max_length=200)] | None = None
+
+
+class NeedsIn(Strict):
+    interpreter_language: Annotated[str, Field(max_length=100)] | None = None
+    press: bool = False
+    accessibility: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class VisitRequestCreate(Strict):
+    """A delegation's request, as the form and the JSON API take it."""
+
+    organisation: Text200
+    country: str
+    contact: Contact
+    language: Language
+    focus_areas: Annotated[list[FocusArea], Field(min_length=1, max_length=3)]
+    delegation_size: Annotated[int, Field(ge=1, le=200)]
+    highest_rank: Rank
+    preferred_dates: DateRanges
+    purpose: Annotated[str, Field(min_length=1, max_length=2000)]
+    members: Annotated[list[MemberIn], Field(max_length=200)] = []
+    needs: NeedsIn = NeedsIn()
+
+    @field_validator("country")
+    @classmethod
+    def _iso_3166_alpha_2(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+            raise ValueError("must be an ISO 3166-1 alpha-2 country code")
+        return code
+
+    @field_validator("focus_areas")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each focus area may be named once")
+        return value
+
+
+class Submitted(BaseModel):
+    """What the delegation gets back: keep the tracking URL, it is shown only once."""
+
+    reference: str
+    status: Status
+    division: str
+    tracking_url: str
+    flags: list[Flag]
+
+
+class DateRangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    start: date
+    end: date
+
+
+class NeedsOut(BaseModel):
+    interpreter_language: str | None = None
+    press: bool = False
+    accessibility: str | None = None
+
+
+class MemberOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str | None
+    title: str | None
+    role: str | None
+
+
+class VisitRequestPublic(BaseModel):
+    """The delegation's own view."""
+
+    model_config = ConfigDict(from_attributes=True)
+    reference: str
+    status: Status
+    division: str
+    organisation: str
+    country: str
+    language: Language
+    focus_areas: list[str]
+    highest_rank: str
+    delegation_size: int
+    preferred_dates: list[DateRangeOut]
+    proposed_dates: list[DateRangeOut]
+    visit_date: date | None
+    host: str | None
+    purpose: str
+    needs: NeedsOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class VisitRequestStaff(VisitRequestPublic):
+    """Staff see the routing, the flags and who to contact."""
+
+    id: str
+    info_divisions: list[str]
+    flags: list[Flag]
+    duplicate_of: str | None
+    decision_deadline: date | None
+    decline_reason: str | None
+    contact_name: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    members: list[MemberOut]
+
+
+class VisitRequestSummary(BaseModel):
+    """A row of the staff listing."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    reference: str
+    status: Status
+    division: str
+    info_divisions: list[str]
+    focus_areas: list[str]
+    organisation: str
+    country: str
+    highest_rank: str
+    delegation_size: int
+    preferred_dates: list[DateRangeOut]
+    visit_date: date | None
+    flags: list[Flag]
+    decision_deadline: date | None
+    created_at: datetime
+
+
+class Page(BaseModel):
+    items: list[VisitRequestSummary]
+    next_cursor: str | None
+
+
+class HistoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    at: datetime
+    action: str
+    by: str
+    actor: str | None
+    status: str
+    division: str
+    details: dict
+
+
+class AcceptDecision(Strict):
+    decision: Literal["accept"]
+    visit_date: date
+    host: Text200
+
+
+class DeclineDecision(Strict):
+    decision: Literal["decline"]
+    reason: DeclineReason
+    message: Message = ""
+
+
+class RedirectDecision(Strict):
+    decision: Literal["redirect"]
+    to_division: Annotated[str, Field(min_length=1, max_length=50)]
+    message: Message = ""
+
+
+class ProposeDecision(Strict):
+    decision: Literal["propose"]
+    proposed_dates: DateRanges
+    message: Message = ""
+
+
+Decision = Annotated[AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision,
+                     Field(discriminator="decision")]
+
+
+class ListFilters(BaseModel):
+    """Query of the staff listing; a division officer's `division` is forced to their own."""
+
+    division: str | None = None
+    status: Status | None = None
+    focus_area: FocusArea | None = None
+    country: str | None = None
+    flag: Flag | None = None
+    cursor: str | None = None
+    limit: int = Field(50, ge=1, le=200)

@@ -1,0 +1,347 @@
+"""Use cases of the visits service: one transaction each, with its audit row and outbox event."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.visits import domain, events, security
+from services.visits.config import Settings
+from services.visits.journal import (
+    ANONYMOUS, DELEGATION, RULE, SYSTEM, Actor, ranges, record_change, record_denied,
+)
+from services.visits.models import (
+    DivisionRow, FullWeek, HistoryEntry, Member, ReferenceCounter, RequestFocusArea, RoutingRule, VisitRequest,
+    WaitlistEntry,
+)
+from services.visits.schemas import (
+    AcceptDecision, DeclineDecision, ProposeDecision, RedirectDecision, VisitRequestCreate,
+)
+from shared.auth import Principal
+
+log = structlog.get_logger()
+
+
+class NotFound(Exception):
+    """No such request, or the caller may not know it exists."""
+
+
+class Forbidden(Exception):
+    """The caller is known but their role may not do this."""
+
+
+# ---------------------------------------------------------------- submission
+
+async def submit_request(*, session: AsyncSession, settings: Settings, data: VisitRequestCreate,
+                         now: datetime) -> tuple[VisitRequest, str]:
+    """Store a request, route it (or waitlist it) and publish both events; returns it and its tracking token."""
+    divisions, rules = await _divisions(session), await _rules(session)
+    routing = domain.route(data.focus_areas, rules, divisions)
+    preferred = [r.to_domain() for r in data.preferred_dates]
+    token = security.new_tracking_token()
+    request = _new_request(data, routing, preferred, token, now)
+    request.reference = await _next_reference(session, now)
+    request.short_notice = domain.is_short_notice(preferred, domain.local_date(now),
+                                                  divisions[routing.division].lead_time_weeks)
+    request.duplicate_of = await _earlier_duplicate(session, request, now)
+    session.add(request)
+    await session.flush()  # history and waitlist rows point at it
+    url = tracking_url(settings, request.reference, token)
+    # Only the events of this transaction carry the link: afterwards just its hash is left.
+    await record_change(session, settings, request, events.VisitSubmitted, action="submitted", actor=DELEGATION,
+                        now=now, tracking_url=url)
+    if domain.all_weeks_full(preferred, await _full_weeks(session, request.division)):
+        await _waitlist(session, settings, request, now=now, tracking_url=url)
+    else:
+        await _route(session, settings, request, divisions[request.division], actor=RULE, by="rule", now=now,
+                     tracking_url=url)
+    await session.commit()
+    return request, token
+
+
+def tracking_url(settings: Settings, reference: str, token: str) -> str:
+    """The delegation's private page; the token in it is the only key."""
+    return f"{settings.public_base_url.rstrip('/')}/track/{reference}?token={token}"
+
+
+def _new_request(data: VisitRequestCreate, routing: domain.Routing, preferred: list[domain.DateRange],
+                 token: str, now: datetime) -> VisitRequest:
+    return VisitRequest(
+        id=str(uuid.uuid4()), status="submitted", division=routing.division,
+        info_divisions=routing.info_divisions, primary_focus_area=data.focus_areas[0],
+        organisation=data.organisation, organisation_key=domain.organisation_key(data.organisation),
+        country=data.country, language=data.language, contact_name=data.contact.name,
+        contact_email=str(data.contact.email), contact_phone=data.contact.phone, highest_rank=data.highest_rank,
+        delegation_size=data.delegation_size, preferred_dates=preferred, proposed_dates=[], purpose=data.purpose,
+        needs=data.needs.model_dump(), tracking_token_hash=security.hash_token(token), created_at=now,
+        updated_at=now,
+        focus_area_rows=[RequestFocusArea(position=i, focus_area=a) for i, a in enumerate(data.focus_areas)],
+        members=[Member(position=i, **m.model_dump()) for i, m in enumerate(data.members)],
+    )
+
+
+async def _next_reference(session: AsyncSession, now: datetime) -> str:
+    """HEL-<year>-<n>: one counter row per year, bumped atomically in this transaction."""
+    year = domain.local_date(now).year
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    table = ReferenceCounter.__table__
+    bump = (dialect.insert(table).values(year=year, last_value=1)
+            .on_conflict_do_update(index_elements=["year"], set_={"last_value": table.c.last_value + 1})
+            .returning(table.c.last_value))
+    return domain.reference(year, await session.scalar(bump))
+
+
+async def _earlier_duplicate(session: AsyncSession, request: VisitRequest, now: datetime) -> str | None:
+    """The latest earlier request by the same organisation on the same primary focus area, 24 months back."""
+    return await session.scalar(
+        select(VisitRequest.reference)
+        .where(VisitRequest.organisation_key == request.organisation_key,
+               VisitRequest.primary_focus_area == request.primary_focus_area,
+               VisitRequest.created_at >= domain.duplicate_window_start(now))
+        .order_by(VisitRequest.created_at.desc()).limit(1))
+
+
+async def _divisions(session: AsyncSession) -> dict[str, domain.Division]:
+    rows = await session.scalars(select(DivisionRow))
+    return {r.code: domain.Division(r.code, r.lead_time_weeks, r.decision_deadline_days) for r in rows}
+
+
+async def _rules(session: AsyncSession) -> dict[str, str]:
+    return {r.focus_area: r.division for r in await session.scalars(select(RoutingRule))}
+
+
+async def _full_weeks(session: AsyncSession, division: str) -> set[str]:
+    return set(await session.scalars(select(FullWeek.iso_week).where(FullWeek.division == division)))
+
+
+# ---------------------------------------------------------------- state changes shared by the use cases
+
+async def _route(session: AsyncSession, settings: Settings, request: VisitRequest, division: domain.Division, *,
+                 actor: Actor, by: str, now: datetime, tracking_url: str | None = None) -> None:
+    """Hand the request to its division with a fresh decision deadline."""
+    request.status = "routed"
+    request.decision_deadline = domain.add_working_days(domain.local_date(now), division.decision_deadline_days)
+    request.escalated_at = None
+    await _leave_waitlist(session, request)
+    await record_change(session, settings, request, events.VisitRouted, action="routed", actor=actor, by=by, now=now,
+                        tracking_url=tracking_url, details={"routed_by": by}, routed_by=by)
+
+
+async def _waitlist(session: AsyncSession, settings: Settings, request: VisitRequest, *, now: datetime,
+                    tracking_url: str | None) -> None:
+    """Every preferred week is full: wait for one to reopen, and tell the delegation what is open."""
+    request.status, request.decision_deadline = "waitlisted", None
+    for week in domain.preferred_weeks(request.preferred_dates):
+        session.add(WaitlistEntry(request_id=request.id, iso_week=week, division=request.division,
+                                  waitlisted_at=now))
+    nearest = domain.nearest_open_weeks(request.preferred_dates, await _full_weeks(session, request.division))
+    await record_change(session, settings, request, events.VisitWaitlisted, action="waitlisted", actor=RULE, now=now,
+                        tracking_url=tracking_url, details={"nearest_open_weeks": nearest}, nearest_open_weeks=nearest)
+
+
+async def _leave_waitlist(session: AsyncSession, request: VisitRequest) -> None:
+    await session.execute(delete(WaitlistEntry).where(WaitlistEntry.request_id == request.id))
+
+
+# ---------------------------------------------------------------- reading
+
+async def _by_reference(session: AsyncSession, reference: str, *, lock: bool = False) -> VisitRequest:
+    query = select(VisitRequest).where(VisitRequest.reference == reference)
+    request = await session.scalar(query.with_for_update() if lock else query)
+    if request is None:
+        raise NotFound(reference)
+    return request
+
+
+async def visible_request(*, session: AsyncSession, reference: str, principal: Principal | None,
+                          token: str | None, attempted: str, now: datetime) -> VisitRequest:
+    """The request if the caller may see it: staff by role and division, the delegation by its token."""
+    request = await _by_reference(session, reference)
+    if principal is not None:
+        allowed = domain.can_view(principal.role, principal.division, request.division, request.info_divisions)
+        actor, why = Actor.staff(principal), "other_division"
+    elif token:
+        allowed, actor, why = security.token_matches(token, request.tracking_token_hash), ANONYMOUS, "bad_token"
+    else:
+        allowed, actor, why = False, ANONYMOUS, "no_credentials"
+    if not allowed:
+        await record_denied(session, actor=actor, request=request, attempted=attempted, why=why, now=now)
+        raise NotFound(reference)
+    return request
+
+
+async def request_history(*, session: AsyncSession, reference: str, principal: Principal | None,
+                          token: str | None, now: datetime) -> list[HistoryEntry]:
+    """What happened to a request, oldest first."""
+    request = await visible_request(session=session, reference=reference, principal=principal, token=token,
+                                    attempted="history", now=now)
+    return await history_of(session=session, request=request)
+
+
+async def history_of(*, session: AsyncSession, request: VisitRequest) -> list[HistoryEntry]:
+    return list(await session.scalars(select(HistoryEntry).where(HistoryEntry.request_id == request.id)
+                                      .order_by(HistoryEntry.id)))
+
+
+# ---------------------------------------------------------------- decisions and cancellation
+
+async def decide(*, session: AsyncSession, settings: Settings, reference: str, principal: Principal,
+                 decision: AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision,
+                 now: datetime) -> VisitRequest:
+    """Accept, decline, redirect or propose dates; only the owning division's officers (and admins)."""
+    request = await _by_reference(session, reference, lock=True)
+    if not domain.can_act(principal.role, principal.division, request.division):
+        await record_denied(session, actor=Actor.staff(principal), request=request,
+                            attempted=f"decide.{decision.decision}", why="other_division", now=now)
+        raise NotFound(reference)
+    actor = Actor.staff(principal)
+    if isinstance(decision, AcceptDecision):
+        await _accept(session, settings, request, decision, actor, now)
+    elif isinstance(decision, DeclineDecision):
+        await _decline(session, settings, request, decision, actor, now)
+    elif isinstance(decision, RedirectDecision):
+        await _redirect(session, settings, request, decision, actor, now)
+    else:
+        await _propose(session, settings, request, decision, actor, now)
+    await session.commit()
+    return request
+
+
+async def _accept(session, settings, request: VisitRequest, decision: AcceptDecision, actor: Actor,
+                  now: datetime) -> None:
+    status = domain.check_transition("accept", request.status)
+    if decision.visit_date < domain.local_date(now):
+        raise domain.InvalidDecision("visit_date", "must not be in the past")
+    if not domain.within_any(decision.visit_date, request.preferred_dates + request.proposed_dates):
+        raise domain.InvalidDecision("visit_date", "must fall within a preferred or proposed date range")
+    request.status, request.visit_date, request.host = status, decision.visit_date, decision.host
+    await record_change(session, settings, request, events.VisitAccepted, action="accepted", actor=actor, now=now,
+                        details={"visit_date": decision.visit_date.isoformat(), "host": decision.host})
+
+
+async def _decline(session, settings, request: VisitRequest, decision: DeclineDecision, actor: Actor,
+                   now: datetime) -> None:
+    was_accepted = request.status == "accepted"
+    request.status = domain.check_transition("decline", request.status)
+    request.decline_reason = decision.reason
+    await _leave_waitlist(session, request)
+    await record_change(session, settings, request, events.VisitDeclined, action="declined", actor=actor, now=now,
+                        details={"reason": decision.reason, "message": decision.message}, reason=decision.reason,
+                        message=decision.message, was_accepted=was_accepted)
+
+
+async def _redirect(session, settings, request: VisitRequest, decision: RedirectDecision, actor: Actor,
+                    now: datetime) -> None:
+    domain.check_transition("redirect", request.status)
+    divisions = await _divisions(session)
+    if decision.to_division not in divisions:
+        raise domain.InvalidDecision("to_division", "unknown division")
+    if decision.to_division == request.division:
+        raise domain.InvalidDecision("to_division", "the request is already with this division")
+    from_division, target = request.division, divisions[decision.to_division]
+    request.status, request.division = "redirected", target.code
+    request.info_divisions = [d for d in request.info_divisions if d != target.code]
+    request.short_notice = domain.is_short_notice(request.preferred_dates, domain.local_date(request.created_at),
+                                                  target.lead_time_weeks)
+    await record_change(session, settings, request, events.VisitRedirected, action="redirected", actor=actor, now=now,
+                        details={"from_division": from_division, "to_division": target.code,
+                                 "message": decision.message},
+                        from_division=from_division, message=decision.message, redirected_by="person")
+    await _route(session, settings, request, target, actor=actor, by="person", now=now)
+
+
+async def _propose(session, settings, request: VisitRequest, decision: ProposeDecision, actor: Actor,
+                   now: datetime) -> None:
+    request.status = domain.check_transition("propose", request.status)
+    request.proposed_dates = [r.to_domain() for r in decision.proposed_dates]
+    await _leave_waitlist(session, request)
+    proposed = ranges(request.proposed_dates)
+    await record_change(session, settings, request, events.VisitDatesProposed, action="dates_proposed", actor=actor,
+                        now=now, details={"proposed_dates": proposed, "message": decision.message},
+                        proposed_dates=proposed, message=decision.message)
+
+
+async def cancel_request(*, session: AsyncSession, settings: Settings, reference: str,
+                         principal: Principal | None, token: str | None, now: datetime) -> VisitRequest:
+    """The delegation (with its token) or the owning division's staff call the visit off."""
+    if principal is not None and principal.role not in ("admin", "division_officer"):
+        raise Forbidden(f"role {principal.role} may not cancel requests")
+    request = await _by_reference(session, reference, lock=True)
+    if principal is not None:
+        actor = Actor.staff(principal)
+        if not domain.can_act(principal.role, principal.division, request.division):
+            await record_denied(session, actor=actor, request=request, attempted="cancel", why="other_division",
+                                now=now)
+            raise NotFound(reference)
+    else:
+        actor = DELEGATION
+        if not token or not security.token_matches(token, request.tracking_token_hash):
+            await record_denied(session, actor=ANONYMOUS, request=request, attempted="cancel", why="bad_token", now=now)
+            raise NotFound(reference)
+    was_accepted = request.status == "accepted"
+    request.status = domain.check_transition("cancel", request.status)
+    await _leave_waitlist(session, request)
+    await record_change(session, settings, request, events.VisitCancelled, action="cancelled", actor=actor, now=now,
+                        was_accepted=was_accepted)
+    await session.commit()
+    return request
+
+
+# ---------------------------------------------------------------- escalation
+
+async def escalate_overdue(*, session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Flag routed requests whose decision deadline has passed, once each; returns how many."""
+    overdue = list(await session.scalars(
+        select(VisitRequest)
+        .where(VisitRequest.status == "routed", VisitRequest.escalated_at.is_(None),
+               VisitRequest.decision_deadline < domain.local_date(now))
+        .order_by(VisitRequest.decision_deadline).limit(500).with_for_update(skip_locked=True)))
+    for request in overdue:
+        request.escalated_at = now
+        deadline = request.decision_deadline
+        await record_change(session, settings, request, events.VisitEscalated, action="escalated", actor=SYSTEM,
+                            now=now, details={"deadline": deadline.isoformat()}, deadline=deadline)
+    await session.commit()
+    return len(overdue)
+
+
+async def escalation_loop(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """The background job: look for overdue requests every `escalation_interval_seconds`."""
+    while True:
+        try:
+            async with sessions() as session:
+                count = await escalate_overdue(session=session, settings=settings, now=datetime.now(UTC))
+            if count:
+                log.info("visits.escalated", count=count)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database may be away; try again next round
+            log.warning("visits.escalation_failed", error=repr(exc))
+        await asyncio.sleep(settings.escalation_interval_seconds)
+
+
+# ---------------------------------------------------------------- capacity read model (called by the consumer)
+
+async def mark_week_full(*, session: AsyncSession, division: str, iso_week: str, now: datetime) -> None:
+    """Remember a full week; the consumer loop owns the transaction."""
+    if await session.get(FullWeek, (division, iso_week)) is None:
+        session.add(FullWeek(division=division, iso_week=iso_week, since=now))
+
+
+async def reopen_week(*, session: AsyncSession, settings: Settings, division: str, iso_week: str,
+                      now: datetime) -> VisitRequest | None:
+    """Forget a full week and route the oldest request waiting for it; the consumer loop owns the transaction."""
+    await session.execute(delete(FullWeek).where(FullWeek.division == division, FullWeek.iso_week == iso_week))
+    request_id = await session.scalar(
+        select(WaitlistEntry.request_id).where(WaitlistEntry.division == division, WaitlistEntry.iso_week == iso_week)
+        .order_by(WaitlistEntry.waitlisted_at, WaitlistEntry.request_id).limit(1))
+    if request_id is None:
+        return None
+    request = await session.get(VisitRequest, request_id, with_for_update=True)
+    divisions = await _divisions(session)
+    await _route(session, settings, request, divisions[request.division], actor=SYSTEM, by="waitlist", now=now)
+    return request

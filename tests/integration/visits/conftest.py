@@ -1,0 +1,135 @@
+"""A running visits service on real PostgreSQL and Kafka.
+
+One service (database, topics, consumer group) serves most of the room; tests use their own
+organisations, countries and weeks so they do not see each other's rows. Tests that need other
+settings (a low rate limit, a fast escalation job) start their own with `start_visits`.
+"""
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from services.visits.config import Settings
+from services.visits.main import create_app
+from services.visits.schemas import helsinki_today
+from shared.events import Envelope
+from tests.support import bearer, eventually, read_topic, serve, unique
+
+
+def future(days: int) -> str:
+    return (helsinki_today() + timedelta(days=days)).isoformat()
+
+
+def request_body(**changes) -> dict:
+    """A valid submission, far enough ahead for every division's lead time."""
+    body = {
+        "organisation": unique("Delegation "), "country": "EE",
+        "contact": {"name": "Mari Maasikas", "email": "mari@example.org", "phone": "+372 640 4141"},
+        "language": "en", "focus_areas": ["education"], "delegation_size": 12, "highest_rank": "expert",
+        "preferred_dates": [{"start": future(100), "end": future(104)}],
+        "purpose": "Learn how Helsinki schools support teachers.",
+        "members": [{"name": "Mari Maasikas", "title": "Head of education", "role": "leader"}],
+        "needs": {"interpreter_language": None, "press": False, "accessibility": None},
+    }
+    return body | changes
+
+
+def token_of(submitted: dict) -> str:
+    return submitted["tracking_url"].split("token=", 1)[1]
+
+
+@dataclass
+class Visits:
+    """A served visits app with the helpers its tests keep needing."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: Settings
+
+    def officer(self, division: str, sub: str | None = None) -> dict:
+        return bearer(self.settings, "division_officer", division, sub=sub or f"officer-{division}")
+
+    def staff(self, role: str = "admin") -> dict:
+        return bearer(self.settings, role, sub=f"{role}-1")
+
+    async def submit(self, **changes) -> dict:
+        response = await self.client.post("/api/v1/requests", json=request_body(**changes))
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def view(self, reference: str) -> dict:
+        response = await self.client.get(f"/api/v1/requests/{reference}", headers=self.staff())
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def decide(self, reference: str, division: str, **decision) -> httpx.Response:
+        return await self.client.post(f"/api/v1/requests/{reference}/decision", json=decision,
+                                      headers=self.officer(division))
+
+    async def count(self, model, *conditions) -> int:
+        async with self.app.state.sessions() as session:
+            return await session.scalar(select(func.count()).select_from(model).where(*conditions))
+
+    async def rows(self, model, *conditions) -> list:
+        async with self.app.state.sessions() as session:
+            return list(await session.scalars(select(model).where(*conditions)))
+
+    async def events(self, request_id: str, count: int) -> list:
+        """The first `count` records keyed by `request_id` on visits.v1, in order."""
+        records = await read_topic(self.settings.kafka_bootstrap, self.settings.topic("visits.v1"),
+                                   count=count, key=request_id)
+        assert len(records) >= count, [r.value for r in records]
+        return records
+
+    async def publish_capacity(self, type_: str, division: str, iso_week: str) -> None:
+        """Put a real capacity.v1 envelope on this app's topic, as the capacity service would."""
+        key = f"{division}:{iso_week}"
+        envelope = Envelope(type=type_, source="capacity", subject=key,
+                            data={"division": division, "iso_week": iso_week, "reserved": 6, "limit": 6})
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(self.settings.topic("capacity.v1"), envelope.model_dump_json().encode(),
+                                         key=key.encode())
+        finally:
+            await producer.stop()
+
+    async def form_csrf(self, lang: str) -> str:
+        page = await self.client.get("/apply", params={"lang": lang})
+        assert page.status_code == 200
+        return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+@asynccontextmanager
+async def start_visits(database_url: str, kafka_bootstrap: str, **settings) -> AsyncIterator[Visits]:
+    config = Settings(database_url=database_url, kafka_bootstrap=kafka_bootstrap, topic_prefix=unique() + ".",
+                      relay_poll_seconds=0.2, **settings)
+    app = create_app(config)
+    async with serve(app) as client:
+        await eventually(lambda: _kafka_ready(app), timeout=30)
+        yield Visits(app=app, client=client, settings=config)
+
+
+async def _kafka_ready(app: FastAPI) -> bool:
+    runtime = app.state.runtime
+    return runtime.loop is not None and bool(runtime.loop.consumer.assignment())
+
+
+@pytest.fixture(scope="session")
+async def visits(new_database, kafka_bootstrap) -> AsyncIterator[Visits]:
+    async with start_visits(await new_database("visits"), kafka_bootstrap, submit_rate_limit=100_000) as service:
+        yield service
+
+
+def week_dates(iso_week: str, first: int = 1, last: int = 3) -> dict:
+    """A preferred range inside `iso_week` (Tuesday to Thursday by default)."""
+    monday = date.fromisocalendar(int(iso_week[:4]), int(iso_week[6:]), 1)
+    return {"start": (monday + timedelta(days=first)).isoformat(), "end": (monday + timedelta(days=last)).isoformat()}

@@ -1,0 +1,65 @@
+"""The escalation job and the public rate limit, each on a visits service of its own settings."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from services.visits import models, service
+from tests.integration.visits.conftest import request_body, start_visits
+from tests.support import envelopes, eventually
+
+
+async def test_an_overdue_request_is_escalated_once(new_database, kafka_bootstrap):
+    async with start_visits(await new_database("visits"), kafka_bootstrap) as visits:
+        submitted = await visits.submit()
+        view = await visits.view(submitted["reference"])
+        deadline = datetime.fromisoformat(view["decision_deadline"]).replace(tzinfo=UTC)
+        async with visits.app.state.sessions() as session:
+            on_the_day = await service.escalate_overdue(session=session, settings=visits.settings,
+                                                        now=deadline + timedelta(hours=12))
+            after = await service.escalate_overdue(session=session, settings=visits.settings,
+                                                   now=deadline + timedelta(days=2))
+            later = await service.escalate_overdue(session=session, settings=visits.settings,
+                                                   now=deadline + timedelta(days=3))
+        assert (on_the_day, after, later) == (0, 1, 0)
+        assert (await visits.view(submitted["reference"]))["flags"] == ["escalated"]
+        received = envelopes(await visits.events(view["id"], 3))
+        assert [e["type"] for e in received] == ["visit.submitted.v1", "visit.routed.v1", "visit.escalated.v1"]
+        assert received[2]["data"]["deadline"] == view["decision_deadline"]
+        assert received[2]["data"]["actor"] == "system" and received[2]["data"]["flags"] == ["escalated"]
+        assert await visits.count(models.outbox, models.outbox.c.type == "visit.escalated.v1") == 1
+        listed = await visits.client.get("/api/v1/requests", params={"flag": "escalated"}, headers=visits.staff())
+        assert [r["reference"] for r in listed.json()["items"]] == [submitted["reference"]]
+
+
+async def test_the_background_job_escalates_requests_past_their_deadline(new_database, kafka_bootstrap):
+    async with start_visits(await new_database("visits"), kafka_bootstrap,
+                            escalation_interval_seconds=0.2) as visits:
+        late, on_time = await visits.submit(), await visits.submit()
+        async with visits.app.state.sessions() as session:
+            await session.execute(update(models.VisitRequest)
+                                  .where(models.VisitRequest.reference == late["reference"])
+                                  .values(decision_deadline=datetime.now(UTC).date() - timedelta(days=2)))
+            await session.commit()
+        await eventually(lambda: _flags(visits, late["reference"]))
+        assert await visits.count(models.outbox, models.outbox.c.type == "visit.escalated.v1") == 1
+        assert (await visits.view(on_time["reference"]))["flags"] == []
+
+
+async def test_public_submissions_are_rate_limited_per_client_address(new_database, kafka_bootstrap):
+    async with start_visits(await new_database("visits"), kafka_bootstrap, submit_rate_limit=3) as visits:
+        form = await visits.client.get("/apply", params={"lang": "en"})
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        assert (await visits.client.post("/api/v1/requests", json=request_body())).status_code == 201
+        assert (await visits.client.post("/api/v1/requests", json={"organisation": ""})).status_code == 422
+        assert (await visits.client.post("/apply", data={"csrf_token": csrf, "lang": "en"})).status_code == 422
+        refused = await visits.client.post("/api/v1/requests", json=request_body())
+        assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 600
+        page = await visits.client.post("/apply", data={"csrf_token": csrf, "lang": "en"})
+        assert page.status_code == 429 and "Too many requests" in page.text and "retry-after" in page.headers
+        assert await visits.count(models.VisitRequest) == 1
+
+
+async def _flags(visits, reference: str) -> list[str]:
+    return (await visits.view(reference))["flags"]

@@ -1,0 +1,113 @@
+"""The public form in Finnish, Swedish and English: CSRF, honeypot, errors, confirmation and tracking."""
+
+import re
+
+import pytest
+
+from services.visits import models
+from tests.integration.visits.conftest import future
+
+SUBMIT = {"fi": "Lähetä pyyntö", "sv": "Skicka begäran", "en": "Send request"}
+THANKS = {"fi": "Kiitos, pyyntönne on vastaanotettu", "sv": "Tack, er begäran har tagits emot",
+          "en": "Thank you, your request has been received"}
+
+
+def form_data(csrf: str, lang: str, **changes) -> dict:
+    return {
+        "csrf_token": csrf, "lang": lang, "organisation": "Tartu Ülikool", "country": "EE",
+        "contact_name": "Jaan Tamm", "contact_email": "jaan@example.org", "contact_phone": "",
+        "language": lang, "primary_focus_area": "culture", "other_focus_areas": ["design"],
+        "delegation_size": "8", "highest_rank": "senior_official", "members": "Jaan Tamm; Rector; leader",
+        "preferred_1_start": future(60), "preferred_1_end": future(61), "preferred_2_start": "",
+        "preferred_2_end": "", "purpose": "Museums and libraries.", "needs_press": "yes", "website": "",
+    } | changes
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+async def test_a_form_post_in_each_language_renders_its_confirmation(visits, lang):
+    form = await visits.client.get("/apply", params={"lang": lang})
+    assert f'<html lang="{lang}">' in form.text and SUBMIT[lang] in form.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    posted = await visits.client.post("/apply", data=form_data(csrf, lang))
+    assert posted.status_code == 303, posted.text
+    location = posted.headers["location"]
+    reference = re.fullmatch(rf"/apply/confirmation/(HEL-\d{{4}}-\d{{6}})\?lang={lang}", location).group(1)
+    confirmation = await visits.client.get(location)
+    assert confirmation.status_code == 200
+    assert THANKS[lang] in confirmation.text and reference in confirmation.text
+    tracking_url = re.search(r'class="tracking-link" href="([^"]+)"', confirmation.text).group(1)
+    view = await visits.view(reference)
+    assert (view["language"], view["division"], view["focus_areas"]) == (lang, "culture-and-leisure",
+                                                                         ["culture", "design"])
+    assert view["members"] == [{"name": "Jaan Tamm", "title": "Rector", "role": "leader"}]
+    token = tracking_url.split("token=", 1)[1]
+    own = await visits.client.get(f"/api/v1/requests/{reference}", params={"token": token})
+    assert own.status_code == 200
+
+
+async def test_the_confirmation_shows_nothing_to_a_browser_without_the_receipt(visits):
+    csrf = await visits.form_csrf("en")
+    location = (await visits.client.post("/apply", data=form_data(csrf, "en"))).headers["location"]
+    reference = location.split("/")[-1].split("?")[0]
+    visits.client.cookies.delete("visitdesk_receipt")
+    page = await visits.client.get(location)
+    assert page.status_code == 200 and f"<strong>{reference}</strong>" not in page.text
+    assert "token=" not in page.text
+
+
+async def test_a_form_post_without_the_csrf_token_is_refused_and_stores_nothing(visits):
+    csrf = await visits.form_csrf("fi")
+    before = await visits.count(models.VisitRequest)
+    missing = await visits.client.post("/apply", data=form_data("", "fi"))
+    forged = await visits.client.post("/apply", data=form_data(csrf + "0", "fi"))
+    assert (missing.status_code, forged.status_code) == (403, 403)
+    assert "Lomake vanhentui" in missing.text
+    assert await visits.count(models.VisitRequest) == before
+
+
+async def test_a_filled_honeypot_pretends_success_and_stores_nothing(visits):
+    csrf = await visits.form_csrf("sv")
+    before = await visits.count(models.VisitRequest), await visits.count(models.outbox)
+    posted = await visits.client.post("/apply", data=form_data(csrf, "sv", website="http://spam.example"))
+    assert posted.status_code == 303 and posted.headers["location"].startswith("/apply/confirmation/")
+    page = await visits.client.get(posted.headers["location"])
+    assert page.status_code == 200 and THANKS["sv"] in page.text
+    assert (await visits.count(models.VisitRequest), await visits.count(models.outbox)) == before
+
+
+async def test_form_errors_are_summarised_at_the_top_and_linked_to_their_fields(visits):
+    csrf = await visits.form_csrf("en")
+    before = await visits.count(models.VisitRequest)
+    page = await visits.client.post("/apply", data=form_data(
+        csrf, "en", organisation="", contact_email="nope", delegation_size="500", preferred_1_start="2020-01-01",
+        other_focus_areas=["design", "climate", "mobility"]))
+    assert page.status_code == 422
+    assert page.text.index('class="error-summary"') < page.text.index("<form")
+    links = re.findall(r'<li><a href="#([a-z_0-9]+)">', page.text)
+    assert links == ["organisation", "contact_email", "other_focus_areas", "delegation_size", "preferred_1_start"]
+    for field in ("organisation", "contact_email", "delegation_size", "preferred_1_start"):
+        assert re.search(rf'id="{field}"[^>]*aria-describedby="[^"]*{field}-error"[^>]*aria-invalid="true"',
+                         page.text), field
+    assert 'value="Jaan Tamm"' in page.text  # what was typed stays
+    assert await visits.count(models.VisitRequest) == before
+
+
+async def test_pages_carry_the_security_headers_and_the_stylesheet_is_served(visits):
+    page = await visits.client.get("/apply", params={"lang": "en"})
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "HttpOnly" in page.headers["set-cookie"] and "SameSite=strict" in page.headers["set-cookie"]
+    css = await visits.client.get("/static/visitdesk.css")
+    assert css.status_code == 200 and "#0000bf" in css.text
+
+
+async def test_the_tracking_page_shows_the_request_in_its_language(visits):
+    submitted = await visits.submit(language="fi", focus_areas=["mobility"])
+    path = submitted["tracking_url"].split("8001", 1)[1]
+    page = await visits.client.get(path)
+    assert page.status_code == 200
+    assert submitted["reference"] in page.text and "Kaupunkiympäristön toimiala" in page.text
+    assert "Toimialan käsiteltävänä" in page.text
+    wrong = await visits.client.get(f"/track/{submitted['reference']}", params={"token": "guess", "lang": "en"})
+    assert wrong.status_code == 404 and "Request not found" in wrong.text

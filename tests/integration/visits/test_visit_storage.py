@@ -1,0 +1,73 @@
+"""Migration 0002 on PostgreSQL and SQLite: seeded routing, an append-only audit log, up and down."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete, insert, inspect, select, update
+from sqlalchemy.exc import DBAPIError
+
+from services.visits.models import AuditEntry, DivisionRow, RoutingRule
+from shared.db import make_engine
+from shared.migrations import downgrade, upgrade
+from tests.support import create_database, unique
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def database_url(request, postgres_url, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'visits.sqlite'}"
+    return await create_database(postgres_url, unique("vd_visits_storage_"))
+
+
+async def test_the_routing_table_and_divisions_are_seeded(database_url):
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rules = dict((await conn.execute(select(RoutingRule.focus_area, RoutingRule.division))).all())
+            divisions = {r.code: r for r in (await conn.execute(select(DivisionRow))).all()}
+    finally:
+        await engine.dispose()
+    assert rules == {"smart-city": "forum-virium", "climate": "urban-environment",
+                     "innovation": "economic-development", "mobility": "urban-environment",
+                     "education": "education", "participation": "city-executive-office",
+                     "culture": "culture-and-leisure", "design": "city-executive-office"}
+    assert len(divisions) == 9 and "international-affairs" in divisions
+    assert divisions["education"].lead_time_weeks == 8 and divisions["culture-and-leisure"].lead_time_weeks == 4
+    assert {d.decision_deadline_days for d in divisions.values()} == {5}
+
+
+async def test_the_audit_log_refuses_updates_and_deletes(database_url):
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(AuditEntry).values(at=datetime.now(UTC), actor="admin-1", action="test",
+                                                         outcome="allowed", details={}))
+        for change in (update(AuditEntry).values(actor="someone-else"), delete(AuditEntry)):
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with engine.begin() as conn:
+                    await conn.execute(change)
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(AuditEntry.actor))).scalars().all() == ["admin-1"]
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0002_goes_down_to_0001_and_up_again(database_url):
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    await asyncio.to_thread(downgrade, "visits", database_url, "0001")
+    assert await _tables(database_url) == {"outbox", "processed_events"}
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    assert {"requests", "audit_log", "full_weeks", "waitlist", "routing_rules"} <= await _tables(database_url)
+
+
+async def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    finally:
+        await engine.dispose()
+    return set(names) - {"alembic_version"}
