@@ -1,0 +1,164 @@
+"""Events notifications publishes on notifications.v1, and slim copies of the events it reads.
+
+The copies declare only the fields the recipient rules and templates use; unknown fields are ignored.
+"""
+
+from datetime import date
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.events import Event
+
+TOPIC = "notifications.v1"
+Language = Literal["fi", "sv", "en"]
+RecipientKind = Literal["delegation", "division", "communications", "protocol_office", "international_affairs"]
+Channel = Literal["email", "webhook"]
+
+
+class NotificationDelivered(Event):
+    topic: ClassVar[str] = TOPIC
+    type: ClassVar[str] = "notification.delivered.v1"
+    delivery_id: str
+    event_id: str
+    event_type: str
+    reference: str | None
+    recipient: RecipientKind
+    channel: Channel
+
+
+class NotificationFailed(NotificationDelivered):
+    type: ClassVar[str] = "notification.failed.v1"
+    error: str
+
+
+# --- visits.v1 -------------------------------------------------------------------------------
+
+class DateRange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    start: date
+    end: date
+
+
+class Needs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    press: bool = False
+
+
+class VisitEvent(Event):
+    """The request's state as every visit.* event carries it."""
+
+    topic: ClassVar[str] = "visits.v1"
+    request_id: str
+    reference: str
+    status: str
+    division: str
+    organisation: str
+    country: str
+    language: Language
+    contact_name: str | None
+    contact_email: str | None
+    highest_rank: str
+    delegation_size: int
+    preferred_dates: list[DateRange]
+    visit_date: date | None = None
+    host: str | None = None
+    needs: Needs
+    tracking_url: str | None
+
+
+class VisitSubmitted(VisitEvent):
+    type: ClassVar[str] = "visit.submitted.v1"
+
+
+class VisitRouted(VisitEvent):
+    type: ClassVar[str] = "visit.routed.v1"
+    routed_by: str = "rule"
+
+
+class VisitWaitlisted(VisitEvent):
+    type: ClassVar[str] = "visit.waitlisted.v1"
+    nearest_open_weeks: list[str]
+
+
+class VisitAccepted(VisitEvent):
+    type: ClassVar[str] = "visit.accepted.v1"
+
+
+class VisitDeclined(VisitEvent):
+    type: ClassVar[str] = "visit.declined.v1"
+    reason: str
+    message: str
+
+
+class VisitRedirected(VisitEvent):
+    type: ClassVar[str] = "visit.redirected.v1"
+    from_division: str
+    message: str
+
+
+class VisitDatesProposed(VisitEvent):
+    type: ClassVar[str] = "visit.dates_proposed.v1"
+    proposed_dates: list[DateRange]
+    message: str
+
+
+class VisitCancelled(VisitEvent):
+    type: ClassVar[str] = "visit.cancelled.v1"
+    was_accepted: bool = False
+
+
+class VisitEscalated(VisitEvent):
+    type: ClassVar[str] = "visit.escalated.v1"
+    deadline: date
+
+
+class VisitPersonalDataErased(Event):
+    topic: ClassVar[str] = "visits.v1"
+    type: ClassVar[str] = "visit.personal_data_erased.v1"
+    request_id: str
+    reference: str
+
+
+# --- capacity.v1 -----------------------------------------------------------------------------
+
+class CapacityWeekFull(Event):
+    topic: ClassVar[str] = "capacity.v1"
+    type: ClassVar[str] = "capacity.week_full.v1"
+    division: str
+    iso_week: str
+    reserved: int
+    limit: int | None
+
+
+# --- protocol.v1 -----------------------------------------------------------------------------
+
+class PlanItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    key: str
+    owner: str
+    required: bool
+    state: str
+
+
+class ProtocolPlanReady(Event):
+    topic: ClassVar[str] = "protocol.v1"
+    type: ClassVar[str] = "protocol.plan_ready.v1"
+    request_id: str
+    reference: str
+    division: str
+    level: int
+    visit_date: date | None = None
+
+
+class ProtocolPlanCreated(ProtocolPlanReady):
+    type: ClassVar[str] = "protocol.plan_created.v1"
+    host: str | None = None
+    items: list[PlanItem]
+    conflicts: list[str]
+
+
+NOTIFYING: dict[str, type[Event]] = {model.type: model for model in (
+    VisitSubmitted, VisitRouted, VisitWaitlisted, VisitAccepted, VisitDeclined, VisitRedirected,
+    VisitDatesProposed, VisitCancelled, VisitEscalated, CapacityWeekFull, ProtocolPlanCreated, ProtocolPlanReady,
+)}

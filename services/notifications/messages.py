@@ -1,0 +1,118 @@
+"""Messages: templates rendered to subject, text and HTML; e-mails and signed webhook bodies built from them."""
+
+import gettext
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pycountry
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December")
+WEEK_FORMATS = {"fi": "viikko {week}/{year}", "sv": "vecka {week}/{year}", "en": "week {week} of {year}"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@pass_context
+def format_day(context, value: date | str) -> str:
+    """12.3.2027 in Finnish and Swedish (as used in Finland), 12 March 2027 in English."""
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    if context["lang"] == "en":
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.day}.{day.month}.{day.year}"
+
+
+@pass_context
+def format_week(context, iso_week: str) -> str:
+    """2027-W07 as 'viikko 7/2027', 'vecka 7/2027' or 'week 7 of 2027'."""
+    year, week = iso_week.split("-W")
+    return WEEK_FORMATS[context["lang"]].format(week=int(week), year=year)
+
+
+@pass_context
+def country_name(context, code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code
+    return _country_names(context["lang"]).gettext(country.name)
+
+
+@cache
+def _country_names(language: str) -> gettext.NullTranslations:
+    if language == "en":
+        return gettext.NullTranslations()
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
+
+
+def _environment(*, html: bool, directory: Path) -> Environment:
+    env = Environment(loader=FileSystemLoader(directory), undefined=StrictUndefined, autoescape=html,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(day=format_day, week=format_week, country=country_name)
+    return env
+
+
+class Renderer:
+    """Each template sets `subject`, `text` and `html`; HTML is rendered with autoescaping, the rest without."""
+
+    def __init__(self, directory: Path = TEMPLATES):
+        self.text_env = _environment(html=False, directory=directory)
+        self.html_env = _environment(html=True, directory=directory)
+
+    def render(self, name: str, context: dict[str, Any]) -> Rendered:
+        """Raises jinja2.TemplateError when the template or one of its variables is missing."""
+        plain = self.text_env.get_template(name).make_module(context)
+        marked = self.html_env.get_template(name).make_module(context)
+        subject = " ".join(str(plain.subject).split())  # one line: no header injection from data
+        page = self.html_env.get_template("layout.html").render(lang=context["lang"], subject=subject,
+                                                                 body=marked.html)
+        return Rendered(subject=subject, text=str(plain.text).strip() + "\n", html=page)
+
+
+def email_message(*, delivery_id: str, sender: str, to: str, subject: str, text: str, html: str | None,
+                  language: str, reference: str | None) -> EmailMessage:
+    """A multipart/alternative e-mail whose Message-ID is stable across resends of one delivery."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = f"<{delivery_id}@visitdesk>"
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    if reference:
+        message["X-Visitdesk-Reference"] = reference
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    message["Content-Language"] = language  # after the bodies: setting content clears Content-* headers
+    return message
+
+
+def webhook_body(*, delivery_id: str, envelope, reference: str | None, division: str | None,
+                 rendered: Rendered) -> str:
+    """The JSON a division's webhook receives: what happened, to which request, and the staff text."""
+    return json.dumps({
+        "delivery_id": delivery_id, "event_id": envelope.id, "event_type": envelope.type,
+        "occurred_at": envelope.time.isoformat(), "reference": reference, "division": division,
+        "status": envelope.data.get("status"), "subject": rendered.subject, "text": rendered.text,
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, as WEBHOOKS.md tells receivers to check."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"

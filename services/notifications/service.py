@@ -1,0 +1,167 @@
+"""Use cases: plan deliveries from events, erase personal data, configure division recipients, read the log."""
+
+import uuid
+from datetime import UTC, datetime
+
+from jinja2 import TemplateError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import Principal
+from shared.consumer import PermanentError
+from shared.events import Envelope, Event
+
+from services.notifications import domain, messages
+from services.notifications.config import Settings
+from services.notifications.events import NOTIFYING, RecipientKind, VisitEvent, VisitPersonalDataErased
+from services.notifications.models import Delivery, DivisionRecipient, TrackingLink
+from services.notifications.schemas import DivisionRecipientUpdate
+
+ERASED_BEFORE_SENDING = "personal data erased before sending"
+
+
+class InvalidRecipient(ValueError):
+    """An admin's recipient configuration that cannot work; `field` names the culprit."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+async def plan_deliveries(*, session: AsyncSession, envelope: Envelope, settings: Settings,
+                          renderer: messages.Renderer) -> list[Delivery]:
+    """Render one pending delivery per recipient and channel the rules give; the dispatcher sends them."""
+    model = NOTIFYING[envelope.type]
+    event = envelope.parse(model)
+    context = {"tracking_url": await _tracking_url(session, event)} if isinstance(event, VisitEvent) else {}
+    planned, inboxes = [], set()
+    for kind in domain.recipients(event):
+        language = event.language if kind == "delegation" else settings.staff_language
+        for channel, address in await _addresses(session, settings, kind, event):
+            if address and (channel, address.lower()) in inboxes:
+                continue  # one inbox hears one event once, e.g. International Affairs as owner and as triage
+            inboxes.add((channel, (address or "").lower()))
+            rendered = _render(renderer, event, kind, language, context)
+            planned.append(_delivery(envelope, event, settings.topic(model.topic), kind, channel, address,
+                                     language, rendered))
+    await _insert_new(session, planned)
+    return planned
+
+
+async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientKind,
+                     event: Event) -> list[tuple[str, str | None]]:
+    """(channel, address) pairs; an address of None fails visibly in the delivery log."""
+    if kind == "delegation":
+        return [("email", event.contact_email)] if event.contact_email else []
+    if kind == "division":
+        row = await session.get(DivisionRecipient, event.division)
+        if row is None:
+            return [("email", None)]
+        return [("email", row.email)] + ([("webhook", row.webhook_url)] if row.webhook_url else [])
+    configured = {"communications": settings.communications_email,
+                  "international_affairs": settings.international_affairs_email,
+                  "protocol_office": settings.protocol_office_email}
+    return [("email", configured[kind])]
+
+
+async def _tracking_url(session: AsyncSession, event: VisitEvent) -> str | None:
+    """The link the event carries (only the submission's do), remembered for the request's later e-mails."""
+    link = await session.get(TrackingLink, event.request_id)
+    if event.tracking_url:
+        link = link or TrackingLink(request_id=event.request_id)
+        link.tracking_url, link.updated_at = event.tracking_url, datetime.now(UTC)
+        session.add(link)
+        return event.tracking_url
+    return link.tracking_url if link else None
+
+
+def _render(renderer: messages.Renderer, event: Event, kind: RecipientKind, language: str,
+            extra: dict) -> messages.Rendered:
+    context = event.model_dump() | extra | {"lang": language, "recipient": kind, "event_type": event.type}
+    try:
+        return renderer.render(domain.template_name(language, kind, event.type), context)
+    except TemplateError as exc:  # a deploy defect: retrying cannot fix it, the DLQ keeps the event
+        raise PermanentError(f"template {domain.template_name(language, kind, event.type)}: {exc}") from exc
+
+
+def _delivery(envelope: Envelope, event: Event, source_topic: str, kind: RecipientKind, channel: str,
+              address: str | None, language: str, rendered: messages.Rendered) -> Delivery:
+    now, delivery_id = datetime.now(UTC), str(uuid.uuid4())
+    reference = getattr(event, "reference", None)
+    body, html = rendered.text, rendered.html
+    if channel == "webhook":
+        body = messages.webhook_body(delivery_id=delivery_id, envelope=envelope, reference=reference,
+                                     division=event.division, rendered=rendered)
+        html = None
+    return Delivery(
+        id=delivery_id, event_id=envelope.id, event_type=envelope.type, source_topic=source_topic,
+        event_key=envelope.subject, event=envelope.model_dump_json(), request_id=getattr(event, "request_id", None),
+        reference=reference, division=event.division, recipient_kind=kind, channel=channel, address=address,
+        language=language, subject=rendered.subject, body=body, body_html=html, status="pending", attempts=0,
+        created_at=now, next_attempt_at=now,
+    )
+
+
+async def _insert_new(session: AsyncSession, deliveries: list[Delivery]) -> None:
+    """Insert, skipping (event, recipient, channel) triples that already exist: a redelivery adds nothing."""
+    if not deliveries:
+        return
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    columns = [c.key for c in Delivery.__table__.columns]
+    rows = [{c: getattr(d, c) for c in columns} for d in deliveries]
+    await session.execute(dialect.insert(Delivery).values(rows).on_conflict_do_nothing(
+        index_elements=["event_id", "recipient_kind", "channel"]))
+
+
+async def erase_personal_data(*, session: AsyncSession, envelope: Envelope) -> None:
+    """Forget the request's contact details and rendered texts; keep who-got-what-when for statistics."""
+    event = envelope.parse(VisitPersonalDataErased)
+    of_request = Delivery.request_id == event.request_id
+    await session.execute(update(Delivery).where(of_request, Delivery.status == "pending")
+                          .values(status="cancelled", last_error=ERASED_BEFORE_SENDING))
+    await session.execute(update(Delivery).where(of_request)
+                          .values(subject=None, body=None, body_html=None, event=None))
+    await session.execute(update(Delivery).where(of_request, Delivery.recipient_kind == "delegation")
+                          .values(address=None))
+    await session.execute(delete(TrackingLink).where(TrackingLink.request_id == event.request_id))
+
+
+async def list_deliveries(*, session: AsyncSession, principal: Principal, reference: str | None,
+                          status: str | None, limit: int) -> list[Delivery]:
+    """Newest first; a division officer sees only deliveries about their division's requests."""
+    query = select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id).limit(limit)
+    if reference:
+        query = query.where(Delivery.reference == reference)
+    if status:
+        query = query.where(Delivery.status == status)
+    if principal.role == "division_officer":
+        query = query.where(Delivery.division == principal.division)
+    return list(await session.scalars(query))
+
+
+async def list_division_recipients(*, session: AsyncSession) -> list[DivisionRecipient]:
+    """Every configured division, by code."""
+    return list(await session.scalars(select(DivisionRecipient).order_by(DivisionRecipient.division)))
+
+
+async def get_division_recipient(*, session: AsyncSession, division: str) -> DivisionRecipient | None:
+    """One division's recipients, or None if it has none configured."""
+    return await session.get(DivisionRecipient, division)
+
+
+async def set_division_recipient(*, session: AsyncSession, division: str, update_: DivisionRecipientUpdate,
+                                 actor: str, settings: Settings) -> DivisionRecipient:
+    """Create or replace a division's address and webhook; an omitted secret keeps the stored one."""
+    row = await session.get(DivisionRecipient, division) or DivisionRecipient(division=division)
+    secret = update_.webhook_secret.get_secret_value() if update_.webhook_secret else row.webhook_secret
+    url = str(update_.webhook_url) if update_.webhook_url else None
+    if url and not secret:
+        raise InvalidRecipient("webhook_secret", "webhook_secret is required with a webhook_url")
+    if url and settings.environment == "production" and not url.startswith("https://"):
+        raise InvalidRecipient("webhook_url", "webhook_url must use https in production")
+    row.email, row.webhook_url, row.webhook_secret = str(update_.email), url, secret if url else None
+    row.updated_at, row.updated_by = datetime.now(UTC), actor
+    session.add(row)
+    await session.commit()
+    return row
