@@ -1,0 +1,53 @@
+"""The whole city in one event loop: four real services on PostgreSQL and Kafka, and a real SMTP server."""
+
+import importlib
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shared.settings import ServiceSettings
+from tests.support import bearer, serve, unique
+from visitdesk.cli import SERVICES
+from visitdesk.mailsink import MailSink, mailsink
+
+
+@dataclass
+class City:
+    apps: dict[str, FastAPI]
+    clients: dict[str, httpx.AsyncClient]
+    settings: dict[str, ServiceSettings]
+    sink: MailSink
+    prefix: str
+
+    @property
+    def visits(self) -> httpx.AsyncClient:
+        return self.clients["visits"]
+
+    def auth(self, role: str, division: str | None = None) -> dict:
+        return bearer(self.settings["visits"], role, division)
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+
+def _settings(service: str, **values) -> ServiceSettings:
+    return importlib.import_module(f"services.{service}.config").Settings(**values)
+
+
+@pytest.fixture(scope="module")
+async def city(kafka_bootstrap, new_database, tmp_path_factory):
+    """Started once per test module; tests keep apart by their own requests and references."""
+    prefix = f"{unique()}."
+    async with mailsink(tmp_path_factory.mktemp("mail")) as sink, AsyncExitStack() as stack:
+        common = dict(kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, public_base_url="http://testserver")
+        extra = {"notifications": dict(smtp_host=sink.host, smtp_port=sink.port, retry_base_seconds=0.2,
+                                        dispatcher_poll_seconds=0.2)}
+        settings = {s: _settings(s, database_url=await new_database(s), **common, **extra.get(s, {}))
+                    for s in SERVICES}
+        apps = {service: importlib.import_module(f"services.{service}.main").create_app(service_settings)
+                for service, service_settings in settings.items()}
+        clients = {service: await stack.enter_async_context(serve(app)) for service, app in apps.items()}
+        yield City(apps, clients, settings, sink, prefix)
