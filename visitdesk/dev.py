@@ -45,7 +45,7 @@ def service_env(service: str, var: Path, bootstrap: str, smtp_port: int, port_ba
     }
 
 
-def wait_healthy(urls: list[str], timeout: float = 60) -> None:
+def wait_healthy(urls: list[str], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     pending = list(urls)
     while pending and time.monotonic() < deadline:
