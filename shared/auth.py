@@ -14,6 +14,7 @@ from shared.settings import ServiceSettings
 Role = Literal["division_officer", "communications", "protocol_officer", "admin"]
 ROLES: tuple[Role, ...] = ("division_officer", "communications", "protocol_officer", "admin")
 bearer = HTTPBearer(auto_error=False)
+ISSUER_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 
 class Principal(BaseModel):
@@ -31,16 +32,21 @@ class Principal(BaseModel):
 
 
 class TokenVerifier:
-    def __init__(self, settings: ServiceSettings):
+    def __init__(self, settings: ServiceSettings, *, jwks_refresh_cooldown: float = 30.0):
         self.settings = settings
-        self.jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=600) \
-            if settings.oidc_jwks_url else None
+        # No per-kid cache: it never expires, so a key the issuer withdrew would verify forever. The key set
+        # itself is cached for 10 minutes; an unknown kid refetches it at most once per cooldown.
+        self.jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=False, lifespan=600, timeout=10,
+                                    cooldown_duration=jwks_refresh_cooldown) if settings.oidc_jwks_url else None
 
     async def verify(self, token: str) -> Principal:
-        """Signature, expiry, issuer, audience and claims, or InvalidTokenError."""
+        """Signature, expiry, issuer, audience and claims, or InvalidTokenError (PyJWKClientError for JWKS)."""
         if self.jwks is not None:
-            key = (await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)).key
-            algorithms = ["RS256", "ES256"]
+            signing_key = await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)
+            # Only the key's own algorithm: a header naming another (ES256 on an RSA key) is refused, not crashed on.
+            key, algorithms = signing_key.key, [signing_key.algorithm_name]
+            if signing_key.algorithm_name not in ISSUER_ALGORITHMS:
+                raise jwt.InvalidAlgorithmError(f"issuer key algorithm {signing_key.algorithm_name} not accepted")
         else:
             key, algorithms = self.settings.jwt_secret, ["HS256"]
         claims = jwt.decode(token, key, algorithms=algorithms, issuer=self.settings.jwt_issuer,
@@ -69,6 +75,10 @@ async def current_principal(request: Request,
         return None
     try:
         return await request.app.state.verifier.verify(credentials.credentials)
+    except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError) as exc:
+        # The issuer's key set is unreachable: the token may be fine, so say "try again", not "log in again".
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "token keys unavailable",
+                            headers={"Retry-After": "5"}) from exc
     except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}",
                             headers={"WWW-Authenticate": "Bearer"}) from exc

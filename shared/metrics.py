@@ -12,3 +12,4 @@ EVENTS_HANDLED = Counter("visitdesk_events_handled_total", "Events handled", ["s
 EVENTS_FAILED = Counter("visitdesk_events_failed_total", "Handler attempts that failed", ["service", "topic"])
 EVENTS_DEAD_LETTERED = Counter("visitdesk_events_dead_lettered_total", "Events sent to a DLQ", ["service", "topic"])
 CONSUMER_LAG = Gauge("visitdesk_consumer_lag", "Messages behind the end of a partition", ["service", "topic", "partition"])
+DELIVERIES = Counter("visitdesk_deliveries_total", "Deliveries that reached a final status", ["channel", "status"])

@@ -45,9 +45,10 @@ class Runtime:
 
     async def _run(self) -> None:
         await start_until_connected(self.producer, "producer")
-        await self._ensure_topics()
+        if self.settings.environment == "development":  # production topics come from the deploy job
+            await self._ensure_topics()
         self.kafka_started.set()
-        self.run_task(self.relay.run())
+        self.run_task(self.relay.run(), name=f"{self.service}-relay")
         if self.consumes:
             topics = [self.settings.topic(t) for t in self.consumes]
             self.consumer = make_consumer(self.settings.kafka_bootstrap, self.settings.topic(self.service), topics)
@@ -68,9 +69,9 @@ class Runtime:
                 log.warning("kafka.topics_failed", service=self.service, error=repr(exc))
                 await asyncio.sleep(1)
 
-    def run_task(self, coro) -> None:
+    def run_task(self, coro, name: str | None = None) -> None:
         """Run a service's own background job (scheduler, dispatcher) for the process's life."""
-        self.tasks.append(asyncio.create_task(coro))
+        self.tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop taking work, let the current batch finish and commit, flush the producer."""

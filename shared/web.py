@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import metrics
 from shared.auth import public
+from shared.security import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, SecurityHeaders
 from shared.tracing import configure_tracing, instrument_app
 
 
@@ -36,10 +37,13 @@ def platform_router() -> APIRouter:
 
 
 def install_platform(app: FastAPI, service: str) -> None:
-    """Health routes, tracing, and a latency histogram labelled by route template, not raw path."""
+    """Health routes, tracing, a latency histogram labelled by route template, security headers, a body limit."""
     app.include_router(platform_router())
     configure_tracing(service)
     instrument_app(app)
+    # Middleware added later wraps what came before: headers outermost, so a 413 gets them and is timed too.
+    max_body_bytes = getattr(app.state.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
     @app.middleware("http")
     async def record_latency(request: Request, call_next):
@@ -50,3 +54,6 @@ def install_platform(app: FastAPI, service: str) -> None:
         metrics.HTTP_LATENCY.labels(service, request.method, template, response.status_code).observe(
             time.perf_counter() - started)
         return response
+
+    docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url if app.docs_url else None}
+    app.add_middleware(SecurityHeaders, docs_paths=frozenset(p for p in docs if p))

@@ -18,6 +18,7 @@ from shared.outbox import add_event
 from shared.runtime import Runtime
 
 from services.notifications import messages, models
+from shared import metrics
 from services.notifications.config import Settings
 from services.notifications.events import NotificationDelivered, NotificationFailed
 from services.notifications.models import Delivery, DivisionRecipient
@@ -144,6 +145,7 @@ class Dispatcher:
             if await self._finish(session, delivery, status="sent", sent_at=datetime.now(UTC), last_error=None):
                 await self._publish(session, delivery, NotificationDelivered(**self._facts(delivery)))
         ATTEMPTS.labels(delivery.channel, "sent").inc()
+        metrics.DELIVERIES.labels(delivery.channel, "delivered").inc()
         log.info("delivery.sent", delivery_id=delivery.id, channel=delivery.channel, attempts=delivery.attempts)
 
     async def _record_failure(self, delivery: Delivery, failure: DeliveryError) -> None:
@@ -164,6 +166,7 @@ class Dispatcher:
                 await self._publish(session, delivery, NotificationFailed(**self._facts(delivery), error=reason))
                 await self._dead_letter(delivery, reason)  # before commit: a crash here repeats it, never loses it
         ATTEMPTS.labels(delivery.channel, "failed").inc()
+        metrics.DELIVERIES.labels(delivery.channel, "failed").inc()
         log.error("delivery.failed", delivery_id=delivery.id, channel=delivery.channel, error=reason)
 
     async def _finish(self, session: AsyncSession, delivery: Delivery, **values) -> bool:

@@ -63,3 +63,18 @@ def test_production_mode_without_an_oidc_provider_refuses_to_start():
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "VISITDESK_OIDC_JWKS_URL" in result.stderr
+
+
+async def test_an_unreachable_database_fails_readiness_and_the_relay_keeps_retrying(kafka_bootstrap):
+    app = _app("visits", database_url="postgresql://nobody@127.0.0.1:1/none", kafka_bootstrap=kafka_bootstrap,
+               topic_prefix=f"{unique()}.")
+    async with serve(app) as client:
+        async def relay_failed_at_least_once():
+            return app.state.runtime.kafka_started.is_set() and not app.state.runtime.relay.healthy
+
+        await eventually(relay_failed_at_least_once, timeout=20)
+        response = await client.get("/readyz")
+        assert response.status_code == 503 and response.json()["checks"]["database"] is False
+        assert (await client.get("/healthz")).status_code == 200
+        relay = next(t for t in app.state.runtime.tasks if t.get_name() == "visits-relay")
+        assert not relay.done()  # still running, retrying
