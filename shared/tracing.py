@@ -47,3 +47,12 @@ def handling_span(topic: str, event_type: str, event_id: str, traceparent: str |
                                                   "cloudevents.event_type": event_type,
                                                   "cloudevents.event_id": event_id}) as span:
         yield span
+
+
+@contextmanager
+def sending_span(channel: str, event_type: str, traceparent: str | None):
+    """A client span for an e-mail or webhook, in the trace of the event that caused it."""
+    parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
+    with tracer.start_as_current_span(f"{channel} send", context=parent, kind=trace.SpanKind.CLIENT,
+                                      attributes={"cloudevents.event_type": event_type}) as span:
+        yield span

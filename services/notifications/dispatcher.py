@@ -19,6 +19,7 @@ from shared.runtime import Runtime
 
 from services.notifications import messages, models
 from shared import metrics
+from shared.tracing import sending_span
 from services.notifications.config import Settings
 from services.notifications.events import NotificationDelivered, NotificationFailed
 from services.notifications.models import Delivery, DivisionRecipient
@@ -83,10 +84,11 @@ class Dispatcher:
             await self._record_failure(delivery, DeliveryError(given_up, transient=False))
             return
         try:
-            if delivery.channel == "webhook":
-                await self._post_webhook(delivery)
-            else:
-                await self._send_email(delivery)
+            with sending_span(delivery.channel, delivery.event_type, delivery.traceparent):
+                if delivery.channel == "webhook":
+                    await self._post_webhook(delivery)
+                else:
+                    await self._send_email(delivery)
         except Exception as exc:  # unforeseen errors too: retried, then failed with the reason
             await self._record_failure(delivery, exc if isinstance(exc, DeliveryError)
                                        else DeliveryError(repr(exc), transient=True))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal
 from shared.consumer import PermanentError
 from shared.events import Envelope, Event
+from shared.tracing import traceparent_now
 
 from services.notifications import domain, messages
 from services.notifications.config import Settings
@@ -99,7 +100,7 @@ def _delivery(envelope: Envelope, event: Event, source_topic: str, kind: Recipie
         event_key=envelope.subject, event=envelope.model_dump_json(), request_id=getattr(event, "request_id", None),
         reference=reference, division=event.division, recipient_kind=kind, channel=channel, address=address,
         language=language, subject=rendered.subject, body=body, body_html=html, status="pending", attempts=0,
-        created_at=now, next_attempt_at=now,
+        created_at=now, next_attempt_at=now, traceparent=traceparent_now(),
     )
 
 

@@ -1,0 +1,26 @@
+"""One trace follows a request from the HTTP submission through Kafka to the e-mail it causes."""
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.e2e.test_visit_journey import submit
+from tests.support import eventually
+
+exporter = InMemorySpanExporter()
+
+
+async def test_the_submission_the_kafka_hops_and_the_email_share_one_trace(city):
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    submitted = await submit(city, focus="design")
+    http = next(s for s in reversed(exporter.get_finished_spans())
+                if s.kind == trace.SpanKind.SERVER and s.name.startswith("POST /api/v1/requests"))
+    trace_id = http.context.trace_id
+
+    async def email_sent_in_the_same_trace():
+        names = {s.name for s in exporter.get_finished_spans() if s.context.trace_id == trace_id}
+        return names if "email send" in names else None
+
+    names = await eventually(email_sent_in_the_same_trace, timeout=30)
+    assert f"{city.topic('visits.v1')} process" in names
+    assert submitted["division"] == "city-executive-office"
