@@ -52,6 +52,7 @@ class ConsumerLoop:
         self.max_attempts, self.backoff_seconds = max_attempts, backoff_seconds
         self.healthy = False
         self.stopping = False
+        self.handled_count = 0
 
     async def run(self) -> None:
         """Poll and handle until `stopping`; the batch in hand is finished and committed first."""
@@ -103,6 +104,7 @@ class ConsumerLoop:
                 if await self._handle_once(record, envelope, handler):
                     log.info("event.handled", service=self.service, type=envelope.type, event_id=envelope.id)
                     metrics.EVENTS_HANDLED.labels(self.service, record.topic, envelope.type).inc()
+                    self.handled_count += 1
                 return
             except asyncio.CancelledError:
                 raise
