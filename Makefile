@@ -16,6 +16,7 @@ env: .venv/.synced
 services-up: env
 	deploy/kafka.sh start
 	deploy/postgres.sh start
+	deploy/browser.sh
 
 dev: env
 	$(UV) run --frozen visitdesk dev
