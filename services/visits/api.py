@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.visits import domain, listing, service
+from services.visits import domain, listing, privacy, service
 from services.visits.config import Settings
+from services.visits.models import DivisionRow
 from services.visits.schemas import (
-    Decision, HistoryOut, ListFilters, Page, Submitted, VisitRequestCreate, VisitRequestPublic, VisitRequestStaff,
+    Decision, DivisionOut, DivisionUpdate, ErasureOut, HistoryOut, ListFilters, Page, ProposalAnswer,
+    RoutingRuleOut, RoutingRuleUpdate, Submitted, VisitRequestCreate, VisitRequestPublic, VisitRequestStaff,
     VisitRequestSummary,
 )
 from services.visits.security import client_address
@@ -29,12 +31,14 @@ class Problem(BaseModel):
 def answers(*codes: int) -> dict[int, dict]:
     """Document the error answers a route gives besides 422."""
     reasons = {401: "bearer token missing or invalid", 403: "role not allowed",
-               404: "no such request, or not yours to see", 409: "not allowed in the request's current status",
+               404: "no such request (or not yours to see), focus area or division",
+               409: "not allowed in the request's current status",
                429: "too many submissions from this address; see Retry-After"}
     return {code: {"model": Problem, "description": reasons[code]} for code in codes}
 
 Staff = Annotated[Principal, require("admin", "division_officer", "communications", "protocol_officer")]
 Decider = Annotated[Principal, require("admin", "division_officer")]
+Admin = Annotated[Principal, require("admin")]
 MaybeStaff = Annotated[Principal | None, Depends(current_principal)]
 Token = Annotated[str | None, Query(description="the delegation's tracking token", max_length=100)]
 
@@ -117,6 +121,57 @@ async def cancel_visit_request(reference: str, session: SessionDep, settings: Se
     return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
 
 
+@router.post("/requests/{reference}/respond", dependencies=[public()], responses=answers(404, 409))
+async def answer_proposed_dates(reference: str, body: ProposalAnswer, session: SessionDep, settings: SettingsDep,
+                                token: Token = None) -> VisitRequestPublic:
+    """The delegation takes one of the proposed date ranges (back to the division) or turns them down (cancelled)."""
+    visit = await service.answer_proposal(session=session, settings=settings, reference=reference, token=token,
+                                          answer=body, now=now())
+    return VisitRequestPublic.model_validate(visit)
+
+
+@router.delete("/requests/{reference}/personal-data", tags=["personal data"], responses=answers(401, 403, 404))
+async def erase_personal_data(reference: str, principal: Admin, session: SessionDep, settings: SettingsDep,
+                              dry_run: bool = False) -> ErasureOut:
+    """Anonymise the request's contact and member data now; `dry_run=true` only counts what would go."""
+    visit, erasure = await privacy.erase_personal_data(session=session, settings=settings, reference=reference,
+                                                       principal=principal, dry_run=dry_run, now=now())
+    return ErasureOut(reference=visit.reference, dry_run=dry_run, erased_at=visit.erased_at, fields=erasure.fields)
+
+
+@router.get("/routing-rules", tags=["configuration"], responses=answers(401, 403))
+async def list_routing_rules(principal: Staff, session: SessionDep) -> list[RoutingRuleOut]:
+    """Which division owns new requests on each focus area."""
+    return [RoutingRuleOut.model_validate(r) for r in await service.routing_rules(session=session)]
+
+
+@router.put("/routing-rules/{focus_area}", tags=["configuration"], responses=answers(401, 403, 404))
+async def change_routing_rule(focus_area: str, body: RoutingRuleUpdate, principal: Admin,
+                              session: SessionDep) -> RoutingRuleOut:
+    """Send new requests on a focus area to another division (requests already routed stay)."""
+    rule = await service.set_routing_rule(session=session, principal=principal, focus_area=focus_area,
+                                          division=body.division, now=now())
+    return RoutingRuleOut.model_validate(rule)
+
+
+def division_out(row: DivisionRow) -> DivisionOut:
+    return DivisionOut(code=row.code, name=row.name, lead_time_weeks=row.lead_time_weeks,
+                       decision_days=row.decision_deadline_days)
+
+
+@router.get("/divisions", tags=["configuration"], responses=answers(401, 403))
+async def list_divisions(principal: Staff, session: SessionDep) -> list[DivisionOut]:
+    """Every division with its lead time and decision deadline."""
+    return [division_out(d) for d in await service.divisions(session=session)]
+
+
+@router.put("/divisions/{division}", tags=["configuration"], responses=answers(401, 403, 404))
+async def change_division(division: str, body: DivisionUpdate, principal: Admin, session: SessionDep) -> DivisionOut:
+    """A division's lead time (weeks) and decision deadline (working days), for requests routed from now on."""
+    row = await service.update_division(session=session, principal=principal, code=division, change=body, now=now())
+    return division_out(row)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Domain errors become HTTP answers here, so routes stay thin."""
 
@@ -125,6 +180,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(service.NotFound, lambda r, e: JSONResponse({"detail": "request not found"}, 404))
     app.add_exception_handler(service.Forbidden, lambda r, e: JSONResponse({"detail": str(e)}, 403))
+    app.add_exception_handler(service.Unknown, lambda r, e: JSONResponse({"detail": str(e)}, 404))
     app.add_exception_handler(domain.InvalidTransition, lambda r, e: JSONResponse({"detail": str(e)}, 409))
     app.add_exception_handler(domain.InvalidDecision, lambda r, e: field_error("body", e.field, str(e)))
     app.add_exception_handler(listing.InvalidCursor, lambda r, e: field_error("query", "cursor", str(e)))

@@ -1,6 +1,6 @@
 """Settings of the visits service, read from VISITS_* variables."""
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -15,6 +15,10 @@ class Settings(ServiceSettings):
     submit_rate_limit: int = 20  # public submissions per client address per window
     submit_rate_window_seconds: float = 600.0
     escalation_interval_seconds: float = 60.0  # how often overdue requests are looked for
+    completion_interval_seconds: float = 3600.0  # how often accepted visits whose day is over are completed
+    retention_interval_seconds: float = 3600.0  # how often personal data past its retention time is erased
+    # Days personal data is kept after the visit day, or after a request was declined or cancelled.
+    personal_data_retention_days: int = Field(180, ge=0)
 
     @model_validator(mode="after")
     def _production_needs_a_csrf_secret(self):

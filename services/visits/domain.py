@@ -25,9 +25,17 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "redirect": frozenset({"routed", "dates_proposed", "waitlisted"}),
     "propose": frozenset({"routed", "dates_proposed", "waitlisted"}),
     "cancel": frozenset({"submitted", "routed", "waitlisted", "dates_proposed", "accepted"}),
+    # The delegation's answer to proposed dates: take one (back to the division) or turn them down.
+    "accept_proposed": frozenset({"dates_proposed"}),
+    "decline_proposed": frozenset({"dates_proposed"}),
+    # Only the scheduled job completes a visit, and only once its day is over.
+    "complete": frozenset({"accepted"}),
 }
 ACTION_STATUS = {"accept": "accepted", "decline": "declined", "redirect": "routed", "propose": "dates_proposed",
-                 "cancel": "cancelled"}
+                 "cancel": "cancelled", "accept_proposed": "routed", "decline_proposed": "cancelled",
+                 "complete": "completed"}
+# Where the retention clock starts: the visit day, or the moment the request ended without a visit.
+VISITED, ENDED_WITHOUT_VISIT = ("accepted", "completed"), ("declined", "cancelled")
 
 
 class InvalidTransition(Exception):
@@ -172,6 +180,24 @@ def nearest_open_weeks(preferred: list[DateRange], full: set[str], count: int = 
 
 def within_any(day: date, ranges: Iterable[DateRange]) -> bool:
     return any(r.contains(day) for r in ranges)
+
+
+def within_one(picked: DateRange, ranges: Iterable[DateRange]) -> bool:
+    """The whole of `picked` lies inside one of `ranges` (the delegation may narrow a proposal down)."""
+    return any(r.contains(picked.start) and r.contains(picked.end) for r in ranges)
+
+
+def visit_is_over(visit_date: date, now: datetime) -> bool:
+    """A visit counts as done from the day after its date, Helsinki time."""
+    return local_date(now) > visit_date
+
+
+def retention_cutoffs(now: datetime, days: int) -> tuple[date, datetime]:
+    """Personal data is kept `days` after the visit day, or after a request ended without a visit.
+
+    Returns (visit days before this are due, requests ended at or before this moment are due).
+    """
+    return local_date(now) - timedelta(days=days), now - timedelta(days=days)
 
 
 def reference(year: int, number: int) -> str:

@@ -60,7 +60,8 @@ class VisitSubmitted(VisitState):
 
 class VisitRouted(VisitState):
     type: ClassVar[str] = "visit.routed.v1"
-    routed_by: Literal["rule", "person", "waitlist"] = "rule"
+    # "delegation": the delegation took one of the dates the division proposed.
+    routed_by: Literal["rule", "person", "waitlist", "delegation"] = "rule"
 
 
 class VisitWaitlisted(VisitState):
@@ -95,6 +96,13 @@ class VisitDatesProposed(VisitState):
 class VisitCancelled(VisitState):
     type: ClassVar[str] = "visit.cancelled.v1"
     was_accepted: bool = False
+    message: str = ""  # the delegation's words when it turns proposed dates down
+
+
+class VisitCompleted(VisitState):
+    """The visit's day is over; published by the scheduled job the day after."""
+
+    type: ClassVar[str] = "visit.completed.v1"
 
 
 class VisitEscalated(VisitState):
@@ -103,6 +111,8 @@ class VisitEscalated(VisitState):
 
 
 class VisitPersonalDataErased(Event):
+    """Contact and member data of the request are anonymised here; every service erases its copies."""
+
     topic: ClassVar[str] = TOPIC
     type: ClassVar[str] = "visit.personal_data_erased.v1"
     request_id: str

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.visits import domain, events, models
@@ -13,9 +14,10 @@ from shared.auth import Principal
 from shared.outbox import add_event
 
 SOURCE = "visits"
+log = structlog.get_logger()
 # Audit rows keep who did what and when, never personal data: only these detail keys are copied.
 AUDITABLE = {"reason", "from_division", "to_division", "visit_date", "proposed_dates", "deadline", "routed_by",
-             "nearest_open_weeks", "attempted", "why"}
+             "nearest_open_weeks", "attempted", "why", "accepted_dates", "declined_proposed", "fields", "trigger"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ async def record_change(session: AsyncSession, settings: Settings, request: Visi
     event = event_type(**visit_state(request, actor=actor.name, tracking_url=tracking_url), **event_fields)
     await add_event(session, models.outbox, event, source=SOURCE, key=request.id,
                     topic=settings.topic(event.topic))
+    # Only codes and the reference: no names, addresses, messages or staff subs (which may be e-mails).
+    log.info("visits.request_changed", action=action, reference=request.reference, status=request.status,
+             division=request.division, by=by or actor.kind)
 
 
 async def record_denied(session: AsyncSession, *, actor: Actor, request: VisitRequest, attempted: str, why: str,
@@ -62,6 +67,27 @@ async def record_denied(session: AsyncSession, *, actor: Actor, request: VisitRe
                            request_id=request.id, reference=request.reference,
                            details={"attempted": attempted, "why": why}))
     await session.commit()
+
+
+async def record_erasure(session: AsyncSession, settings: Settings, request: VisitRequest, *, actor: Actor,
+                         now: datetime, fields: dict[str, int], trigger: str) -> None:
+    """The erasure's history entry, audit row and event: which fields and how many, never their values."""
+    details = {"fields": fields, "trigger": trigger}
+    request.updated_at = now
+    session.add(HistoryEntry(request_id=request.id, at=now, action="personal_data_erased", by=actor.kind,
+                             actor=actor.sub, status=request.status, division=request.division, details=details))
+    session.add(AuditEntry(at=now, actor=actor.name, role=actor.role, action="request.personal_data_erased",
+                           outcome="allowed", request_id=request.id, reference=request.reference, details=details))
+    event = events.VisitPersonalDataErased(request_id=request.id, reference=request.reference)
+    await add_event(session, models.outbox, event, source=SOURCE, key=request.id, topic=settings.topic(event.topic))
+    log.info("visits.personal_data_erased", reference=request.reference, trigger=trigger, fields=fields)
+
+
+def record_setting(session: AsyncSession, principal: Principal, *, action: str, details: dict[str, Any],
+                   now: datetime) -> None:
+    """An admin's change to routing or divisions: an audit row (no request, no event)."""
+    session.add(AuditEntry(at=now, actor=principal.sub, role=principal.role, action=action, outcome="allowed",
+                           details=details))
 
 
 def visit_state(request: VisitRequest, *, actor: str, tracking_url: str | None) -> dict[str, Any]:

@@ -112,6 +112,8 @@ class VisitRequest(Base):
     duplicate_of: Mapped[str | None] = mapped_column(String(20))
     decision_deadline: Mapped[date | None] = mapped_column(Date)
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # declined, cancelled or completed
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # personal data anonymised
     tracking_token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -126,6 +128,8 @@ class VisitRequest(Base):
         Index("ix_requests_division_status", "division", "status"),
         Index("ix_requests_duplicates", "organisation_key", "primary_focus_area", "created_at"),
         Index("ix_requests_deadline", "status", "decision_deadline"),
+        Index("ix_requests_status_visit_date", "status", "visit_date"),
+        Index("ix_requests_status_ended_at", "status", "ended_at"),
     )
 
     @property
@@ -150,7 +154,7 @@ class RequestFocusArea(Base):
 
 
 class Member(Base):
-    """A delegation member (personal data)."""
+    """A delegation member; name and title are personal data, erased to None (the row stays for counts)."""
 
     __tablename__ = "members"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

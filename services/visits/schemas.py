@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
 
 from services.visits import domain
 
@@ -169,6 +169,7 @@ class VisitRequestStaff(VisitRequestPublic):
     contact_email: str | None
     contact_phone: str | None
     members: list[MemberOut]
+    erased_at: datetime | None  # when contact and member data were anonymised
 
 
 class VisitRequestSummary(BaseModel):
@@ -234,6 +235,51 @@ class ProposeDecision(Strict):
 
 Decision = Annotated[AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision,
                      Field(discriminator="decision")]
+
+
+class ProposalAnswer(Strict):
+    """The delegation's answer to proposed dates: one range inside a proposal, or no to all of them."""
+
+    accept_proposed: DateRangeIn | None = None
+    decline_proposed: bool = False
+    message: Message = ""
+
+    @model_validator(mode="after")
+    def _exactly_one_answer(self):
+        if (self.accept_proposed is None) == (not self.decline_proposed):
+            raise ValueError("give either accept_proposed or decline_proposed: true")
+        return self
+
+
+class RoutingRuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    focus_area: str
+    division: str
+
+
+class RoutingRuleUpdate(Strict):
+    division: Annotated[str, Field(min_length=1, max_length=50)]
+
+
+class DivisionOut(BaseModel):
+    code: str
+    name: str
+    lead_time_weeks: int
+    decision_days: int  # decision deadline in working days
+
+
+class DivisionUpdate(Strict):
+    lead_time_weeks: Annotated[int, Field(ge=0, le=52)]
+    decision_days: Annotated[int, Field(ge=1, le=60)]
+
+
+class ErasureOut(BaseModel):
+    """What an erasure removed (or, in a dry run, would remove): field names and counts, never values."""
+
+    reference: str
+    dry_run: bool
+    erased_at: datetime | None
+    fields: dict[str, int]
 
 
 class ListFilters(BaseModel):

@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -12,14 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.visits import domain, events, security
 from services.visits.config import Settings
 from services.visits.journal import (
-    ANONYMOUS, DELEGATION, RULE, SYSTEM, Actor, ranges, record_change, record_denied,
+    ANONYMOUS, DELEGATION, RULE, SYSTEM, Actor, ranges, record_change, record_denied, record_setting,
 )
 from services.visits.models import (
     DivisionRow, FullWeek, HistoryEntry, Member, ReferenceCounter, RequestFocusArea, RoutingRule, VisitRequest,
     WaitlistEntry,
 )
 from services.visits.schemas import (
-    AcceptDecision, DeclineDecision, ProposeDecision, RedirectDecision, VisitRequestCreate,
+    AcceptDecision, DeclineDecision, DivisionUpdate, ProposalAnswer, ProposeDecision, RedirectDecision,
+    VisitRequestCreate,
 )
 from shared.auth import Principal
 
@@ -32,6 +34,10 @@ class NotFound(Exception):
 
 class Forbidden(Exception):
     """The caller is known but their role may not do this."""
+
+
+class Unknown(Exception):
+    """No such focus area or division to configure."""
 
 
 # ---------------------------------------------------------------- submission
@@ -121,14 +127,15 @@ async def _full_weeks(session: AsyncSession, division: str) -> set[str]:
 # ---------------------------------------------------------------- state changes shared by the use cases
 
 async def _route(session: AsyncSession, settings: Settings, request: VisitRequest, division: domain.Division, *,
-                 actor: Actor, by: str, now: datetime, tracking_url: str | None = None) -> None:
+                 actor: Actor, by: str, now: datetime, tracking_url: str | None = None,
+                 details: dict | None = None) -> None:
     """Hand the request to its division with a fresh decision deadline."""
     request.status = "routed"
     request.decision_deadline = domain.add_working_days(domain.local_date(now), division.decision_deadline_days)
     request.escalated_at = None
     await _leave_waitlist(session, request)
     await record_change(session, settings, request, events.VisitRouted, action="routed", actor=actor, by=by, now=now,
-                        tracking_url=tracking_url, details={"routed_by": by}, routed_by=by)
+                        tracking_url=tracking_url, details={"routed_by": by, **(details or {})}, routed_by=by)
 
 
 async def _waitlist(session: AsyncSession, settings: Settings, request: VisitRequest, *, now: datetime,
@@ -227,7 +234,7 @@ async def _decline(session, settings, request: VisitRequest, decision: DeclineDe
                    now: datetime) -> None:
     was_accepted = request.status == "accepted"
     request.status = domain.check_transition("decline", request.status)
-    request.decline_reason = decision.reason
+    request.decline_reason, request.ended_at = decision.reason, now
     await _leave_waitlist(session, request)
     await record_change(session, settings, request, events.VisitDeclined, action="declined", actor=actor, now=now,
                         details={"reason": decision.reason, "message": decision.message}, reason=decision.reason,
@@ -283,7 +290,7 @@ async def cancel_request(*, session: AsyncSession, settings: Settings, reference
             await record_denied(session, actor=ANONYMOUS, request=request, attempted="cancel", why="bad_token", now=now)
             raise NotFound(reference)
     was_accepted = request.status == "accepted"
-    request.status = domain.check_transition("cancel", request.status)
+    request.status, request.ended_at = domain.check_transition("cancel", request.status), now
     await _leave_waitlist(session, request)
     await record_change(session, settings, request, events.VisitCancelled, action="cancelled", actor=actor, now=now,
                         was_accepted=was_accepted)
@@ -291,7 +298,45 @@ async def cancel_request(*, session: AsyncSession, settings: Settings, reference
     return request
 
 
-# ---------------------------------------------------------------- escalation
+# ---------------------------------------------------------------- the delegation's answer to proposed dates
+
+async def answer_proposal(*, session: AsyncSession, settings: Settings, reference: str, token: str | None,
+                          answer: ProposalAnswer, now: datetime) -> VisitRequest:
+    """The delegation (with its token) takes one of the proposed ranges, or turns them all down."""
+    request = await _by_reference(session, reference, lock=True)
+    if not token or not security.token_matches(token, request.tracking_token_hash):
+        await record_denied(session, actor=ANONYMOUS, request=request, attempted="respond",
+                            why="bad_token" if token else "no_credentials", now=now)
+        raise NotFound(reference)
+    if answer.accept_proposed is not None:
+        await _take_proposed(session, settings, request, answer.accept_proposed.to_domain(), now)
+    else:
+        await _turn_down_proposed(session, settings, request, answer.message, now)
+    await session.commit()
+    return request
+
+
+async def _take_proposed(session: AsyncSession, settings: Settings, request: VisitRequest,
+                         picked: domain.DateRange, now: datetime) -> None:
+    """The picked range becomes the preferred dates and the division decides again, on a fresh deadline."""
+    domain.check_transition("accept_proposed", request.status)
+    if not domain.within_one(picked, request.proposed_dates):
+        raise domain.InvalidDecision("accept_proposed", "must lie within one of the proposed date ranges")
+    request.preferred_dates, request.proposed_dates = [picked], []
+    division = (await _divisions(session))[request.division]
+    await _route(session, settings, request, division, actor=DELEGATION, by="delegation", now=now,
+                 details={"accepted_dates": ranges([picked])})
+
+
+async def _turn_down_proposed(session: AsyncSession, settings: Settings, request: VisitRequest, message: str,
+                              now: datetime) -> None:
+    """None of the proposed dates suit the delegation: the request is cancelled, in its own words."""
+    request.status, request.ended_at = domain.check_transition("decline_proposed", request.status), now
+    await record_change(session, settings, request, events.VisitCancelled, action="cancelled", actor=DELEGATION,
+                        now=now, details={"declined_proposed": True, "message": message}, message=message)
+
+
+# ---------------------------------------------------------------- scheduled jobs
 
 async def escalate_overdue(*, session: AsyncSession, settings: Settings, now: datetime) -> int:
     """Flag routed requests whose decision deadline has passed, once each; returns how many."""
@@ -309,19 +354,95 @@ async def escalate_overdue(*, session: AsyncSession, settings: Settings, now: da
     return len(overdue)
 
 
-async def escalation_loop(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """The background job: look for overdue requests every `escalation_interval_seconds`."""
+async def complete_past_visits(*, session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Mark accepted visits completed once their day is over (the day after); returns how many."""
+    due = list(await session.scalars(
+        select(VisitRequest)
+        .where(VisitRequest.status == "accepted", VisitRequest.visit_date < domain.local_date(now))
+        .order_by(VisitRequest.visit_date).limit(500).with_for_update(skip_locked=True)))
+    for request in due:
+        request.status, request.ended_at = domain.check_transition("complete", request.status), now
+        await record_change(session, settings, request, events.VisitCompleted, action="completed", actor=SYSTEM,
+                            now=now, details={"visit_date": request.visit_date.isoformat()})
+    await session.commit()
+    return len(due)
+
+
+Job = Callable[..., Awaitable[int]]
+
+
+async def run_periodically(job: Job, name: str, sessions: async_sessionmaker[AsyncSession], settings: Settings,
+                           every: float) -> None:
+    """Run `job` every `every` seconds for the life of the process; a failed round is retried next round."""
     while True:
         try:
             async with sessions() as session:
-                count = await escalate_overdue(session=session, settings=settings, now=datetime.now(UTC))
+                count = await job(session=session, settings=settings, now=datetime.now(UTC))
             if count:
-                log.info("visits.escalated", count=count)
+                log.info(f"visits.{name}", count=count)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the database may be away; try again next round
-            log.warning("visits.escalation_failed", error=repr(exc))
-        await asyncio.sleep(settings.escalation_interval_seconds)
+        except Exception as exc:  # the database may be away. The type only: a message could quote row values.
+            log.warning("visits.job_failed", job=name, error=type(exc).__name__)
+        await asyncio.sleep(every)
+
+
+async def escalation_loop(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """Look for overdue requests every `escalation_interval_seconds`."""
+    await run_periodically(escalate_overdue, "escalated", sessions, settings, settings.escalation_interval_seconds)
+
+
+async def completion_loop(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """Complete visits whose day is over every `completion_interval_seconds`."""
+    await run_periodically(complete_past_visits, "completed", sessions, settings,
+                           settings.completion_interval_seconds)
+
+
+# ---------------------------------------------------------------- routing rules and divisions (admins)
+
+async def routing_rules(*, session: AsyncSession) -> list[RoutingRule]:
+    """The rules in the order of the focus areas."""
+    rules = {r.focus_area: r for r in await session.scalars(select(RoutingRule))}
+    return [rules[area] for area in domain.FOCUS_AREAS if area in rules]
+
+
+async def set_routing_rule(*, session: AsyncSession, principal: Principal, focus_area: str, division: str,
+                           now: datetime) -> RoutingRule:
+    """Send new requests on `focus_area` to `division`; requests already routed stay where they are."""
+    if focus_area not in domain.FOCUS_AREAS:
+        raise Unknown(f"no focus area {focus_area!r}")
+    if await session.get(DivisionRow, division) is None:
+        raise domain.InvalidDecision("division", "unknown division")
+    rule = await session.get(RoutingRule, focus_area, with_for_update=True)
+    before = rule.division if rule else None
+    if before != division:
+        rule = rule or RoutingRule(focus_area=focus_area)
+        rule.division = division
+        session.add(rule)
+        record_setting(session, principal, action="routing_rule.changed", now=now,
+                       details={"focus_area": focus_area, "from_division": before, "to_division": division})
+        await session.commit()
+    return rule
+
+
+async def divisions(*, session: AsyncSession) -> list[DivisionRow]:
+    return list(await session.scalars(select(DivisionRow).order_by(DivisionRow.code)))
+
+
+async def update_division(*, session: AsyncSession, principal: Principal, code: str, change: DivisionUpdate,
+                          now: datetime) -> DivisionRow:
+    """Lead time and decision deadline; they apply to requests routed from now on."""
+    division = await session.get(DivisionRow, code, with_for_update=True)
+    if division is None:
+        raise Unknown(f"no division {code!r}")
+    before = {"lead_time_weeks": division.lead_time_weeks, "decision_days": division.decision_deadline_days}
+    after = change.model_dump()
+    if before != after:
+        division.lead_time_weeks, division.decision_deadline_days = change.lead_time_weeks, change.decision_days
+        record_setting(session, principal, action="division.changed", now=now,
+                       details={"division": code, "before": before, "after": after})
+        await session.commit()
+    return division
 
 
 # ---------------------------------------------------------------- capacity read model (called by the consumer)

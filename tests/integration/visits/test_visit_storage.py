@@ -1,4 +1,4 @@
-"""Migration 0002 on PostgreSQL and SQLite: seeded routing, an append-only audit log, up and down."""
+"""Migrations on PostgreSQL and SQLite: seeded routing, an append-only audit log, up and down with data."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, insert, inspect, select, update
 from sqlalchemy.exc import DBAPIError
 
-from services.visits.models import AuditEntry, DivisionRow, RoutingRule
+from services.visits.models import AuditEntry, DivisionRow, Member, RoutingRule, VisitRequest
 from shared.db import make_engine
 from shared.migrations import downgrade, upgrade
 from tests.support import create_database, unique
@@ -71,3 +71,30 @@ async def _tables(url: str) -> set[str]:
     finally:
         await engine.dispose()
     return set(names) - {"alembic_version"}
+
+
+async def test_migration_0003_goes_down_to_0002_and_up_again_keeping_requests_and_their_members(database_url):
+    await asyncio.to_thread(upgrade, "visits", database_url, "0002")
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(VisitRequest.__table__).values(
+                id="r-1", reference="HEL-2026-000001", status="declined", division="education", info_divisions=[],
+                primary_focus_area="education", organisation="Examplia", organisation_key="examplia", country="EE",
+                language="en", highest_rank="expert", delegation_size=3, preferred_dates=[], proposed_dates=[],
+                purpose="Schools.", needs={}, short_notice=False, tracking_token_hash="0" * 64, created_at=now,
+                updated_at=now))
+            await conn.execute(insert(Member.__table__).values(request_id="r-1", position=0, name="Kaja"))
+        await asyncio.to_thread(upgrade, "visits", database_url)
+        async with engine.connect() as conn:
+            ended_at, erased_at = (await conn.execute(select(VisitRequest.ended_at, VisitRequest.erased_at))).one()
+        assert ended_at is not None and erased_at is None  # its retention clock starts at its last change
+        await asyncio.to_thread(downgrade, "visits", database_url, "0002")
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(Member.name))).scalars().all() == ["Kaja"]
+            columns = await conn.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("requests")})
+        assert not {"ended_at", "erased_at"} & columns
+        await asyncio.to_thread(upgrade, "visits", database_url)
+    finally:
+        await engine.dispose()
