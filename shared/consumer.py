@@ -41,6 +41,13 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, OSError, TimeoutError))
 
 
+def _describe(exc: Exception) -> str:
+    """Where and why validation failed, without echoing the input (it can hold personal data)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+    return repr(exc)
+
+
 class ConsumerLoop:
     """Handles `handlers[event.type]` for each message; offsets commit after the handler's transaction."""
 
@@ -88,7 +95,7 @@ class ConsumerLoop:
         try:
             envelope = Envelope.model_validate_json(record.value)
         except (ValidationError, ValueError, TypeError) as exc:
-            await self._dead_letter(record, f"undecodable: {exc}")
+            await self._dead_letter(record, f"undecodable: {_describe(exc)}")
             return
         handler = self.handlers.get(envelope.type)
         if handler is None:
@@ -109,7 +116,7 @@ class ConsumerLoop:
             except asyncio.CancelledError:
                 raise
             except (PermanentError, ValidationError) as exc:
-                await self._dead_letter(record, f"rejected: {exc!r}")
+                await self._dead_letter(record, f"rejected: {_describe(exc)}")
                 return
             except Exception as exc:
                 metrics.EVENTS_FAILED.labels(self.service, record.topic).inc()

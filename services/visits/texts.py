@@ -76,15 +76,18 @@ ACTIONS = {
     "fi": {"submitted": "Pyyntö vastaanotettu", "routed": "Ohjattu toimialalle", "waitlisted": "Siirretty jonoon",
            "accepted": "Vierailu hyväksytty", "declined": "Pyyntöä ei hyväksytty",
            "redirected": "Siirretty toiselle toimialalle", "dates_proposed": "Uusia ajankohtia ehdotettu",
-           "cancelled": "Pyyntö peruttu"},
+           "cancelled": "Pyyntö peruttu", "completed": "Vierailu toteutunut",
+           "personal_data_erased": "Henkilötiedot poistettu"},
     "sv": {"submitted": "Begäran mottagen", "routed": "Styrd till sektorn", "waitlisted": "Placerad på väntelistan",
            "accepted": "Besöket godkänt", "declined": "Begäran avböjd",
            "redirected": "Flyttad till en annan sektor",
-           "dates_proposed": "Nya tidpunkter föreslagna", "cancelled": "Begäran återkallad"},
+           "dates_proposed": "Nya tidpunkter föreslagna", "cancelled": "Begäran återkallad",
+           "completed": "Besöket genomfört", "personal_data_erased": "Personuppgifterna raderade"},
     "en": {"submitted": "Request received", "routed": "Sent to the division",
            "waitlisted": "Placed on the waiting list",
            "accepted": "Visit accepted", "declined": "Request declined", "redirected": "Moved to another division",
-           "dates_proposed": "New dates proposed", "cancelled": "Request cancelled"},
+           "dates_proposed": "New dates proposed", "cancelled": "Request cancelled",
+           "completed": "Visit completed", "personal_data_erased": "Personal data erased"},
 }
 
 ERRORS = {
