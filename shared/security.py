@@ -113,24 +113,34 @@ class NoNulCharacters:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope["query_string"]):
-            await self._refuse(scope, receive, send, "query" if "\x00" not in scope["path"] else "path")
-            return
-        body, more = b"", True
-        while more:
+        body = b""
+        while True:
             message = await receive()
-            if message["type"] != "http.request":
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
                 break
-            body, more = body + message.get("body", b""), message.get("more_body", False)
-        if b"\x00" in body or JSON_NUL.search(body) or b"%00" in body:
-            await self._refuse(scope, receive, send, "body")
+        where = self._nul_in(scope, body)
+        if where:
+            detail = [{"type": "nul_character", "loc": [where], "msg": "NUL characters are not accepted", "input": None}]
+            # FastAPI's own validation-error shape, so the answer matches the 422 every route documents.
+            await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, where: str) -> None:
-        # FastAPI's own validation-error shape, so the answer matches the 422 every route documents.
-        detail = [{"type": "nul_character", "loc": [where], "msg": "NUL characters are not accepted", "input": None}]
-        await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
+    @staticmethod
+    def _nul_in(scope: Scope, body: bytes) -> str | None:
+        """Where a NUL is: path, query or body (raw, JSON-escaped, or percent-encoded in a form); else None."""
+        if "\x00" in scope["path"]:
+            return "path"
+        if b"\x00" in unquote_to_bytes(scope["query_string"]):
+            return "query"
+        content_type = Headers(scope=scope).get("content-type", "")
+        if (b"\x00" in body or ("json" in content_type and JSON_NUL.search(body))
+                or ("x-www-form-urlencoded" in content_type and b"\x00" in unquote_to_bytes(body))):
+            return "body"
+        return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import metrics
 from shared.auth import public
-from shared.security import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, SecurityHeaders
+from shared.security import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, NoNulCharacters, SecurityHeaders
 from shared.tracing import configure_tracing, instrument_app
 
 
@@ -37,13 +37,14 @@ def platform_router() -> APIRouter:
 
 
 def install_platform(app: FastAPI, service: str) -> None:
-    """Health routes, tracing, a latency histogram labelled by route template, security headers, a body limit."""
+    """Health routes, tracing, a latency histogram by route template, security headers, body limit and NUL guard."""
     app.include_router(platform_router())
     configure_tracing(service)
     instrument_app(app)
-    # Middleware added later wraps what came before: headers outermost, so a 413 gets them and is timed too.
-    max_body_bytes = getattr(app.state.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    # Middleware added later wraps what came before: headers outermost, so a 413 gets them and is timed too;
+    # the body limit outside the NUL guard, which reads the whole body.
+    app.add_middleware(NoNulCharacters)
+    app.add_middleware(BodySizeLimit, max_bytes=getattr(app.state.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
 
     @app.middleware("http")
     async def record_latency(request: Request, call_next):

@@ -1,0 +1,85 @@
+"""The body limit, the NUL guard and the page headers, as every real service app has them from install_platform."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+from shared.security import CSP, DEFAULT_MAX_BODY_BYTES
+from tests.security.conftest import SERVICES, api_routes, client, concrete_path, offline_app, staff_roles
+
+
+def a_staff_write(app) -> tuple[str, str]:
+    """(method, path) of a staff route taking a body: the middleware must answer before auth or validation do."""
+    return next((min(r.methods & {"POST", "PUT", "PATCH"}), concrete_path(r)) for r in api_routes(app)
+                if staff_roles(r) is not None and r.methods & {"POST", "PUT", "PATCH"})
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_service_refuses_a_body_over_64_kib_with_413(service):
+    app = offline_app(service)
+    async with client(app) as http:
+        response = await http.request(*a_staff_write(app), content=b"x" * (DEFAULT_MAX_BODY_BYTES + 1),
+                                      headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_service_refuses_a_nul_character_with_422(service):
+    app = offline_app(service)
+    async with client(app) as http:
+        in_path = await http.get("/api/v1/x%00y")
+        in_body = await http.request(*a_staff_write(app), content=b'{"note": "\\u0000"}',
+                                     headers={"content-type": "application/json"})
+    assert (in_path.status_code, in_body.status_code) == (422, 422)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_services_api_docs_page_cannot_be_framed_or_sniffed(service):
+    async with client(offline_app(service)) as http:
+        response = await http.get("/docs")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert (response.headers["x-frame-options"], response.headers["x-content-type-options"]) == ("DENY", "nosniff")
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["/apply?lang=fi", "/queue"])
+async def test_the_visits_pages_carry_a_csp_without_inline_script_and_deny_framing(path):
+    async with client(offline_app("visits")) as http:
+        response = await http.get(path)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_the_dashboard_may_load_its_own_script_and_event_stream():
+    async with client(offline_app("visits")) as http:
+        response = await http.get("/queue")
+    assert response.headers["content-security-policy"] == CSP  # default-src 'self': /static/*.js and EventSource
+
+
+async def test_a_chunked_body_over_a_real_socket_is_cut_at_the_limit():
+    config = uvicorn.Config(offline_app("protocol"), host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(20):
+                yield b"x" * 4096  # 80 KiB in all, no Content-Length
+
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
+            response = await http.post("/api/v1/plans/HEL-1/gifts", content=chunks(),
+                                       headers={"content-type": "application/json"})
+        assert response.status_code == 413
+    finally:
+        server.should_exit = True
+        await serving
