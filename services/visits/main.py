@@ -6,6 +6,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from services.visits import api, consumer, models, pages, security, service
+from services.visits import queue
+from services.visits import privacy
 from services.visits.config import Settings
 from shared.auth import TokenVerifier
 from shared.db import make_engine
@@ -31,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime, app.state.sessions = runtime, runtime.sessions
         await runtime.start()
         runtime.run_task(service.escalation_loop(runtime.sessions, settings))
+        runtime.run_task(service.completion_loop(runtime.sessions, settings))
+        runtime.run_task(privacy.retention_loop(runtime.sessions, settings))
+        queue.start(app, runtime, settings)
         yield
         await runtime.stop()
         await engine.dispose()
@@ -44,5 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(queue.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     return app

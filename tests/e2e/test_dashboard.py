@@ -1,0 +1,150 @@
+"""The Communications dashboard in a real browser: Debian's Chromium, driven by Playwright, against a
+visits service served over real HTTP on PostgreSQL and Kafka. Screenshots go to test-artifacts/."""
+
+import re
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from services.visits.schemas import helsinki_today
+from shared.auth import mint_token
+from tests.integration.queue.live import future, live_visits
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed by the project's own script if missing; never a Playwright download."""
+    result = subprocess.run([str(ROOT / "deploy" / "browser.sh")], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"deploy/browser.sh failed:\n{result.stderr}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+async def _seed(live) -> None:
+    """A few requests of other countries so the tables, counts and charts have something to show."""
+    plans = [("SE", ["culture"], "minister", True, None), ("EE", ["education"], "expert", False, "accept"),
+             ("DE", ["smart-city"], "mayor", False, None), ("JP", ["education", "design"], "senior_official", True,
+                                                            "decline"),
+             ("EE", ["climate"], "ambassador", False, None), ("US", ["innovation"], "expert", False, "accept")]
+    for country, areas, rank, press, decision in plans:
+        submitted = await live.submit(country=country, focus_areas=areas, highest_rank=rank, needs={"press": press},
+                                      preferred_dates=[{"start": future(15), "end": future(40)}])
+        division = submitted["division"]
+        if decision == "accept":
+            await live.decide(submitted["reference"], division, decision="accept", visit_date=future(16), host="Host")
+        elif decision == "decline":
+            await live.decide(submitted["reference"], division, decision="decline", reason="no_capacity", message="-")
+    await live.escalate((await live.submit(country="NO", focus_areas=["mobility"]))["reference"])
+
+
+async def _sign_in(page: Page, url: str, token: str) -> None:
+    await page.goto(f"{url}/queue")
+    await page.get_by_label("Access token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+async def _fill_form(page: Page, start: str, end: str) -> None:
+    await page.get_by_label("Name of the organisation").fill("Tallinn Education Department")
+    await page.get_by_label("Country").select_option("EE")
+    await page.locator("#contact_name").fill("Mari Maasikas")
+    await page.get_by_label("E-mail address").fill("mari@example.org")
+    await page.get_by_label("Language of correspondence").select_option("en")
+    await page.get_by_label("Main topic").select_option("education")
+    await page.get_by_label("Purpose of the visit").fill("Learn how Helsinki schools support new teachers.")
+    await page.get_by_label("Number of people in the delegation").fill("8")
+    await page.get_by_label("Position of the highest-ranking member").select_option("head_of_government")
+    await page.locator("#preferred_1_start").fill(start)
+    await page.locator("#preferred_1_end").fill(end)
+    await page.get_by_label("Media will accompany the delegation").check()
+
+
+async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes_live(
+        new_database, kafka_bootstrap, chromium):
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
+        await _seed(live)
+        token = mint_token(live.settings, role="communications", sub="comms-1")
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            desk = await browser.new_context(viewport={"width": 1280, "height": 900})
+            dashboard = await desk.new_page()
+            problems = []
+            # Chromium asks for /favicon.ico by itself; the service has none (yet), which is no fault of the page.
+            dashboard.on("console", lambda m: problems.append(f"{m.text} {m.location}")
+                         if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico") else None)
+            dashboard.on("pageerror", lambda e: problems.append(str(e)))
+            await _sign_in(dashboard, live.url, token)
+            await dashboard.evaluate("window.stillTheSamePage = true")
+
+            form = await desk.new_page()
+            await form.goto(f"{live.url}/apply?lang=en")
+            await _fill_form(form, future(10), future(12))
+            await form.screenshot(path=ARTIFACTS / "form-1280.png", full_page=True)
+            await form.get_by_role("button", name="Send request").click()
+            await expect(form.get_by_role("heading", name="Thank you, your request has been received")).to_be_visible()
+            reference = (await form.locator(".reference strong").text_content()).strip()
+            shown = time.monotonic()
+
+            row = dashboard.locator(f'#table-waiting tr[data-reference="{reference}"]')
+            await expect(row).to_be_visible(timeout=2000)
+            assert time.monotonic() - shown < 2.0
+            await expect(row).to_contain_text("Being handled by the division")
+            await expect(row).to_contain_text("Level 1")
+            await expect(row).to_contain_text("Press")
+            await expect(dashboard.locator("#changes")).to_contain_text(f"{reference}: new request")
+
+            await live.escalate(reference)
+            late = dashboard.locator(f'#table-overdue tr[data-reference="{reference}"]')
+            await expect(late).to_be_visible(timeout=2000)
+            await expect(late).to_have_class(re.compile(r"\bis-overdue\b"))
+            await expect(late).to_contain_text("Overdue")  # said in words, not only in red
+            await expect(late).to_have_css("background-color", "rgb(251, 233, 237)")
+
+            visit_date = (helsinki_today() + timedelta(days=11)).isoformat()
+            await live.decide(reference, "education", decision="accept", visit_date=visit_date, host="Mayor")
+            accepted = dashboard.locator(f'#table-upcoming tr[data-reference="{reference}"]')
+            await expect(accepted).to_be_visible(timeout=2000)
+            await expect(accepted.locator(".cell-status")).to_have_text("Accepted")
+            await expect(accepted).to_contain_text(visit_date)
+            await expect(dashboard.locator(f'#table-overdue tr[data-reference="{reference}"]')).to_have_count(0)
+            assert await dashboard.evaluate("window.stillTheSamePage === true")  # no reload happened
+
+            await expect(dashboard.locator("#chart-countries svg rect").first).to_be_visible()
+            await dashboard.wait_for_timeout(3500)  # let the row highlight fade and the counts refresh
+            await dashboard.screenshot(path=ARTIFACTS / "dashboard-1280.png", full_page=True)
+            assert problems == []
+
+            phone = await (await browser.new_context(**PHONE)).new_page()
+            await _sign_in(phone, live.url, token)
+            await expect(phone.locator(f'#table-upcoming tr[data-reference="{reference}"]')).to_be_visible()
+            await phone.screenshot(path=ARTIFACTS / "dashboard-phone.png")
+            await phone.locator("#section-overdue").screenshot(path=ARTIFACTS / "dashboard-phone-overdue.png")
+            await phone.locator("#section-upcoming").screenshot(path=ARTIFACTS / "dashboard-phone-upcoming.png")
+        finally:
+            await browser.close()
+
+
+async def test_the_dashboard_refuses_a_token_without_the_right_role(new_database, kafka_bootstrap, chromium):
+    async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{live.url}/queue")
+            await page.get_by_label("Access token").fill(mint_token(live.settings, role="protocol_officer"))
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.get_by_role("alert")).to_have_text("This token's role may not see the queue.")
+            await expect(page.locator("#dashboard")).to_be_hidden()
+            assert await page.evaluate("sessionStorage.length") == 0
+        finally:
+            await browser.close()
