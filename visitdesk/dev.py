@@ -77,7 +77,7 @@ def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
             children.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                 "--no-access-log"], env=env))  # tracking tokens travel in query strings
+                 "--no-access-log", "--timeout-graceful-shutdown", "5"], env=env))  # tokens ride in query strings
         wait_healthy([f"http://127.0.0.1:{port}/healthz" for port in ports.values()])
         print_welcome(ports, bootstrap, smtp_port)
         signal.signal(signal.SIGTERM, _interrupt)
