@@ -76,6 +76,12 @@ class OutboxRelay:
         self.poll_seconds, self.batch_size = poll_seconds, batch_size
         self.wakeup = asyncio.Event()
         self.healthy = False
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Publish what is committed by now, then return from `run`."""
+        self.stopping = True
+        self.wakeup.set()
 
     async def run(self) -> None:
         _wakeups.add(self.wakeup)
@@ -92,10 +98,14 @@ class OutboxRelay:
                 except Exception as exc:  # broker or database away: rows stay unsent, retry later
                     self.healthy = False
                     log.warning("outbox.publish_failed", service=self.service, error=repr(exc), retry_in=backoff)
+                    if self.stopping:
+                        return
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 if published < self.batch_size:
+                    if self.stopping:
+                        return
                     await self._sleep_until_woken()
         finally:
             _wakeups.discard(self.wakeup)

@@ -36,7 +36,10 @@ class Runtime:
                                  service=self.service, poll_seconds=self.settings.relay_poll_seconds)
         self.loop: ConsumerLoop | None = None
         self.tasks: list[asyncio.Task] = []
+        self.draining: list[asyncio.Task] = []
+        self.relay_task: asyncio.Task | None = None
         self.kafka_started = asyncio.Event()
+        self.stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
         self.consumer_task: asyncio.Task | None = None
 
@@ -48,7 +51,7 @@ class Runtime:
         if self.settings.environment == "development":  # production topics come from the deploy job
             await self._ensure_topics()
         self.kafka_started.set()
-        self.run_task(self.relay.run(), name=f"{self.service}-relay")
+        self.relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         if self.consumes:
             topics = [self.settings.topic(t) for t in self.consumes]
             self.consumer = make_consumer(self.settings.kafka_bootstrap, self.settings.topic(self.service), topics)
@@ -69,19 +72,32 @@ class Runtime:
                 log.warning("kafka.topics_failed", service=self.service, error=repr(exc))
                 await asyncio.sleep(1)
 
-    def run_task(self, coro, name: str | None = None) -> None:
-        """Run a service's own background job (scheduler, dispatcher) for the process's life."""
-        self.tasks.append(asyncio.create_task(coro, name=name))
+    def run_task(self, coro, name: str | None = None, *, drains: bool = False) -> None:
+        """Run a service's own background job for the process's life.
+
+        A job that `drains` watches `stopping` and is given the grace period to finish its batch;
+        any other job is cancelled at once on stop.
+        """
+        task = asyncio.create_task(coro, name=name)
+        (self.draining if drains else self.tasks).append(task)
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
-        """Stop taking work, let the current batch finish and commit, flush the producer."""
-        if self.loop is not None and self.consumer_task is not None:
+        """Stop taking work, let the batches in hand finish and commit, publish what they wrote, flush."""
+        self.stopping.set()
+        if self.loop is not None:
             self.loop.stopping = True
-            await asyncio.wait([self.consumer_task], timeout=grace_seconds)
-            self.consumer_task.cancel()
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        drainers = [t for t in (self.consumer_task, *self.draining) if t is not None]
+        if drainers:
+            await asyncio.wait(drainers, timeout=grace_seconds)
+        self.relay.stop()
+        if self.relay_task is not None:
+            await asyncio.wait([self.relay_task], timeout=grace_seconds)
+        remaining = [*self.tasks, *drainers, *([self.relay_task] if self.relay_task else [])]
+        for task in remaining:
+            task.cancel()
+        await asyncio.gather(*remaining, return_exceptions=True)
         if self.consumer is not None:
             await self.consumer.stop()
         await self.producer.stop()

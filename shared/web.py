@@ -1,15 +1,39 @@
 """The routes and middleware every service app has: health, readiness, metrics, latency."""
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import Table
 
 from shared import metrics
-from shared.auth import public
-from shared.security import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, NoNulCharacters, SecurityHeaders
+from shared.auth import TokenVerifier, public
+from shared.consumer import Handler
+from shared.db import make_engine
+from shared.logs import configure_logging
+from shared.runtime import Runtime
+from shared.security import BodySizeLimit, NoNulCharacters, SecurityHeaders
+from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, instrument_app
+
+ERROR_REASONS = {401: "bearer token missing or invalid", 403: "role not allowed",
+                 404: "not found, or not yours to see", 409: "not allowed in the current state",
+                 413: "body too large", 429: "too many requests; see Retry-After"}
+
+
+class Problem(BaseModel):
+    """An error answer other than a validation error (those are FastAPI's 422 list)."""
+
+    detail: str
+
+
+def error_responses(*codes: int) -> dict[int, dict]:
+    """OpenAPI `responses=` for the error answers a route gives besides 422."""
+    return {code: {"model": Problem, "description": ERROR_REASONS[code]} for code in codes}
 
 
 def platform_router() -> APIRouter:
@@ -44,7 +68,7 @@ def install_platform(app: FastAPI, service: str) -> None:
     # Middleware added later wraps what came before: headers outermost, so a 413 gets them and is timed too;
     # the body limit outside the NUL guard, which reads the whole body.
     app.add_middleware(NoNulCharacters)
-    app.add_middleware(BodySizeLimit, max_bytes=getattr(app.state.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
+    app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
 
     @app.middleware("http")
     async def record_latency(request: Request, call_next):
@@ -58,3 +82,32 @@ def install_platform(app: FastAPI, service: str) -> None:
 
     docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url if app.docs_url else None}
     app.add_middleware(SecurityHeaders, docs_paths=frozenset(p for p in docs if p))
+
+
+Extras = Callable[[FastAPI, Runtime], AbstractAsyncContextManager]
+
+
+def service_app(*, service: str, settings: ServiceSettings, outbox: Table, processed: Table, consumes: list[str],
+                handlers: dict[str, Handler], extras: Extras | None = None) -> FastAPI:
+    """A service's FastAPI app whose lifespan runs its Runtime; `extras` adds the service's own jobs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        configure_logging(settings.log_level)
+        engine = make_engine(settings.database_url)
+        runtime = Runtime(service=service, settings=settings, engine=engine, outbox=outbox, processed=processed,
+                          consumes=consumes, handlers=handlers)
+        app.state.runtime, app.state.sessions = runtime, runtime.sessions
+        async with AsyncExitStack() as stack:
+            await runtime.start()
+            if extras is not None:
+                await stack.enter_async_context(extras(app, runtime))
+            stack.push_async_callback(runtime.stop)  # stops first: the extras' resources outlive their jobs
+            yield
+        await engine.dispose()
+
+    app = FastAPI(title=f"visitdesk {service}", version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+    install_platform(app, service)
+    return app

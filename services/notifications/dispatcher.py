@@ -47,7 +47,9 @@ class Dispatcher:
         self.sessions, self.settings, self.runtime, self.http = sessions, settings, runtime, http
 
     async def run(self) -> None:
-        while True:
+        """Send due deliveries until the runtime stops; a batch in hand is finished first."""
+        stopping = self.runtime.stopping
+        while not stopping.is_set():
             try:
                 if await self.dispatch_due():
                     continue
@@ -55,7 +57,10 @@ class Dispatcher:
                 raise
             except Exception as exc:  # database away: deliveries wait, nothing is lost
                 log.warning("dispatcher.failed", error=repr(exc))
-            await asyncio.sleep(self.settings.dispatcher_poll_seconds)
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=self.settings.dispatcher_poll_seconds)
+            except TimeoutError:
+                pass
 
     async def dispatch_due(self) -> int:
         """Send one batch of due deliveries; returns how many were attempted."""
