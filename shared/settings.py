@@ -31,6 +31,7 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = 1.0
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.2
+    max_body_bytes: int = _shared("max_body_bytes", 64 * 1024)
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self):

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+WEEK_PATTERN = r"^([0-9]{4})-W([0-9]{2})$"  # the shape only: week_monday also rejects W00 and a missing W53
+_WEEK = re.compile(WEEK_PATTERN)
 
 
 class InvalidWeek(ValueError):

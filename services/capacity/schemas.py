@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Limit = Annotated[int, Field(ge=0, le=10_000, strict=True)] | None
+# Any well-formed code, not only the nine seeded: a division visits adds later is reserved for and readable.
+DivisionCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,49}$")]
 
 
 class LimitUpdate(BaseModel):

@@ -7,10 +7,11 @@ from fastapi.exceptions import RequestValidationError
 
 from shared.auth import Principal, require
 from shared.db import SessionDep
+from shared.web import error_responses
 
 from services.notifications import service
 from services.notifications.schemas import (
-    DeliveryPublic, DivisionCode, DivisionRecipientPublic, DivisionRecipientUpdate, Problem,
+    DeliveryPublic, DivisionCode, DivisionRecipientPublic, DivisionRecipientUpdate,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -18,14 +19,7 @@ Admin = Annotated[Principal, require("admin")]
 Staff = Annotated[Principal, require("communications", "admin", "protocol_officer", "division_officer")]
 
 
-def answers(*codes: int) -> dict[int, dict]:
-    """Document the error answers a route gives besides 422."""
-    reasons = {401: "bearer token missing or invalid", 403: "role not allowed",
-               404: "no recipients configured for this division"}
-    return {code: {"model": Problem, "description": reasons[code]} for code in codes}
-
-
-@router.get("/deliveries", responses=answers(401, 403))
+@router.get("/deliveries", responses=error_responses(401, 403))
 async def list_deliveries(session: SessionDep, principal: Staff, reference: str | None = None,
                           status: Literal["pending", "sent", "failed", "cancelled"] | None = None,
                           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DeliveryPublic]:
@@ -35,13 +29,13 @@ async def list_deliveries(session: SessionDep, principal: Staff, reference: str 
     return [DeliveryPublic.model_validate(row) for row in rows]
 
 
-@router.get("/recipients/divisions", responses=answers(401, 403))
+@router.get("/recipients/divisions", responses=error_responses(401, 403))
 async def list_division_recipients(session: SessionDep, principal: Admin) -> list[DivisionRecipientPublic]:
     """Every division's e-mail address and webhook."""
     return [DivisionRecipientPublic.of(row) for row in await service.list_division_recipients(session=session)]
 
 
-@router.get("/recipients/divisions/{division}", responses=answers(401, 403, 404))
+@router.get("/recipients/divisions/{division}", responses=error_responses(401, 403, 404))
 async def get_division_recipient(session: SessionDep, principal: Admin,
                                  division: Annotated[str, Path()]) -> DivisionRecipientPublic:
     """One division's e-mail address and webhook."""
@@ -51,7 +45,7 @@ async def get_division_recipient(session: SessionDep, principal: Admin,
     return DivisionRecipientPublic.of(row)
 
 
-@router.put("/recipients/divisions/{division}", responses=answers(401, 403))
+@router.put("/recipients/divisions/{division}", responses=error_responses(401, 403))
 async def set_division_recipient(session: SessionDep, principal: Admin, division: Annotated[DivisionCode, Path()],
                                  body: DivisionRecipientUpdate, request: Request) -> DivisionRecipientPublic:
     """Set where a division hears its news; omit webhook_secret to keep the stored one."""

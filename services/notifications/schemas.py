@@ -9,12 +9,6 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, SecretS
 DivisionCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,99}$")]
 
 
-class Problem(BaseModel):
-    """An error answer other than a validation error."""
-
-    detail: str
-
-
 class DivisionRecipientUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: EmailStr

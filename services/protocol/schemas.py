@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.protocol.domain import GiftDirection, ItemState, ValueBand
 
+EARLIEST_GIFT = dt.date(2000, 1, 1)  # older dates are typing errors: the register starts with this service
+
 
 class ItemPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -51,7 +53,8 @@ class GiftCreate(BaseModel):
     value_band: ValueBand
     giver: str = Field(min_length=1, max_length=200)
     recipient: str = Field(min_length=1, max_length=200)
-    date: dt.date | None = None  # the visit date when left out
+    date: dt.date | None = Field(None, ge=EARLIEST_GIFT,
+                                 description="on or after 2000-01-01; the visit date when left out")
 
 
 class GiftPublic(BaseModel):

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from services.visits import domain, listing, privacy, service
 from services.visits.config import Settings
@@ -20,21 +19,9 @@ from services.visits.schemas import (
 from services.visits.security import client_address
 from shared.auth import Principal, current_principal, public, require
 from shared.db import SessionDep
+from shared.web import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
-
-
-class Problem(BaseModel):
-    detail: str
-
-
-def answers(*codes: int) -> dict[int, dict]:
-    """Document the error answers a route gives besides 422."""
-    reasons = {401: "bearer token missing or invalid", 403: "role not allowed",
-               404: "no such request (or not yours to see), focus area or division",
-               409: "not allowed in the request's current status",
-               429: "too many submissions from this address; see Retry-After"}
-    return {code: {"model": Problem, "description": reasons[code]} for code in codes}
 
 Staff = Annotated[Principal, require("admin", "division_officer", "communications", "protocol_officer")]
 Decider = Annotated[Principal, require("admin", "division_officer")]
@@ -67,7 +54,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@router.post("/requests", status_code=201, dependencies=[public(), Depends(rate_limited)], responses=answers(429))
+@router.post("/requests", status_code=201, dependencies=[public(), Depends(rate_limited)],
+             responses=error_responses(429))
 async def submit_visit_request(body: VisitRequestCreate, session: SessionDep, settings: SettingsDep) -> Submitted:
     """Submit a visit request; keep the tracking URL, it is shown only once."""
     visit, token = await service.submit_request(session=session, settings=settings, data=body, now=now())
@@ -75,7 +63,7 @@ async def submit_visit_request(body: VisitRequestCreate, session: SessionDep, se
                      tracking_url=service.tracking_url(settings, visit.reference, token), flags=visit.flags)
 
 
-@router.get("/requests", responses=answers(401, 403))
+@router.get("/requests", responses=error_responses(401, 403))
 async def list_visit_requests(principal: Staff, session: SessionDep,
                               filters: Annotated[ListFilters, Query()]) -> Page:
     """Staff listing, newest first; follow `next_cursor` for the next page."""
@@ -83,7 +71,7 @@ async def list_visit_requests(principal: Staff, session: SessionDep,
     return Page(items=[VisitRequestSummary.model_validate(i) for i in items], next_cursor=cursor)
 
 
-@router.get("/requests/{reference}", dependencies=[public()], responses=answers(401, 404),
+@router.get("/requests/{reference}", dependencies=[public()], responses=error_responses(401, 404),
             response_model=VisitRequestStaff | VisitRequestPublic)
 async def get_visit_request(reference: str, session: SessionDep, principal: MaybeStaff, token: Token = None):
     """One request: the delegation with its tracking token, or staff with a bearer token."""
@@ -92,7 +80,7 @@ async def get_visit_request(reference: str, session: SessionDep, principal: Mayb
     return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
 
 
-@router.get("/requests/{reference}/history", dependencies=[public()], responses=answers(401, 404))
+@router.get("/requests/{reference}/history", dependencies=[public()], responses=error_responses(401, 404))
 async def get_visit_request_history(reference: str, session: SessionDep, principal: MaybeStaff,
                                     token: Token = None) -> list[HistoryOut]:
     """What happened to the request and who did it (staff names are shown to staff only)."""
@@ -102,7 +90,7 @@ async def get_visit_request_history(reference: str, session: SessionDep, princip
     return history if principal else [h.model_copy(update={"actor": None}) for h in history]
 
 
-@router.post("/requests/{reference}/decision", responses=answers(401, 403, 404, 409))
+@router.post("/requests/{reference}/decision", responses=error_responses(401, 403, 404, 409))
 async def decide_visit_request(reference: str, body: Decision, principal: Decider, session: SessionDep,
                                settings: SettingsDep) -> VisitRequestStaff:
     """Accept, decline, redirect or propose dates (the owning division's officers, or admins)."""
@@ -111,7 +99,7 @@ async def decide_visit_request(reference: str, body: Decision, principal: Decide
     return VisitRequestStaff.model_validate(visit)
 
 
-@router.post("/requests/{reference}/cancel", dependencies=[public()], responses=answers(401, 403, 404, 409),
+@router.post("/requests/{reference}/cancel", dependencies=[public()], responses=error_responses(401, 403, 404, 409),
              response_model=VisitRequestStaff | VisitRequestPublic)
 async def cancel_visit_request(reference: str, session: SessionDep, settings: SettingsDep, principal: MaybeStaff,
                                token: Token = None):
@@ -121,7 +109,7 @@ async def cancel_visit_request(reference: str, session: SessionDep, settings: Se
     return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
 
 
-@router.post("/requests/{reference}/respond", dependencies=[public()], responses=answers(404, 409))
+@router.post("/requests/{reference}/respond", dependencies=[public()], responses=error_responses(404, 409))
 async def answer_proposed_dates(reference: str, body: ProposalAnswer, session: SessionDep, settings: SettingsDep,
                                 token: Token = None) -> VisitRequestPublic:
     """The delegation takes one of the proposed date ranges (back to the division) or turns them down (cancelled)."""
@@ -130,7 +118,7 @@ async def answer_proposed_dates(reference: str, body: ProposalAnswer, session: S
     return VisitRequestPublic.model_validate(visit)
 
 
-@router.delete("/requests/{reference}/personal-data", tags=["personal data"], responses=answers(401, 403, 404))
+@router.delete("/requests/{reference}/personal-data", tags=["personal data"], responses=error_responses(401, 403, 404))
 async def erase_personal_data(reference: str, principal: Admin, session: SessionDep, settings: SettingsDep,
                               dry_run: bool = False) -> ErasureOut:
     """Anonymise the request's contact and member data now; `dry_run=true` only counts what would go."""
@@ -139,13 +127,13 @@ async def erase_personal_data(reference: str, principal: Admin, session: Session
     return ErasureOut(reference=visit.reference, dry_run=dry_run, erased_at=visit.erased_at, fields=erasure.fields)
 
 
-@router.get("/routing-rules", tags=["configuration"], responses=answers(401, 403))
+@router.get("/routing-rules", tags=["configuration"], responses=error_responses(401, 403))
 async def list_routing_rules(principal: Staff, session: SessionDep) -> list[RoutingRuleOut]:
     """Which division owns new requests on each focus area."""
     return [RoutingRuleOut.model_validate(r) for r in await service.routing_rules(session=session)]
 
 
-@router.put("/routing-rules/{focus_area}", tags=["configuration"], responses=answers(401, 403, 404))
+@router.put("/routing-rules/{focus_area}", tags=["configuration"], responses=error_responses(401, 403, 404))
 async def change_routing_rule(focus_area: str, body: RoutingRuleUpdate, principal: Admin,
                               session: SessionDep) -> RoutingRuleOut:
     """Send new requests on a focus area to another division (requests already routed stay)."""
@@ -159,13 +147,13 @@ def division_out(row: DivisionRow) -> DivisionOut:
                        decision_days=row.decision_deadline_days)
 
 
-@router.get("/divisions", tags=["configuration"], responses=answers(401, 403))
+@router.get("/divisions", tags=["configuration"], responses=error_responses(401, 403))
 async def list_divisions(principal: Staff, session: SessionDep) -> list[DivisionOut]:
     """Every division with its lead time and decision deadline."""
     return [division_out(d) for d in await service.divisions(session=session)]
 
 
-@router.put("/divisions/{division}", tags=["configuration"], responses=answers(401, 403, 404))
+@router.put("/divisions/{division}", tags=["configuration"], responses=error_responses(401, 403, 404))
 async def change_division(division: str, body: DivisionUpdate, principal: Admin, session: SessionDep) -> DivisionOut:
     """A division's lead time (weeks) and decision deadline (working days), for requests routed from now on."""
     row = await service.update_division(session=session, principal=principal, code=division, change=body, now=now())

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from services.visits import domain, stream, texts
-from services.visits.api import answers
 from services.visits.config import Settings
 from services.visits.models import RequestFocusArea, VisitRequest
 from services.visits.schemas import FocusArea, Status
 from shared.auth import Principal, public, require
 from shared.db import SessionDep
 from shared.runtime import Runtime
+from shared.web import error_responses
 
 router = APIRouter(tags=["queue"])
 Reader = Annotated[Principal, require("admin", "communications", "division_officer")]
@@ -239,7 +239,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@router.get("/api/v1/queue", responses=answers(401, 403))
+@router.get("/api/v1/queue", responses=error_responses(401, 403))
 async def get_queue(request: Request, principal: Reader, session: SessionDep,
                     filters: Annotated[QueueFilters, Query()]) -> QueueSnapshot:
     """The open queue now: counts, overdue, waiting, upcoming (30 days) and waitlisted requests."""
@@ -248,7 +248,7 @@ async def get_queue(request: Request, principal: Reader, session: SessionDep,
                                 now=now())
 
 
-@router.get("/api/v1/queue/stream", response_class=StreamingResponse, responses=answers(401, 403) | {
+@router.get("/api/v1/queue/stream", response_class=StreamingResponse, responses=error_responses(401, 403) | {
     200: {"description": "`ready`, then `change` / `remove` events, or `reset`: reload the snapshot",
           "content": {"text/event-stream": {"schema": SSE_EVENT}}}})
 async def stream_queue(request: Request, principal: Reader,
@@ -261,13 +261,13 @@ async def stream_queue(request: Request, principal: Reader,
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-@router.get("/api/v1/stats", response_model_by_alias=True, responses=answers(401, 403))
+@router.get("/api/v1/stats", response_model_by_alias=True, responses=error_responses(401, 403))
 async def get_stats(principal: Reader, session: SessionDep, filters: Annotated[StatsFilters, Query()]) -> Stats:
     """Requests per country, primary focus area, outcome, division and/or month of creation."""
     return await request_stats(session=session, principal=principal, filters=filters, now=now())
 
 
-@router.get("/api/v1/stats.csv", response_class=Response, responses=answers(401, 403) | {
+@router.get("/api/v1/stats.csv", response_class=Response, responses=error_responses(401, 403) | {
     200: {"description": "a header row of the groups and `count`, then one row per group",
           "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def get_stats_csv(principal: Reader, session: SessionDep, filters: Annotated[StatsFilters, Query()]):
