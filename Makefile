@@ -24,6 +24,16 @@ dev: env
 test: services-up
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
+# Benchmarks against the stack's own limits (bench/README.md); BENCH_ARGS="--quick" for a smoke run.
+bench: services-up
+	$(UV) run --frozen python -m bench $(BENCH_ARGS)
+
+# Every fault (40 requests each) on a private PostgreSQL and broker, then the 60 s load run; fails on loss or
+# duplicates. FAULTS_ARGS="--faults 'visits SIGKILL + restart' --requests 10 --no-load" narrows it.
+FAULTS_ARGS ?=
+faults: env
+	$(UV) run --frozen python -m tests.faults $(FAULTS_ARGS)
+
 clean:
 	-deploy/kafka.sh stop
 	-deploy/postgres.sh stop

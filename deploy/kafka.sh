@@ -18,6 +18,11 @@
 #   PYTHON               interpreter with aiokafka (default <repo>/.venv/bin/python)
 #   KAFKA_READY_TIMEOUT  seconds to wait for readiness on start (default 60)
 #   KAFKA_HEAP           JVM max heap (default 512m)
+#   KAFKA_ADVERTISED_PORT  on start: the port clients are told to use (advertised.listeners), e.g. a
+#                        fault-test proxy's in front of the real listener; readiness is checked through
+#                        it (so the proxy must run first) and it is what start/status print. Unset (the
+#                        default): clients use the real listener port, as before. The real listener
+#                        port stays the first field of $VAR/kafka/ports (a proxy reads it from there).
 set -euo pipefail
 
 KAFKA_VERSION=4.1.1
@@ -40,6 +45,7 @@ LOG4J_CONF=$KDIR/log4j2.properties
 PIDFILE=$KDIR/broker.pid
 PORTSFILE=$KDIR/ports
 BOOTSTRAP_FILE=$KDIR/bootstrap
+ADVERTISED_FILE=$KDIR/advertised_port
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 
 log() { echo "kafka.sh: $*" >&2; }
@@ -182,10 +188,12 @@ running_pid() {
     echo "$pid"
 }
 
+# The address clients use: the advertised port if the running broker was started with one.
 recorded_bootstrap() {
     local port _cport
     [[ -f $PORTSFILE ]] || return 1
     read -r port _cport <"$PORTSFILE"
+    [[ -f $ADVERTISED_FILE ]] && port=$(<"$ADVERTISED_FILE")
     echo "127.0.0.1:$port"
 }
 
@@ -233,7 +241,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CPORT
 listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$ADVERTISED_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -324,14 +332,23 @@ start() {
     fi
     rm -f "$BOOTSTRAP_FILE"
     choose_ports
+    ADVERTISED_PORT=${KAFKA_ADVERTISED_PORT:-$PORT}
+    [[ $ADVERTISED_PORT =~ ^[0-9]+$ ]] || die "KAFKA_ADVERTISED_PORT must be a port number"
+    if [[ -n ${KAFKA_ADVERTISED_PORT:-} ]]; then
+        echo "$ADVERTISED_PORT" >"$ADVERTISED_FILE"
+    else
+        rm -f "$ADVERTISED_FILE"
+    fi
     write_server_properties
     format_storage
     local t0=$SECONDS
     LOG_OFFSET=$(stat -c %s "$KDIR/broker.log" 2>/dev/null || echo 0)
     launch_broker
     pid=$(<"$PIDFILE")
-    bootstrap=127.0.0.1:$PORT
-    log "started broker pid $pid on $bootstrap; waiting up to ${READY_TIMEOUT}s for metadata"
+    bootstrap=127.0.0.1:$ADVERTISED_PORT
+    local via=""
+    [[ $ADVERTISED_PORT == "$PORT" ]] || via=" (listener 127.0.0.1:$PORT)"
+    log "started broker pid $pid on $bootstrap$via; waiting up to ${READY_TIMEOUT}s for metadata"
     wait_ready "$pid" "$bootstrap" "$READY_TIMEOUT" || rc=$?
     if ((rc != 0)); then
         ((rc == 2)) && log "broker process exited during startup" ||
