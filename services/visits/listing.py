@@ -5,7 +5,7 @@ import binascii
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.visits.models import RequestFocusArea, VisitRequest
@@ -40,8 +40,8 @@ async def list_requests(*, session: AsyncSession, principal: Principal, filters:
         query = query.where(FLAG_CONDITIONS[filters.flag])
     if filters.cursor:
         created_at, request_id = decode_cursor(filters.cursor)
-        query = query.where(or_(VisitRequest.created_at < created_at,
-                                and_(VisitRequest.created_at == created_at, VisitRequest.id < request_id)))
+        # A row comparison is an index range on (created_at, id); the OR form made PostgreSQL filter row by row.
+        query = query.where(tuple_(VisitRequest.created_at, VisitRequest.id) < tuple_(created_at, request_id))
     rows = list(await session.scalars(
         query.order_by(VisitRequest.created_at.desc(), VisitRequest.id.desc()).limit(filters.limit + 1)))
     page = rows[:filters.limit]
