@@ -48,6 +48,10 @@ def create_app() -> FastAPI:
             await session.commit()
         return {"id": row_id}
 
+    @app.get("/healthz")
+    async def healthy() -> dict:
+        return {"ok": True}
+
     @app.get("/readyz")
     async def ready(request: Request) -> dict:
         async with request.app.state.sessions() as session:

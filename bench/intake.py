@@ -64,7 +64,13 @@ async def start_servers(postgres: str, kafka: str, *, profile=None) -> tuple[Ser
                     profile=profile)
     baseline = Server("intake-baseline", "bench.baseline_app:create_app",
                       service_env("baseline", baseline_db, kafka, topic_prefix(), BASELINE_DATABASE_URL=baseline_db))
-    await asyncio.gather(visits.start(), baseline.start())
+    try:
+        await asyncio.gather(visits.start(), baseline.start())
+    except BaseException:
+        await asyncio.gather(visits.stop(), baseline.stop())
+        for url in (visits_db, baseline_db):
+            await drop_database(postgres, url)
+        raise
     return visits, baseline, [visits_db, baseline_db]
 
 

@@ -82,8 +82,14 @@ async def start_pair(postgres: str, kafka: str, smtp_port: int, extra: dict | No
     notifications = Server("latency-notifications", "services.notifications.main:create_app", service_env(
         "notifications", notifications_db, kafka, prefix, NOTIFICATIONS_SMTP_HOST="127.0.0.1",
         NOTIFICATIONS_SMTP_PORT=str(smtp_port), **(extra or {})))
-    await asyncio.gather(visits.start(), notifications.start())
-    await configure_divisions(notifications)
+    try:
+        await asyncio.gather(visits.start(), notifications.start())
+        await configure_divisions(notifications)
+    except BaseException:
+        await asyncio.gather(visits.stop(), notifications.stop())
+        for url in (visits_db, notifications_db):
+            await drop_database(postgres, url)
+        raise
     return visits, notifications, [visits_db, notifications_db]
 
 
