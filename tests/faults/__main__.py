@@ -41,15 +41,15 @@ async def main(args: argparse.Namespace, workdir: Path) -> int:
     failures = suite.problems(outcomes)
     for report in reports:
         print(f"\n## Load: {report.rate:g} arrivals a second for {report.duration:g} s\n\n" + report.table())
-        if not report.verdict.passed:
-            failures += [f"load {report.rate:g}/s: {line}"
-                         for line in (report.verdict.violations + report.verdict.pending)[:10]]
+        if not report.verdict.passed or report.verdict.resent:
+            failures += [f"load {report.rate:g}/s: {line}" for line in
+                         (report.verdict.violations + report.verdict.pending + report.verdict.resent)[:10]]
         failures += [f"load {report.rate:g}/s error sample: {line}" for line in report.error_samples[:3]]
     if failures:
         print("\nProblems:\n" + "\n".join(f"- {line}" for line in failures))
     lost = sum(o.lost for o in outcomes) + sum(r.verdict.lost for r in reports)
     duplicated = sum(o.duplicated for o in outcomes) + sum(r.verdict.duplicated for r in reports)
-    ok = all(o.ok for o in outcomes) and all(r.verdict.passed for r in reports)
+    ok = all(o.ok for o in outcomes) and all(r.verdict.passed and not r.verdict.resent for r in reports)
     print(f"\n{'PASSED' if ok else 'FAILED'}: {lost} lost, {duplicated} duplicated")
     return 0 if ok else 1
 

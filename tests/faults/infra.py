@@ -19,7 +19,8 @@ class Infra:
         # Short path: PostgreSQL's unix socket path must stay under 108 bytes.
         self.var = Path(tempfile.mkdtemp(prefix="vdfaults-"))
         self.var.chmod(0o755)  # deploy/postgres.sh runs the server as the postgres user when we are root
-        self.env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"VISITDESK_VAR": str(self.var)}
+        self.outer_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # the project's own var/
+        self.env = self.outer_env | {"VISITDESK_VAR": str(self.var)}
         self.proxy = TcpProxy(self._broker_listener)
         self.postgres_url = ""
 
@@ -62,8 +63,8 @@ class Infra:
 
     async def _share_kafka_jars(self) -> None:
         """Fetch once into the project's var/ (under kafka.sh's lock), then link: no Maven run per suite."""
-        await _script("kafka.sh", "fetch", {k: v for k, v in self.env.items() if k != "VISITDESK_VAR"})
-        libs = Path(os.environ.get("VISITDESK_VAR", ROOT / "var")).resolve() / "kafka" / "libs"
+        await _script("kafka.sh", "fetch", self.outer_env)
+        libs = Path(self.outer_env.get("VISITDESK_VAR", ROOT / "var")).resolve() / "kafka" / "libs"
         (self.var / "kafka").mkdir(parents=True, exist_ok=True)
         (self.var / "kafka" / "libs").symlink_to(libs)
 

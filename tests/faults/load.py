@@ -67,8 +67,9 @@ class LoadReport:
             + f", load generator and Kafka proxy {self.harness_cpu:.0f}",
         ]
         if verdict is not None:
-            lines.append(f"- afterwards: {verdict.lost} lost, {verdict.duplicated} duplicated, "
-                         f"{len(verdict.violations)} violations, {len(verdict.pending)} checks still pending")
+            lines.append(f"- afterwards: {verdict.lost} lost, {verdict.duplicated} duplicated, {verdict.mail_copies} "
+                         f"e-mails resent, {len(verdict.violations)} other violations, {len(verdict.pending)} "
+                         f"checks still pending")
         return "\n".join(lines)
 
 
@@ -140,7 +141,7 @@ class LoadRun:
                 self.report.error_samples.append(f"{kind}: {ok}")
 
     async def _api(self, client: httpx.AsyncClient, i: int) -> bool | str:
-        submission = new_submission(self.rig.run, "load-api", i, accept=True)
+        submission = new_submission(self.rig.run, f"load{self.rate:g}-api", i, accept=True)
         self.submissions.append(submission)
         submission.started = time.time()
         response = await client.post("/api/v1/requests", json=submission.payload)
@@ -155,7 +156,7 @@ class LoadRun:
 
     async def _form(self, client: httpx.AsyncClient, i: int) -> bool | str:
         """What a browser does: fetch the form (CSRF cookie), post it, follow nothing: the 303 names the reference."""
-        submission = new_submission(self.rig.run, "load-form", i, accept=False)
+        submission = new_submission(self.rig.run, f"load{self.rate:g}-form", i, accept=False)
         self.submissions.append(submission)
         p = submission.payload
         async with httpx.AsyncClient(base_url=client.base_url, timeout=10) as browser:
