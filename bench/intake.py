@@ -119,7 +119,8 @@ async def run(postgres: str, kafka: str, *, seconds: float = 10, rounds: int = 3
         "visits_rps": statistics.median(rates["visits"]), "baseline_rps": statistics.median(rates["baseline"]),
         "ratio": statistics.median(rates["visits"]) / statistics.median(rates["baseline"]),
         "round_ratios": ratios, "visits_rounds": rates["visits"], "baseline_rounds": rates["baseline"],
-        "visits_p50_ms": ms(percentile(latencies["visits"], 50)), "visits_p99_ms": ms(percentile(latencies["visits"], 99)),
+        "visits_p50_ms": ms(percentile(latencies["visits"], 50)),
+        "visits_p99_ms": ms(percentile(latencies["visits"], 99)),
         "baseline_p50_ms": ms(percentile(latencies["baseline"], 50)),
         "baseline_p99_ms": ms(percentile(latencies["baseline"], 99)),
         "client_cpu_ms_per_request": {k: ms(statistics.median(v)) for k, v in cpu.items()},
@@ -136,7 +137,8 @@ def report(f: dict) -> str:
     return "\n".join([
         "1. Intake (POST /api/v1/requests vs bare one-row endpoint, closed loop, "
         f"concurrency {f['concurrency']}, {f['rounds']}×{f['seconds']:.0f}s each, alternating)",
-        f"   visits   {spread(f['visits_rounds'])} req/s   p50 {f['visits_p50_ms']:.1f} ms  p99 {f['visits_p99_ms']:.1f} ms",
+        f"   visits   {spread(f['visits_rounds'])} req/s   p50 {f['visits_p50_ms']:.1f} ms  "
+        f"p99 {f['visits_p99_ms']:.1f} ms",
         f"   baseline {spread(f['baseline_rounds'])} req/s   p50 {f['baseline_p50_ms']:.1f} ms  "
         f"p99 {f['baseline_p99_ms']:.1f} ms",
         f"   ratio    {f['ratio']:.2f} (per round: {', '.join(f'{r:.2f}' for r in f['round_ratios'])})   goal ≥ 0.70",

@@ -76,7 +76,8 @@ async def configure_divisions(notifications: Server) -> None:
 async def start_pair(postgres: str, kafka: str, smtp_port: int, extra: dict | None = None):
     """visits and notifications as two uvicorn processes on fresh databases and this run's topics."""
     prefix = topic_prefix()
-    visits_db, notifications_db = await fresh_database(postgres, "visits"), await fresh_database(postgres, "notifications")
+    visits_db = await fresh_database(postgres, "visits")
+    notifications_db = await fresh_database(postgres, "notifications")
     visits = Server("latency-visits", "services.visits.main:create_app",
                     service_env("visits", visits_db, kafka, prefix, VISITS_SUBMIT_RATE_LIMIT="1000000000"))
     notifications = Server("latency-notifications", "services.notifications.main:create_app", service_env(
@@ -166,7 +167,8 @@ async def run(postgres: str, kafka: str, *, rate: float = 5, seconds: float = 30
 
 def report(f: dict) -> str:
     return "\n".join([
-        f"2. End-to-end latency (accepted -> division e-mail at SMTP), open loop {f['rate']:g}/s for {f['seconds']:.0f}s, "
+        f"2. End-to-end latency (accepted -> division e-mail at SMTP), open loop {f['rate']:g}/s for "
+        f"{f['seconds']:.0f}s, "
         f"{f['arrived']}/{f['submitted']} arrived",
         f"   pipeline p50 {f['e2e_p50_ms']:.0f} ms  p99 {f['e2e_p99_ms']:.0f} ms  (max {f['e2e_max_ms']:.0f} ms)",
         f"     of which accepted -> delivery planned p50 {f['accepted_to_planned_p50_ms']:.0f} ms "

@@ -76,7 +76,8 @@ SELECT gen_random_uuid()::text,
        CASE WHEN b.status = 'declined' THEN 'no_capacity' END,
        b.r < 0.1, CASE WHEN b.r > 0.95 THEN 'HEL-2020-0000001' END,
        CASE WHEN b.status IN ('routed', 'dates_proposed') THEN (b.created_at + interval '7 days')::date END,
-       CASE WHEN b.status = 'routed' AND b.created_at < now() - interval '10 days' THEN b.created_at + interval '8 days' END,
+       CASE WHEN b.status = 'routed' AND b.created_at < now() - interval '10 days'
+            THEN b.created_at + interval '8 days' END,
        md5(b.g::text) || md5((b.g + 1)::text), b.created_at, b.created_at + interval '3 days',
        CASE WHEN b.status IN ('completed', 'declined', 'cancelled') THEN b.created_at + interval '5 days' END
 FROM base b LEFT JOIN routing_rules rr ON rr.focus_area = b.focus
@@ -261,7 +262,8 @@ async def run(postgres: str, kafka: str, *, small: int = 10_000, large: int = 1_
         await server.stop()
         await drop_database(postgres, database)
     results["ratios_p99"] = {name: (results["at_large"][name]["p99_ms"] / small_["p99_ms"])
-                             for name, small_ in results["at_small"].items() if small_ and results["at_large"].get(name)}
+                             for name, small_ in results["at_small"].items()
+                             if small_ and results["at_large"].get(name)}
     save("scale", results)
     return results
 

@@ -17,6 +17,7 @@ import uuid
 from datetime import date, timedelta
 
 import asyncpg
+import httpx
 
 from bench.harness import (
     Server, cpu_seconds, drop_database, fresh_database, infrastructure, log, plain_dsn, save, service_env, topic_prefix,
@@ -79,7 +80,8 @@ async def processed(database: str) -> int:
 async def run(postgres: str, kafka: str, *, events: int = 2000, raw_repeats: int = 3, profile=None) -> dict:
     prefix = topic_prefix()
     topic = f"{prefix}visits.v1"
-    await ensure_topics(kafka, [f"{prefix}{t}" for t in ("visits.v1", "capacity.v1", "protocol.v1", "notifications.v1")])
+    topics = ("visits.v1", "capacity.v1", "protocol.v1", "notifications.v1")
+    await ensure_topics(kafka, [f"{prefix}{t}" for t in topics])
     log(f"throughput: producing {events} visit.submitted.v1 events")
     await produce(kafka, topic, events)
     raw = [await raw_consume(kafka, topic, events) for _ in range(raw_repeats)]
@@ -97,7 +99,6 @@ async def run(postgres: str, kafka: str, *, events: int = 2000, raw_repeats: int
         server.spawn()
         if profile is not None:
             await server.wait_ok("/healthz")
-            import httpx
             async with httpx.AsyncClient() as client:
                 await client.post(server.url + "/__bench/profile/start")
         deadline = time.perf_counter() + 600
@@ -135,7 +136,8 @@ def report(f: dict) -> str:
     consumer = f"; consumer stage done {f['consumer_stage_seconds']:.1f} s after start" \
         if f["consumer_stage_seconds"] else ""
     return "\n".join([
-        f"4. Notifications throughput ({f['events']} visit.submitted.v1 -> {f['mails']} e-mails at a local SMTP server)",
+        f"4. Notifications throughput ({f['events']} visit.submitted.v1 -> {f['mails']} e-mails "
+        "at a local SMTP server)",
         f"   service  {f['service_steady_eps']:.1f} events/s steady (first->last e-mail); "
         f"{f['service_total_eps']:.1f} events/s from process start ({f['service_total_seconds']:.1f} s{consumer})",
         f"   service CPU {f['server_cpu_ms_per_event']:.1f} ms per event (start-up included)",
