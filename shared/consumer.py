@@ -53,8 +53,9 @@ class ConsumerLoop:
 
     def __init__(self, *, service: str, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                  sessions: async_sessionmaker[AsyncSession], processed: Table, handlers: dict[str, Handler],
-                 max_attempts: int = 5, backoff_seconds: float = 0.2):
+                 max_attempts: int = 5, backoff_seconds: float = 0.2, concurrency: int = 1):
         self.service, self.consumer, self.producer = service, consumer, producer
+        self.concurrency = asyncio.Semaphore(concurrency)
         self.sessions, self.processed, self.handlers = sessions, processed, handlers
         self.max_attempts, self.backoff_seconds = max_attempts, backoff_seconds
         self.healthy = False
@@ -74,21 +75,33 @@ class ConsumerLoop:
                 log.warning("consumer.poll_failed", service=self.service, error=repr(exc))
                 await asyncio.sleep(1)
                 continue
-            for tp, records in batches.items():
-                for record in records:
-                    await self.handle(record)
-                await self._commit(tp, records[-1].offset + 1)
-                if self.stopping:
-                    break
+            # Partitions side by side (a key's events share one partition, so each request keeps its order).
+            handled = await asyncio.gather(*(self._handle_partition(records) for records in batches.values()))
+            done = {tp: last.offset + 1 for tp, last in zip(batches, handled, strict=True) if last is not None}
+            if done:
+                await self._commit(done)
 
-    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+    async def _handle_partition(self, records: list[ConsumerRecord]) -> ConsumerRecord | None:
+        """One partition's records in order; returns the last one handled (all, unless stopping)."""
+        last = None
+        for record in records:
+            if self.stopping:
+                break
+            async with self.concurrency:
+                await self.handle(record)
+            last = record
+        return last
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await self.consumer.commit({tp: offset})
+            await self.consumer.commit(offsets)
+        except Exception as exc:  # redelivery is harmless: handled events are recorded
+            log.warning("consumer.commit_failed", service=self.service, error=repr(exc))
+            return
+        for tp, offset in offsets.items():
             highwater = self.consumer.highwater(tp)
             if highwater is not None:
                 metrics.CONSUMER_LAG.labels(self.service, tp.topic, tp.partition).set(max(highwater - offset, 0))
-        except Exception as exc:  # redelivery is harmless: handled events are recorded
-            log.warning("consumer.commit_failed", service=self.service, topic=tp.topic, error=repr(exc))
 
     async def handle(self, record: ConsumerRecord) -> None:
         """Decode, then handle with retries; undecodable or hopeless events go to the DLQ."""

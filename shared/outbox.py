@@ -48,9 +48,11 @@ async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, sour
             payload=envelope.model_dump_json(), traceparent=traceparent_now(),
         )
     )
-    session.sync_session.info["outbox_dirty"] = True
-    if session.bind.dialect.name == "postgresql":
+    info = session.sync_session.info
+    if not info.get("outbox_dirty") and session.bind.dialect.name == "postgresql":
+        # One NOTIFY per transaction wakes other processes' relays; this process's wakes on the commit hook.
         await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, topic)))
+    info["outbox_dirty"] = True
     return envelope
 
 
@@ -127,7 +129,7 @@ class OutboxRelay:
                 select(self.outbox).where(self.outbox.c.sent_at.is_(None)).order_by(self.outbox.c.seq)
                 .limit(self.batch_size).with_for_update(skip_locked=True)
             )).all()
-            await self._record_backlog(session, len(rows))
+            await self._record_backlog(session, rows)
             if not rows:
                 return 0
             futures = [await self.producer.send(
@@ -147,18 +149,20 @@ class OutboxRelay:
             return True
         return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(0x76697369, zlib.crc32(self.service.encode()) & 0x7FFFFFFF))))
 
-    async def _record_backlog(self, session: AsyncSession, batch: int) -> None:
-        if batch == 0:
-            metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
-            metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(0)
-            return
-        unsent = self.outbox.c.sent_at.is_(None)
-        count, oldest = (await session.execute(
-            select(func.count(), func.min(self.outbox.c.created_at)).where(unsent))).one()
+    async def _record_backlog(self, session: AsyncSession, rows: list) -> None:
+        """Backlog gauges; counted in the database only when a full batch says more is waiting."""
+        if len(rows) < self.batch_size:  # this batch is all that was unsent
+            count, oldest = len(rows), rows[0].created_at if rows else None
+        else:
+            unsent = self.outbox.c.sent_at.is_(None)
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(self.outbox.c.created_at)).where(unsent))).one()
         metrics.OUTBOX_BACKLOG.labels(self.service).set(count)
+        age = 0.0
         if oldest is not None:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            metrics.OUTBOX_OLDEST_AGE.labels(self.service).set((datetime.now(UTC) - oldest).total_seconds())
+            age = max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
+        metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(age)
 
     async def _listen(self) -> None:
         """Wake on NOTIFY from other processes (replicas, CLI jobs) writing to the same outbox."""

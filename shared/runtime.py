@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaConsumer
+from aiokafka.protocol.metadata import MetadataRequest
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -60,6 +61,7 @@ class Runtime:
                 service=self.service, consumer=self.consumer, producer=self.producer, sessions=self.sessions,
                 processed=self.processed, handlers=self.handlers,
                 max_attempts=self.settings.consumer_max_attempts, backoff_seconds=self.settings.consumer_backoff_seconds,
+                concurrency=self.settings.consumer_concurrency if self.engine.dialect.name == "postgresql" else 1,
             )
             self.consumer_task = asyncio.create_task(self.loop.run(), name=f"{self.service}-consumer")
 
@@ -117,8 +119,14 @@ class Runtime:
     async def _kafka_ok(self) -> bool:
         if not self.kafka_started.is_set():
             return False
+        # One topic of our own, not the whole cluster: a broker with thousands of topics answers slowly.
+        client = self.producer.client
         try:
-            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
+            node = client.get_random_node()
+            if node is None:
+                return False
+            own_topic = self.settings.topic(f"{self.service}.v1")
+            await asyncio.wait_for(client.send(node, MetadataRequest([own_topic], allow_auto_topic_creation=False)), 2)
             return True
         except Exception:
             return False

@@ -31,6 +31,7 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = 1.0
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.2
+    consumer_concurrency: int = 4  # partitions handled side by side (SQLite: always one writer at a time)
     max_body_bytes: int = _shared("max_body_bytes", 64 * 1024)
 
     @model_validator(mode="after")

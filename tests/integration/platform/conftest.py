@@ -54,11 +54,11 @@ class Probe:
         return OutboxRelay(engine=self.engine, outbox=outbox, producer=self.producer, service=unique("svc"),
                            poll_seconds=30)
 
-    def loop(self, consumer=None, max_attempts: int = 2) -> ConsumerLoop:
+    def loop(self, consumer=None, max_attempts: int = 2, concurrency: int = 1) -> ConsumerLoop:
         consumer = consumer or make_consumer(self.bootstrap, self.group, [self.topic])
         return ConsumerLoop(service="probe", consumer=consumer, producer=self.producer, sessions=self.sessions,
                             processed=processed, handlers={ProbeHappened.type: record_effect},
-                            max_attempts=max_attempts, backoff_seconds=0.01)
+                            max_attempts=max_attempts, backoff_seconds=0.01, concurrency=concurrency)
 
     async def effect_notes(self) -> list[str]:
         async with self.sessions() as session:

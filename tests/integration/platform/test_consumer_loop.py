@@ -5,7 +5,7 @@ import asyncio
 from aiokafka import AIOKafkaConsumer
 
 from shared.events import Envelope
-from tests.integration.platform.conftest import ProbeHappened
+from tests.integration.platform.conftest import ProbeHappened, record_effect
 from tests.support import eventually, read_topic
 
 
@@ -92,3 +92,31 @@ async def read_one(consumer: AIOKafkaConsumer):
     while not batch:
         batch = await consumer.getmany(timeout_ms=500, max_records=1)
     return next(iter(batch.values()))[0]
+
+
+async def test_partitions_of_a_batch_are_handled_side_by_side_and_each_keeps_its_order(probe):
+    # The first event of each partition waits for the other's: handled one partition after the other,
+    # neither could get past its barrier, and both would be recorded as "alone".
+    barrier = asyncio.Barrier(2)
+
+    async def meet_then_record(session, envelope: Envelope) -> None:
+        note = envelope.parse(ProbeHappened).note
+        if note.endswith("-1"):
+            try:
+                await asyncio.wait_for(barrier.wait(), 5)
+            except (TimeoutError, asyncio.BrokenBarrierError):
+                note += " alone"
+        await record_effect(session, Envelope.wrap(ProbeHappened(note=note), source="test", subject="x"))
+
+    for partition, side in ((0, "a"), (1, "b")):
+        for n in (1, 2, 3):
+            await probe.producer.send_and_wait(probe.topic, value=_probe_event(f"{side}-{n}").model_dump_json().encode(),
+                                               key=side.encode(), partition=partition)
+    loop = probe.loop(concurrency=4)
+    loop.handlers = {ProbeHappened.type: meet_then_record}
+    await loop.consumer.start()
+    await _run_until(probe, loop, ["a-1", "a-2", "a-3", "b-1", "b-2", "b-3"])
+    notes = await probe.effect_notes()
+    assert sorted(notes) == ["a-1", "a-2", "a-3", "b-1", "b-2", "b-3"]
+    assert [n for n in notes if n.startswith("a")] == ["a-1", "a-2", "a-3"]
+    assert [n for n in notes if n.startswith("b")] == ["b-1", "b-2", "b-3"]
