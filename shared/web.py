@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Table
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics
 from shared.auth import TokenVerifier, public
@@ -70,18 +71,32 @@ def install_platform(app: FastAPI, service: str) -> None:
     app.add_middleware(NoNulCharacters)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def record_latency(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics.HTTP_LATENCY.labels(service, request.method, template, response.status_code).observe(
-            time.perf_counter() - started)
-        return response
+    app.add_middleware(RecordLatency, service=service)
 
     docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url if app.docs_url else None}
     app.add_middleware(SecurityHeaders, docs_paths=frozenset(p for p in docs if p))
+
+
+class RecordLatency:
+    """Time to the response's start by route template, as pure ASGI (an SSE stream counts until its headers)."""
+
+    def __init__(self, app: ASGIApp, service: str):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                template = getattr(scope.get("route"), "path", "unmatched")
+                metrics.HTTP_LATENCY.labels(self.service, scope["method"], template, message["status"]).observe(
+                    time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
 
 
 Extras = Callable[[FastAPI, Runtime], AbstractAsyncContextManager]
