@@ -1,5 +1,6 @@
 """Security headers, a request body limit and a NUL guard for every service, as pure ASGI middleware."""
 
+import asyncio
 import re
 from urllib.parse import unquote_to_bytes
 
@@ -8,6 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DRAIN_BYTES, DRAIN_SECONDS = 1024 * 1024, 2.0  # how much of a refused body is read before the 413
 # No inline script anywhere; scripts, styles and the dashboard's EventSource (connect-src) come from 'self'.
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 # FastAPI's own /docs and /redoc pages load Swagger UI / ReDoc from a CDN and boot it with an inline script.
@@ -91,9 +93,31 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._discard_rest(receive)
         response = JSONResponse({"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413,
                                 headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+    @staticmethod
+    async def _discard_rest(receive: Receive) -> None:
+        """Read (a bounded amount of) what the client still sends, so it is listening when the 413 comes.
+
+        Clients such as httpx send the whole body before reading an answer; closing on them mid-body
+        turns the 413 into a connection reset. More than DRAIN_BYTES or DRAIN_SECONDS, and we close anyway.
+        """
+        drained = 0
+        try:
+            async with asyncio.timeout(DRAIN_SECONDS):
+                while drained <= DRAIN_BYTES:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return
+                    drained += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return
+        except TimeoutError:
+            return
 
 
 # An escaped NUL in JSON: `\u0000` after an even number of backslashes (an odd number escapes the backslash).

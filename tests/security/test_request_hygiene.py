@@ -63,7 +63,8 @@ async def test_the_dashboard_may_load_its_own_script_and_event_stream():
     assert response.headers["content-security-policy"] == CSP  # default-src 'self': /static/*.js and EventSource
 
 
-async def test_a_chunked_body_over_a_real_socket_is_cut_at_the_limit():
+@pytest.mark.parametrize("declared", [False, True], ids=["chunked", "content-length"])
+async def test_a_body_over_the_limit_on_a_real_socket_gets_a_413_the_client_can_read(declared):
     config = uvicorn.Config(offline_app("protocol"), host="127.0.0.1", port=0, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
@@ -77,7 +78,8 @@ async def test_a_chunked_body_over_a_real_socket_is_cut_at_the_limit():
                 yield b"x" * 4096  # 80 KiB in all, no Content-Length
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
-            response = await http.post("/api/v1/plans/HEL-1/gifts", content=chunks(),
+            body = b"x" * 4096 * 20 if declared else chunks()
+            response = await http.post("/api/v1/plans/HEL-1/gifts", content=body,
                                        headers={"content-type": "application/json"})
         assert response.status_code == 413
     finally:
