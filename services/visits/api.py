@@ -5,10 +5,11 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.visits import domain, listing, privacy, service
+from services.visits import domain, listing, privacy, security, service
 from services.visits.config import Settings
 from services.visits.models import DivisionRow
 from services.visits.schemas import (
@@ -28,6 +29,10 @@ Decider = Annotated[Principal, require("admin", "division_officer")]
 Admin = Annotated[Principal, require("admin")]
 MaybeStaff = Annotated[Principal | None, Depends(current_principal)]
 Token = Annotated[str | None, Query(description="the delegation's tracking token", max_length=100)]
+IdempotencyKeyHeader = Annotated[str | None, Header(
+    alias="Idempotency-Key", pattern=security.IDEMPOTENCY_KEY,
+    description="1-200 printable characters, e.g. a UUID. A retry with the same key and body gets the first answer "
+                "again (for at least a day); the same key with another body is refused (422).")]
 
 
 def _settings(request: Request) -> Settings:
@@ -35,6 +40,13 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    return request.app.state.sessions
+
+
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 
 
 def submissions_left(request: Request) -> float | None:
@@ -56,11 +68,15 @@ def now() -> datetime:
 
 @router.post("/requests", status_code=201, dependencies=[public(), Depends(rate_limited)],
              responses=error_responses(429))
-async def submit_visit_request(body: VisitRequestCreate, session: SessionDep, settings: SettingsDep) -> Submitted:
-    """Submit a visit request; keep the tracking URL, it is shown only once."""
-    visit, token = await service.submit_request(session=session, settings=settings, data=body, now=now())
-    return Submitted(reference=visit.reference, status=visit.status, division=visit.division,
-                     tracking_url=service.tracking_url(settings, visit.reference, token), flags=visit.flags)
+async def submit_visit_request(body: VisitRequestCreate, session: SessionDep, sessions: SessionsDep,
+                               settings: SettingsDep, idempotency_key: IdempotencyKeyHeader = None) -> Submitted:
+    """Submit a visit request; keep the tracking URL. Send an Idempotency-Key to retry safely."""
+    submitted = await service.submit_request(
+        session=session, sessions=sessions, settings=settings, data=body, now=now(),
+        idempotency_key=None if idempotency_key is None else f"api:{idempotency_key}")
+    return Submitted(reference=submitted.reference, status=submitted.status, division=submitted.division,
+                     tracking_url=service.tracking_url(settings, submitted.reference, submitted.token),
+                     flags=submitted.flags)
 
 
 @router.get("/requests", responses=error_responses(401, 403))
@@ -172,3 +188,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(domain.InvalidTransition, lambda r, e: JSONResponse({"detail": str(e)}, 409))
     app.add_exception_handler(domain.InvalidDecision, lambda r, e: field_error("body", e.field, str(e)))
     app.add_exception_handler(listing.InvalidCursor, lambda r, e: field_error("query", "cursor", str(e)))
+    app.add_exception_handler(service.KeyReused, lambda r, e: field_error(
+        "header", "Idempotency-Key", "was sent before with a different request body"))

@@ -17,6 +17,8 @@ class Settings(ServiceSettings):
     escalation_interval_seconds: float = 60.0  # how often overdue requests are looked for
     completion_interval_seconds: float = 3600.0  # how often accepted visits whose day is over are completed
     retention_interval_seconds: float = 3600.0  # how often personal data past its retention time is erased
+    # How long a submission's Idempotency-Key (or form nonce) answers a retry; the retention job forgets it after.
+    idempotency_key_hours: float = Field(24.0, gt=0)
     # Days personal data is kept after the visit day, or after a request was declined or cancelled.
     personal_data_retention_days: int = Field(180, ge=0)
 

@@ -127,6 +127,12 @@ def _finnish_holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("FI", years=year)
 
 
+def load_holidays(today: date) -> None:
+    """Build this and next year's calendars now: the first build loads `holidays`' country data (1-3 s)."""
+    for year in (today.year, today.year + 1):
+        _finnish_holidays(year)
+
+
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _finnish_holidays(day.year)
 

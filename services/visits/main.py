@@ -1,12 +1,14 @@
 """The visits service: delegation intake, routing, decisions, tracking and the Communications queue."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.visits import api, consumer, models, pages, privacy, queue, security, service
+from services.visits import api, consumer, domain, models, pages, privacy, queue, security, service
 from services.visits.config import Settings
 from shared.runtime import Runtime
 from shared.settings import load_settings
@@ -19,6 +21,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def jobs(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+        # Deadlines need the holiday calendar; loading it here spares the first delegation's request the wait.
+        await asyncio.to_thread(domain.load_holidays, domain.local_date(datetime.now(UTC)))
         runtime.run_task(service.escalation_loop(runtime.sessions, settings))
         runtime.run_task(service.completion_loop(runtime.sessions, settings))
         runtime.run_task(privacy.retention_loop(runtime.sessions, settings))

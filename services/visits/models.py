@@ -75,7 +75,7 @@ class RoutingRule(Base):
 
 
 class ReferenceCounter(Base):
-    """The last reference number handed out per year; bumped inside the submitting transaction."""
+    """The last reference number handed out per year; bumped on its own, before the submitting transaction."""
 
     __tablename__ = "reference_counters"
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -125,6 +125,7 @@ class VisitRequest(Base):
 
     __table_args__ = (
         Index("ix_requests_created_at_id", "created_at", "id"),
+        Index("ix_requests_country_created_at_id", "country", "created_at", "id"),
         Index("ix_requests_division_status", "division", "status"),
         Index("ix_requests_duplicates", "organisation_key", "primary_focus_area", "created_at"),
         Index("ix_requests_deadline", "status", "decision_deadline"),
@@ -142,6 +143,20 @@ class VisitRequest(Base):
         present = {"short_notice": self.short_notice, "possible_duplicate": self.duplicate_of is not None,
                    "escalated": self.escalated_at is not None}
         return [flag for flag, on in present.items() if on]
+
+
+class SubmissionKey(Base):
+    """An Idempotency-Key seen with a submission: a retry with it gets `answer` again until the retention job forgets it.
+
+    Neither the key nor the tracking token is stored: the token of a keyed submission is derived from the key's hash.
+    """
+
+    __tablename__ = "submission_keys"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the namespaced key
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the validated body
+    request_id: Mapped[str] = mapped_column(String(36))  # no foreign key: bookkeeping for a day
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)  # reference, status, division, flags as first answered
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class RequestFocusArea(Base):
@@ -178,6 +193,8 @@ class HistoryEntry(Base):
     status: Mapped[str] = mapped_column(String(20))
     division: Mapped[str] = mapped_column(String(50))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Never loaded; it tells the flush to insert the request first when both are new in one flush.
+    request: Mapped["VisitRequest"] = relationship(lazy="raise")
 
 
 class AuditEntry(Base):
@@ -212,5 +229,6 @@ class WaitlistEntry(Base):
     iso_week: Mapped[str] = mapped_column(String(8), primary_key=True)
     division: Mapped[str] = mapped_column(String(50))
     waitlisted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    request: Mapped["VisitRequest"] = relationship(lazy="raise")  # see HistoryEntry.request
 
     __table_args__ = (Index("ix_waitlist_division_week", "division", "iso_week", "waitlisted_at"),)

@@ -2,6 +2,7 @@
 
 import math
 import re
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,9 @@ async def apply_form(request: Request, lang: str | None = None) -> HTMLResponse:
     lang = texts.language(lang)
     secret, cookie = _settings(request).csrf_secret, request.cookies.get(CSRF_COOKIE)
     token = cookie if security.csrf_valid(secret, cookie, cookie) else security.new_csrf_token(secret)
-    response = render(request, "apply.html", lang, values={"language": lang}, others=[], errors={}, csrf=token)
+    # A fresh nonce per page: sent twice (double click, refresh, retry), the form stores one request.
+    response = render(request, "apply.html", lang, values={"language": lang, "submission_id": str(uuid.uuid4())},
+                      others=[], errors={}, csrf=token)
     response.set_cookie(CSRF_COOKIE, token, path="/apply", httponly=True, samesite="strict", secure=_secure(request))
     return response
 
@@ -84,11 +87,19 @@ async def submit_form(request: Request, session: SessionDep):
     try:
         data = VisitRequestCreate.model_validate(form_payload(form))
     except ValidationError as exc:
-        return render(request, "apply.html", lang, status=422, values=dict(form), errors=form_errors(exc, lang),
+        return render(request, "apply.html", lang, status=422,
+                      values={"submission_id": str(uuid.uuid4())} | dict(form), errors=form_errors(exc, lang),
                       others=form.getlist("other_focus_areas"), csrf=form.get("csrf_token"))
-    visit, token = await service.submit_request(session=session, settings=settings, data=data, now=datetime.now(UTC))
-    response = RedirectResponse(f"/apply/confirmation/{visit.reference}?lang={lang}", status_code=303)
-    response.set_cookie(RECEIPT_COOKIE, security.new_receipt(settings.csrf_secret, visit.reference, token),
+    nonce = form.get("submission_id")  # absent on a page served before nonces: no idempotency then
+    try:
+        submitted = await service.submit_request(
+            session=session, sessions=request.app.state.sessions, settings=settings, data=data,
+            now=datetime.now(UTC), idempotency_key=f"form:{nonce}" if security.valid_idempotency_key(nonce) else None)
+    except service.KeyReused:
+        return render(request, "message.html", lang, status=422, title=t["resent_title"], message=t["resent"])
+    response = RedirectResponse(f"/apply/confirmation/{submitted.reference}?lang={lang}", status_code=303)
+    response.set_cookie(RECEIPT_COOKIE, security.new_receipt(settings.csrf_secret, submitted.reference,
+                                                             submitted.token),
                         path="/apply/confirmation", max_age=900, httponly=True, samesite="lax",
                         secure=_secure(request))
     return response

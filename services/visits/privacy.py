@@ -19,7 +19,7 @@ from services.visits import domain, models
 from services.visits.config import Settings
 from services.visits.journal import SYSTEM, Actor, record_erasure
 from services.visits.models import HistoryEntry, VisitRequest
-from services.visits.service import NotFound, history_of, run_periodically
+from services.visits.service import NotFound, forget_submission_keys, history_of, run_periodically
 from shared.auth import Principal
 
 ERASED = "[erased]"
@@ -162,6 +162,12 @@ async def erase_expired_personal_data(*, session: AsyncSession, settings: Settin
 
 
 async def retention_loop(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Erase personal data past its retention time every `retention_interval_seconds`."""
-    await run_periodically(erase_expired_personal_data, "retention_erased", sessions, settings,
+    """Every `retention_interval_seconds`: forget old idempotency keys, erase personal data past its retention."""
+    await run_periodically(retention_round, "retention_erased", sessions, settings,
                            settings.retention_interval_seconds)
+
+
+async def retention_round(*, session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Returns how many requests were erased (forgotten keys are housekeeping, not counted)."""
+    await forget_submission_keys(session=session, settings=settings, now=now)
+    return await erase_expired_personal_data(session=session, settings=settings, now=now)

@@ -1,7 +1,9 @@
 """Secrets and guards of the public side: tracking tokens, CSRF, the confirmation receipt, rate limits."""
 
+import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections import deque
 
@@ -22,6 +24,20 @@ def hash_token(token: str) -> str:
 
 def token_matches(token: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token), stored_hash)
+
+
+# Idempotency-Key: 1-200 printable ASCII characters, taken as sent (a structured-field string keeps its quotes).
+IDEMPOTENCY_KEY = r"^[\x20-\x7e]{1,200}$"
+
+
+def valid_idempotency_key(value: object) -> bool:
+    return isinstance(value, str) and re.fullmatch(IDEMPOTENCY_KEY, value) is not None
+
+
+def keyed_tracking_token(secret: str, key_hash: str) -> str:
+    """The tracking token of a submission with an idempotency key: derived, so a retry can show it again unstored."""
+    digest = hmac.new(secret.encode(), f"tracking:{key_hash}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def _sign(secret: str, purpose: str, value: str) -> str:

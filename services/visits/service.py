@@ -1,13 +1,18 @@
 """Use cases of the visits service: one transaction each, with its audit row and outbox event."""
 
 import asyncio
+import hashlib
+import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.visits import domain, events, security
@@ -16,8 +21,8 @@ from services.visits.journal import (
     ANONYMOUS, DELEGATION, RULE, SYSTEM, Actor, ranges, record_change, record_denied, record_setting,
 )
 from services.visits.models import (
-    DivisionRow, FullWeek, HistoryEntry, Member, ReferenceCounter, RequestFocusArea, RoutingRule, VisitRequest,
-    WaitlistEntry,
+    DivisionRow, FullWeek, HistoryEntry, Member, ReferenceCounter, RequestFocusArea, RoutingRule, SubmissionKey,
+    VisitRequest, WaitlistEntry,
 )
 from services.visits.schemas import (
     AcceptDecision, DeclineDecision, DivisionUpdate, ProposalAnswer, ProposeDecision, RedirectDecision,
@@ -42,31 +47,123 @@ class Unknown(Exception):
 
 # ---------------------------------------------------------------- submission
 
-async def submit_request(*, session: AsyncSession, settings: Settings, data: VisitRequestCreate,
-                         now: datetime) -> tuple[VisitRequest, str]:
-    """Store a request, route it (or waitlist it) and publish both events; returns it and its tracking token."""
-    divisions, rules = await _divisions(session), await _rules(session)
-    routing = domain.route(data.focus_areas, rules, divisions)
-    preferred = [r.to_domain() for r in data.preferred_dates]
-    token = security.new_tracking_token()
-    request = _new_request(data, routing, preferred, token, now)
-    request.reference = await _next_reference(session, now)
-    request.short_notice = domain.is_short_notice(preferred, domain.local_date(now),
-                                                  divisions[routing.division].lead_time_weeks)
-    request.duplicate_of = await _earlier_duplicate(session, request, now)
+class KeyReused(Exception):
+    """The idempotency key came before with a different body."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a submission answers; a retry with the same idempotency key gets it again."""
+
+    reference: str
+    status: str
+    division: str
+    flags: list[str]
+    token: str
+
+    def answer(self) -> dict[str, Any]:
+        """What is kept for a retry: everything but the token, which is derived again from the key."""
+        return {"reference": self.reference, "status": self.status, "division": self.division, "flags": self.flags}
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A namespaced key ("api:...", "form:...") and the body it came with, both only as hashes."""
+
+    hash: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, key: str, data: VisitRequestCreate) -> "IdempotencyKey":
+        body = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return cls(hashlib.sha256(key.encode()).hexdigest(), hashlib.sha256(body.encode()).hexdigest())
+
+
+async def submit_request(*, session: AsyncSession, sessions: async_sessionmaker[AsyncSession], settings: Settings,
+                         data: VisitRequestCreate, now: datetime, idempotency_key: str | None = None) -> Submission:
+    """Store a request, route it (or waitlist it) and publish both events; a key seen before gets its first answer."""
+    key = IdempotencyKey.of(idempotency_key, data) if idempotency_key else None
+    first, reference = await _reserve(sessions, key, now)
+    if first is not None:
+        return _replay(settings, key, first)
+    try:
+        return await _store(session, settings, data, reference, key, now)
+    except IntegrityError:
+        if key is None:
+            raise
+        await session.rollback()  # a concurrent submission with this key committed first: answer as it did
+        first = await session.get(SubmissionKey, key.hash)
+        if first is None:
+            raise
+        return _replay(settings, key, first)
+
+
+async def _reserve(sessions: async_sessionmaker[AsyncSession], key: IdempotencyKey | None,
+                   now: datetime) -> tuple[SubmissionKey | None, str]:
+    """The key's first submission if there was one, else the next reference; before the submission's transaction.
+
+    Bumped inside that transaction, the year's counter row would stay locked until it commits, and concurrent
+    submissions would queue on it. Here the bump is one autocommitted statement; the price is a gap in the numbers
+    when a submission fails after it, which is accepted.
+    """
+    async with sessions() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        first = await session.get(SubmissionKey, key.hash) if key else None
+        return first, "" if first else await _next_reference(session, now)
+
+
+def _replay(settings: Settings, key: IdempotencyKey, first: SubmissionKey) -> Submission:
+    if first.fingerprint != key.fingerprint:
+        raise KeyReused()
+    return Submission(**first.answer, token=security.keyed_tracking_token(settings.csrf_secret, key.hash))
+
+
+async def _store(session: AsyncSession, settings: Settings, data: VisitRequestCreate, reference: str,
+                 key: IdempotencyKey | None, now: datetime) -> Submission:
+    """The submission's transaction: three reads, then every row in one flush at the commit."""
+    token = security.keyed_tracking_token(settings.csrf_secret, key.hash) if key else security.new_tracking_token()
+    request, division, full_weeks = await _new_request(session, data, reference, token, now)
+    url = tracking_url(settings, reference, token)
     session.add(request)
-    await session.flush()  # history and waitlist rows point at it
-    url = tracking_url(settings, request.reference, token)
-    # Only the events of this transaction carry the link: afterwards just its hash is left.
-    await record_change(session, settings, request, events.VisitSubmitted, action="submitted", actor=DELEGATION,
-                        now=now, tracking_url=url)
-    if domain.all_weeks_full(preferred, await _full_weeks(session, request.division)):
-        await _waitlist(session, settings, request, now=now, tracking_url=url)
-    else:
-        await _route(session, settings, request, divisions[request.division], actor=RULE, by="rule", now=now,
-                     tracking_url=url)
+    with session.no_autoflush:  # the request is inserted already routed (or waitlisted): no UPDATE after
+        # Only the events of this transaction carry the link: afterwards just its hash is left.
+        await record_change(session, settings, request, events.VisitSubmitted, action="submitted",
+                            actor=DELEGATION, now=now, tracking_url=url)
+        if domain.all_weeks_full(request.preferred_dates, full_weeks):
+            await _waitlist(session, settings, request, full_weeks, now=now, tracking_url=url)
+        else:
+            await _route(session, settings, request, division, actor=RULE, by="rule", now=now, tracking_url=url,
+                         waitlisted=False)
+    submission = Submission(reference, request.status, request.division, request.flags, token)
+    if key is not None:
+        session.add(SubmissionKey(key_hash=key.hash, fingerprint=key.fingerprint, request_id=request.id,
+                                  answer=submission.answer(), created_at=now))
     await session.commit()
-    return request, token
+    return submission
+
+
+async def _new_request(session: AsyncSession, data: VisitRequestCreate, reference: str, token: str,
+                       now: datetime) -> tuple[VisitRequest, domain.Division, set[str]]:
+    """The request, routed in memory and flagged, with its division and that division's full weeks."""
+    divisions, rules = await _divisions_and_rules(session)
+    routing = domain.route(data.focus_areas, rules, divisions)
+    division = divisions[routing.division]
+    preferred = [r.to_domain() for r in data.preferred_dates]
+    request = VisitRequest(
+        id=str(uuid.uuid4()), reference=reference, status="submitted", division=routing.division,
+        info_divisions=routing.info_divisions, primary_focus_area=data.focus_areas[0],
+        organisation=data.organisation, organisation_key=domain.organisation_key(data.organisation),
+        country=data.country, language=data.language, contact_name=data.contact.name,
+        contact_email=str(data.contact.email), contact_phone=data.contact.phone, highest_rank=data.highest_rank,
+        delegation_size=data.delegation_size, preferred_dates=preferred, proposed_dates=[], purpose=data.purpose,
+        needs=data.needs.model_dump(), tracking_token_hash=security.hash_token(token), created_at=now,
+        updated_at=now, short_notice=domain.is_short_notice(preferred, domain.local_date(now),
+                                                            division.lead_time_weeks),
+        focus_area_rows=[RequestFocusArea(position=i, focus_area=a) for i, a in enumerate(data.focus_areas)],
+        members=[Member(position=i, **m.model_dump()) for i, m in enumerate(data.members)],
+    )
+    request.duplicate_of = await _earlier_duplicate(session, request, now)
+    return request, division, await _full_weeks(session, request.division)
 
 
 def tracking_url(settings: Settings, reference: str, token: str) -> str:
@@ -74,24 +171,8 @@ def tracking_url(settings: Settings, reference: str, token: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/track/{reference}?token={token}"
 
 
-def _new_request(data: VisitRequestCreate, routing: domain.Routing, preferred: list[domain.DateRange],
-                 token: str, now: datetime) -> VisitRequest:
-    return VisitRequest(
-        id=str(uuid.uuid4()), status="submitted", division=routing.division,
-        info_divisions=routing.info_divisions, primary_focus_area=data.focus_areas[0],
-        organisation=data.organisation, organisation_key=domain.organisation_key(data.organisation),
-        country=data.country, language=data.language, contact_name=data.contact.name,
-        contact_email=str(data.contact.email), contact_phone=data.contact.phone, highest_rank=data.highest_rank,
-        delegation_size=data.delegation_size, preferred_dates=preferred, proposed_dates=[], purpose=data.purpose,
-        needs=data.needs.model_dump(), tracking_token_hash=security.hash_token(token), created_at=now,
-        updated_at=now,
-        focus_area_rows=[RequestFocusArea(position=i, focus_area=a) for i, a in enumerate(data.focus_areas)],
-        members=[Member(position=i, **m.model_dump()) for i, m in enumerate(data.members)],
-    )
-
-
 async def _next_reference(session: AsyncSession, now: datetime) -> str:
-    """HEL-<year>-<n>: one counter row per year, bumped atomically in this transaction."""
+    """HEL-<year>-<n>: one counter row per year, bumped atomically (see `_reserve` for why on its own)."""
     year = domain.local_date(now).year
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     table = ReferenceCounter.__table__
@@ -116,8 +197,17 @@ async def _divisions(session: AsyncSession) -> dict[str, domain.Division]:
     return {r.code: domain.Division(r.code, r.lead_time_weeks, r.decision_deadline_days) for r in rows}
 
 
-async def _rules(session: AsyncSession) -> dict[str, str]:
-    return {r.focus_area: r.division for r in await session.scalars(select(RoutingRule))}
+async def _divisions_and_rules(session: AsyncSession) -> tuple[dict[str, domain.Division], dict[str, str]]:
+    """Every division and the focus areas routed to it, in one query (every rule names a division)."""
+    rows = await session.execute(
+        select(DivisionRow.code, DivisionRow.lead_time_weeks, DivisionRow.decision_deadline_days,
+               RoutingRule.focus_area).outerjoin(RoutingRule, RoutingRule.division == DivisionRow.code))
+    divisions, rules = {}, {}
+    for code, lead_time_weeks, decision_days, focus_area in rows:
+        divisions[code] = domain.Division(code, lead_time_weeks, decision_days)
+        if focus_area is not None:
+            rules[focus_area] = code
+    return divisions, rules
 
 
 async def _full_weeks(session: AsyncSession, division: str) -> set[str]:
@@ -128,24 +218,25 @@ async def _full_weeks(session: AsyncSession, division: str) -> set[str]:
 
 async def _route(session: AsyncSession, settings: Settings, request: VisitRequest, division: domain.Division, *,
                  actor: Actor, by: str, now: datetime, tracking_url: str | None = None,
-                 details: dict | None = None) -> None:
+                 details: dict | None = None, waitlisted: bool = True) -> None:
     """Hand the request to its division with a fresh decision deadline."""
     request.status = "routed"
     request.decision_deadline = domain.add_working_days(domain.local_date(now), division.decision_deadline_days)
     request.escalated_at = None
-    await _leave_waitlist(session, request)
+    if waitlisted:  # a request submitted in this transaction has no waitlist rows to leave
+        await _leave_waitlist(session, request)
     await record_change(session, settings, request, events.VisitRouted, action="routed", actor=actor, by=by, now=now,
                         tracking_url=tracking_url, details={"routed_by": by, **(details or {})}, routed_by=by)
 
 
-async def _waitlist(session: AsyncSession, settings: Settings, request: VisitRequest, *, now: datetime,
-                    tracking_url: str | None) -> None:
+async def _waitlist(session: AsyncSession, settings: Settings, request: VisitRequest, full_weeks: set[str], *,
+                    now: datetime, tracking_url: str | None) -> None:
     """Every preferred week is full: wait for one to reopen, and tell the delegation what is open."""
     request.status, request.decision_deadline = "waitlisted", None
     for week in domain.preferred_weeks(request.preferred_dates):
         session.add(WaitlistEntry(request_id=request.id, iso_week=week, division=request.division,
                                   waitlisted_at=now))
-    nearest = domain.nearest_open_weeks(request.preferred_dates, await _full_weeks(session, request.division))
+    nearest = domain.nearest_open_weeks(request.preferred_dates, full_weeks)
     await record_change(session, settings, request, events.VisitWaitlisted, action="waitlisted", actor=RULE, now=now,
                         tracking_url=tracking_url, details={"nearest_open_weeks": nearest}, nearest_open_weeks=nearest)
 
@@ -352,6 +443,14 @@ async def escalate_overdue(*, session: AsyncSession, settings: Settings, now: da
                             now=now, details={"deadline": deadline.isoformat()}, deadline=deadline)
     await session.commit()
     return len(overdue)
+
+
+async def forget_submission_keys(*, session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Drop idempotency keys older than `idempotency_key_hours`; a retry after that is a new submission."""
+    cutoff = now - timedelta(hours=settings.idempotency_key_hours)
+    result = await session.execute(delete(SubmissionKey).where(SubmissionKey.created_at < cutoff))
+    await session.commit()
+    return result.rowcount
 
 
 async def complete_past_visits(*, session: AsyncSession, settings: Settings, now: datetime) -> int:

@@ -200,6 +200,9 @@ TEXTS = {
         "csrf": "Istuntonne on vanhentunut. Ladatkaa lomake uudelleen ja lähettäkää se uudestaan.",
         "limit_title": "Liian monta pyyntöä",
         "limit": "Olette lähettäneet liian monta pyyntöä. Yrittäkää uudelleen {minutes} minuutin kuluttua.",
+        "resent_title": "Lomake on jo lähetetty",
+        "resent": "Tämä lomake on jo lähetetty toisin tiedoin. Avatkaa lomake uudelleen lähettääksenne uuden "
+                  "pyynnön.",
         "back": "Takaisin lomakkeelle",
     },
     "sv": {
@@ -254,6 +257,9 @@ TEXTS = {
         "csrf": "Er session har gått ut. Ladda om formuläret och skicka det på nytt.",
         "limit_title": "För många förfrågningar",
         "limit": "Ni har skickat för många förfrågningar. Försök igen om {minutes} minuter.",
+        "resent_title": "Formuläret har redan skickats",
+        "resent": "Det här formuläret har redan skickats med andra uppgifter. Öppna formuläret på nytt för att "
+                  "skicka en ny begäran.",
         "back": "Tillbaka till formuläret",
     },
     "en": {
@@ -305,6 +311,8 @@ TEXTS = {
         "csrf": "Your session has expired. Please reload the form and send it again.",
         "limit_title": "Too many requests",
         "limit": "You have sent too many requests. Please try again in {minutes} minutes.",
+        "resent_title": "This form was already sent",
+        "resent": "This form was already sent with different details. Open the form again to send a new request.",
         "back": "Back to the form",
     },
 }

@@ -1,8 +1,8 @@
 """A submission whose answer is lost on the way back, retried as a browser or client would: stored once?
 
 The deterministic form of what the fault suite sees when visits is killed between its commit and its
-answer. The retry carries the same Idempotency-Key; visits does not honour one yet, so the retry
-stores a second request. Strict xfail: when visits learns the key, this passes and the marker must go.
+answer. The retry carries the same Idempotency-Key, so visits answers it with the first submission's
+reference instead of storing a second request.
 """
 
 import asyncio
@@ -37,7 +37,6 @@ async def visits_behind_a_proxy(settings: Settings):
         await serving
 
 
-@pytest.mark.xfail(strict=True, reason="visits ignores Idempotency-Key: a retried submission is stored twice")
 async def test_a_submission_retried_after_its_answer_was_lost_is_stored_once(new_database, kafka_bootstrap):
     settings = Settings(database_url=await new_database("visits"), kafka_bootstrap=kafka_bootstrap,
                         topic_prefix=unique() + ".")

@@ -98,3 +98,25 @@ async def test_migration_0003_goes_down_to_0002_and_up_again_keeping_requests_an
         await asyncio.to_thread(upgrade, "visits", database_url)
     finally:
         await engine.dispose()
+
+
+async def test_migrations_0004_and_0005_go_down_to_0003_and_up_again(database_url):
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    assert "submission_keys" in await _tables(database_url)
+    assert "ix_requests_country_created_at_id" in await _request_indexes(database_url)
+    await asyncio.to_thread(downgrade, "visits", database_url, "0003")
+    assert "submission_keys" not in await _tables(database_url)
+    assert "ix_requests_country_created_at_id" not in await _request_indexes(database_url)
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    assert "submission_keys" in await _tables(database_url)
+    assert "ix_requests_country_created_at_id" in await _request_indexes(database_url)
+
+
+async def _request_indexes(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes("requests"))
+    finally:
+        await engine.dispose()
+    return {index["name"] for index in indexes}
