@@ -24,7 +24,7 @@ async def known_division(division: Annotated[DivisionCode, Path()], session: Ses
     return found
 
 
-def valid_week(iso_week: Annotated[str, Path(pattern=WEEK_PATTERN, examples=["2027-W07"])]) -> str:
+async def valid_week(iso_week: Annotated[str, Path(pattern=WEEK_PATTERN, examples=["2027-W07"])]) -> str:
     """The ISO week named in the path ("2027-W07"), or 422 like any other invalid parameter (2031-W53, 2031-W00)."""
     try:
         return validate_week(iso_week)

@@ -35,14 +35,15 @@ IdempotencyKeyHeader = Annotated[str | None, Header(
                 "again (for at least a day); the same key with another body is refused (422).")]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every request.
     return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.sessions
 
 
