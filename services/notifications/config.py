@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -34,5 +34,7 @@ class Settings(ServiceSettings):
     max_attempts: int = 8
     dispatcher_poll_seconds: float = 1.0
     dispatcher_batch_size: int = 20
+    # A batch's e-mails share this many SMTP connections (one after another on each), not one per message.
+    smtp_connections: int = Field(default=2, ge=1)
     # A claimed delivery is re-claimable after this long (a dispatcher died mid-send).
     send_lease_seconds: float = 300.0

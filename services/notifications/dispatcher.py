@@ -3,40 +3,55 @@
 import asyncio
 import json
 import random
-import re
+import socket
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
-import aiosmtplib
 import httpx
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import select, update
+from sqlalchemy import event, exc as sa_exc, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
+from shared import metrics
 from shared.outbox import add_event
 from shared.runtime import Runtime
+from shared.tracing import sending_span
 
 from services.notifications import messages, models
-from shared import metrics
-from shared.tracing import sending_span
 from services.notifications.config import Settings
 from services.notifications.events import NotificationDelivered, NotificationFailed
+from services.notifications.mailer import DeliveryError, SmtpConnection
 from services.notifications.models import Delivery, DivisionRecipient
 
 log = structlog.get_logger()
-ADDRESS = re.compile(r"[^\s<>\"'@]+@[^\s<>\"']+")
 RETRYABLE_HTTP = {408, 425, 429}
 ATTEMPTS = Counter("visitdesk_notification_attempts_total", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])  # outcome: sent | retry | failed
+PLANNED = "notifications.deliveries_planned"
+Result = tuple[Delivery, DeliveryError | None]  # None: sent
+
+_wakeups: set[asyncio.Event] = set()
 
 
-class DeliveryError(Exception):
-    """A failed attempt; `transient` ones are retried until the attempts run out."""
+def wake_on_commit(session: AsyncSession) -> None:
+    """Wake this process's dispatchers when the session's transaction commits (not if it rolls back)."""
+    session.sync_session.info[PLANNED] = True
 
-    def __init__(self, message: str, *, transient: bool):
-        super().__init__(ADDRESS.sub("<address>", message)[:1000])  # no personal data in logs or events
-        self.transient = transient
+
+@event.listens_for(Session, "after_commit")
+def _wake_dispatchers(session: Session) -> None:
+    if session.info.pop(PLANNED, False):
+        for wakeup in list(_wakeups):
+            wakeup.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_planned(session: Session) -> None:
+    session.info.pop(PLANNED, None)
 
 
 class Dispatcher:
@@ -45,30 +60,45 @@ class Dispatcher:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], settings: Settings, runtime: Runtime,
                  http: httpx.AsyncClient):
         self.sessions, self.settings, self.runtime, self.http = sessions, settings, runtime, http
+        self.wakeup = asyncio.Event()
+        self.local_hostname: str | None = None
 
     async def run(self) -> None:
-        """Send due deliveries until the runtime stops; a batch in hand is finished first."""
+        """Send due deliveries until the runtime stops; a batch in hand is finished first.
+
+        Sleeps until a transaction here plans deliveries, or the poll (retries, other replicas' work) or stop.
+        """
         stopping = self.runtime.stopping
-        while not stopping.is_set():
-            try:
-                if await self.dispatch_due():
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database away: deliveries wait, nothing is lost
-                log.warning("dispatcher.failed", error=repr(exc))
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self.settings.dispatcher_poll_seconds)
-            except TimeoutError:
-                pass
+        _wakeups.add(self.wakeup)
+        watcher = asyncio.create_task(self._wake_on(stopping))
+        try:
+            while not stopping.is_set():
+                self.wakeup.clear()  # before claiming: a commit while we work brings us straight back
+                try:
+                    if await self.dispatch_due():
+                        continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database away: deliveries wait, nothing is lost
+                    log.warning("dispatcher.failed", error=repr(exc))
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.settings.dispatcher_poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            _wakeups.discard(self.wakeup)
+            watcher.cancel()
+
+    async def _wake_on(self, stopping: asyncio.Event) -> None:
+        await stopping.wait()
+        self.wakeup.set()
 
     async def dispatch_due(self) -> int:
-        """Send one batch of due deliveries; returns how many were attempted."""
+        """Send one batch of due deliveries and record the outcomes; returns how many were attempted."""
+        lease_ends = time.monotonic() + self.settings.send_lease_seconds
         claimed = await self._claim()
-        outcomes = await asyncio.gather(*(self._attempt(d) for d in claimed), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):  # not recorded: the lease runs out and it is tried again
-                log.warning("dispatcher.record_failed", error=repr(outcome))
+        if claimed:
+            await self._record(await self._send(claimed, lease_ends), lease_ends)
         return len(claimed)
 
     async def _claim(self) -> list[Delivery]:
@@ -83,47 +113,46 @@ class Dispatcher:
                 delivery.next_attempt_at = now + timedelta(seconds=self.settings.send_lease_seconds)
         return due
 
-    async def _attempt(self, delivery: Delivery) -> None:
-        if delivery.attempts > self.settings.max_attempts:  # a process died while giving up on it: finish that
-            given_up = f"gave up after {delivery.attempts - 1} attempts: {delivery.last_error}"
-            await self._record_failure(delivery, DeliveryError(given_up, transient=False))
-            return
-        try:
-            with sending_span(delivery.channel, delivery.event_type, delivery.traceparent):
-                if delivery.channel == "webhook":
-                    await self._post_webhook(delivery)
-                else:
-                    await self._send_email(delivery)
-        except Exception as exc:  # unforeseen errors too: retried, then failed with the reason
-            await self._record_failure(delivery, exc if isinstance(exc, DeliveryError)
-                                       else DeliveryError(repr(exc), transient=True))
-        else:
-            await self._record_success(delivery)
+    async def _send(self, claimed: list[Delivery], lease_ends: float) -> list[Result]:
+        """Webhooks side by side; e-mails over a few SMTP connections, one message after another on each."""
+        outcome: dict[str, DeliveryError | None] = {}
+        due = []
+        for delivery in claimed:
+            if delivery.attempts > self.settings.max_attempts:  # a process died while giving up on it: finish that
+                given_up = f"gave up after {delivery.attempts - 1} attempts: {delivery.last_error}"
+                outcome[delivery.id] = DeliveryError(given_up, transient=False)
+            else:
+                due.append(delivery)
+        webhooks = [d for d in due if d.channel == "webhook"]
+        emails = [d for d in due if d.channel != "webhook"]
+        lanes = min(self.settings.smtp_connections, len(emails))
+        await asyncio.gather(*(self._post_webhook(d, outcome) for d in webhooks),
+                             *(self._send_emails(emails[i::lanes], outcome, lease_ends) for i in range(lanes)))
+        return [(d, outcome[d.id]) for d in claimed]
 
-    async def _send_email(self, delivery: Delivery) -> None:
+    async def _send_emails(self, deliveries: list[Delivery], outcome: dict[str, DeliveryError | None],
+                           lease_ends: float) -> None:
+        if self.local_hostname is None:  # aiosmtplib would look it up (a DNS query) for every connection
+            self.local_hostname = await asyncio.to_thread(socket.getfqdn)
+        async with SmtpConnection(self.settings, self.local_hostname) as smtp:
+            for i, delivery in enumerate(deliveries):
+                if i and time.monotonic() > lease_ends - self._lease_margin():  # slow server: others may claim it now
+                    outcome[delivery.id] = DeliveryError("not sent: the batch's lease ran out first", transient=True)
+                else:
+                    outcome[delivery.id] = await _attempt(delivery, partial(self._send_email, smtp))
+
+    async def _send_email(self, smtp: SmtpConnection, delivery: Delivery) -> None:
         if not delivery.address:
             raise DeliveryError(f"no e-mail address configured for {delivery.recipient_kind} "
                                 f"{delivery.division or ''}".strip(), transient=False)
-        message = messages.email_message(
+        await smtp.send(messages.email_message(
             delivery_id=delivery.id, sender=self.settings.smtp_from, to=delivery.address, subject=delivery.subject,
-            text=delivery.body, html=delivery.body_html, language=delivery.language, reference=delivery.reference)
-        s = self.settings
-        try:
-            await aiosmtplib.send(
-                message, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                use_tls=s.smtp_tls, start_tls=s.smtp_starttls, timeout=s.smtp_timeout_seconds)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError("; ".join(f"SMTP {r.code} {r.message}" for r in exc.recipients),
-                                transient=all(r.code < 500 for r in exc.recipients)) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            # 5xx is final, except a rejected login: that is our configuration, fixable while we retry.
-            transient = exc.code < 500 or isinstance(exc, aiosmtplib.SMTPAuthenticationError)
-            raise DeliveryError(f"SMTP {exc.code} {exc.message}", transient=transient) from exc
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP unreachable: {exc!r}", transient=True) from exc
+            text=delivery.body, html=delivery.body_html, language=delivery.language, reference=delivery.reference))
 
-    async def _post_webhook(self, delivery: Delivery) -> None:
+    async def _post_webhook(self, delivery: Delivery, outcome: dict[str, DeliveryError | None]) -> None:
+        outcome[delivery.id] = await _attempt(delivery, self._webhook)
+
+    async def _webhook(self, delivery: Delivery) -> None:
         secret = await self._webhook_secret(delivery.division)
         if not delivery.address or not secret:
             raise DeliveryError(f"no webhook configured for division {delivery.division}", transient=False)
@@ -147,25 +176,83 @@ class Dispatcher:
             row = await session.get(DivisionRecipient, division) if division else None
             return row.webhook_secret if row else None
 
-    async def _record_success(self, delivery: Delivery) -> None:
+    async def _record(self, results: list[Result], lease_ends: float) -> None:
+        """Sent and to-retry rows in one transaction, then each failure with its DLQ record."""
+        sent = [d for d, error in results if error is None]
+        retries, failures = [], []
+        for delivery, error in results:
+            if error is not None:
+                log.warning("delivery.attempt_failed", delivery_id=delivery.id, channel=delivery.channel,
+                            attempts=delivery.attempts, transient=error.transient, error=str(error))
+                retry = error.transient and delivery.attempts < self.settings.max_attempts
+                (retries if retry else failures).append((delivery, error))
+        if sent or retries:
+            await self._persist(partial(self._record_sent_and_retries, sent, retries), lease_ends,
+                                rows=len(sent) + len(retries))
+        for delivery, error in failures:
+            await self._persist(partial(self._record_failure, delivery, error), lease_ends, rows=1)
+
+    async def _persist(self, write: Callable[[], Awaitable[None]], lease_ends: float, *, rows: int) -> None:
+        """Write outcomes until it commits: if the database blinks after a send, a second send would follow.
+
+        Tries until the lease is nearly over (then another dispatcher may claim the rows and try them again);
+        a late commit is still safe, since each update is guarded by the row's status and attempts.
+        """
+        margin = self._lease_margin()
+        delay, tries = 0.1, 0
+        while True:
+            tries += 1
+            try:
+                async with asyncio.timeout(max(lease_ends - margin - time.monotonic(), 1.0)):
+                    await write()
+                if tries > 1:
+                    log.info("delivery.record_recovered", tries=tries, rows=rows)
+                return
+            except Exception as exc:
+                if not _database_away(exc):  # not recorded: the lease runs out and it is tried again
+                    log.error("delivery.record_failed", tries=tries, rows=rows, error=repr(exc))
+                    return
+                left = lease_ends - margin - time.monotonic()
+                if left <= 0:
+                    log.error("delivery.record_abandoned", tries=tries, rows=rows, error=repr(exc))
+                    return
+                log.warning("delivery.record_retrying", tries=tries, rows=rows, retry_in=round(delay, 2),
+                            error=repr(exc))
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, 2.0)
+
+    async def _record_sent_and_retries(self, sent: list[Delivery],
+                                       retries: list[tuple[Delivery, DeliveryError]]) -> None:
+        now = datetime.now(UTC)
         async with self.sessions() as session, session.begin():
-            if await self._finish(session, delivery, status="sent", sent_at=datetime.now(UTC), last_error=None):
-                await self._publish(session, delivery, NotificationDelivered(**self._facts(delivery)))
-        ATTEMPTS.labels(delivery.channel, "sent").inc()
-        metrics.DELIVERIES.labels(delivery.channel, "delivered").inc()
-        log.info("delivery.sent", delivery_id=delivery.id, channel=delivery.channel, attempts=delivery.attempts)
+            finished = await self._finish_sent(session, sent, now)
+            for delivery in sent:
+                if delivery.id in finished:
+                    await self._publish(session, delivery, NotificationDelivered(**self._facts(delivery)))
+            for delivery, error in retries:
+                retry_at = now + timedelta(seconds=self._backoff(delivery.attempts))
+                await self._finish(session, delivery, status="pending", next_attempt_at=retry_at,
+                                   last_error=str(error))
+        for delivery in sent:
+            ATTEMPTS.labels(delivery.channel, "sent").inc()
+            metrics.DELIVERIES.labels(delivery.channel, "delivered").inc()
+            log.info("delivery.sent", delivery_id=delivery.id, channel=delivery.channel, attempts=delivery.attempts)
+        for delivery, _ in retries:
+            ATTEMPTS.labels(delivery.channel, "retry").inc()
+
+    async def _finish_sent(self, session: AsyncSession, sent: list[Delivery], now: datetime) -> set[str]:
+        """Mark sent in one statement the rows still ours (pending, attempts as claimed); returns their ids."""
+        if not sent:
+            return set()
+        ours = tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in sent])
+        statement = (update(Delivery).where(Delivery.status == "pending", ours)
+                     .values(status="sent", sent_at=now, last_error=None).returning(Delivery.id)
+                     .execution_options(synchronize_session=False))
+        return set(await session.scalars(statement))
 
     async def _record_failure(self, delivery: Delivery, failure: DeliveryError) -> None:
-        error, transient = str(failure), failure.transient
-        log.warning("delivery.attempt_failed", delivery_id=delivery.id, channel=delivery.channel,
-                    attempts=delivery.attempts, transient=transient, error=error)
-        if transient and delivery.attempts < self.settings.max_attempts:
-            retry_at = datetime.now(UTC) + timedelta(seconds=self._backoff(delivery.attempts))
-            async with self.sessions() as session, session.begin():
-                await self._finish(session, delivery, status="pending", next_attempt_at=retry_at, last_error=error)
-            ATTEMPTS.labels(delivery.channel, "retry").inc()
-            return
-        reason = f"gave up after {delivery.attempts} attempts: {error}" if transient else error
+        error = str(failure)
+        reason = f"gave up after {delivery.attempts} attempts: {error}" if failure.transient else error
         now = datetime.now(UTC)
         async with self.sessions() as session, session.begin():
             if await self._finish(session, delivery, status="failed", failed_at=now, next_attempt_at=now,
@@ -183,6 +270,9 @@ class Dispatcher:
                                    Delivery.attempts == delivery.attempts).values(**values))
         return result.rowcount == 1
 
+    def _lease_margin(self) -> float:
+        return min(10.0, self.settings.send_lease_seconds / 10)
+
     def _backoff(self, attempts: int) -> float:
         delay = min(self.settings.retry_base_seconds * 2 ** (attempts - 1), self.settings.retry_max_seconds)
         return delay * random.uniform(0.5, 1.5)
@@ -192,9 +282,9 @@ class Dispatcher:
         return {"delivery_id": delivery.id, "event_id": delivery.event_id, "event_type": delivery.event_type,
                 "reference": delivery.reference, "recipient": delivery.recipient_kind, "channel": delivery.channel}
 
-    async def _publish(self, session: AsyncSession, delivery: Delivery, event) -> None:
-        await add_event(session, models.outbox, event, source="notifications", key=delivery.event_key,
-                        topic=self.settings.topic(event.topic))
+    async def _publish(self, session: AsyncSession, delivery: Delivery, event_) -> None:
+        await add_event(session, models.outbox, event_, source="notifications", key=delivery.event_key,
+                        topic=self.settings.topic(event_.topic))
 
     async def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         """The failed delivery, with why and where its event came from, on `<source topic>.dlq`."""
@@ -216,3 +306,22 @@ class Dispatcher:
             except Exception as exc:
                 log.warning("dlq.publish_failed", delivery_id=delivery.id, error=repr(exc))
                 await asyncio.sleep(1)
+
+
+def _database_away(exc: Exception) -> bool:
+    """What a database restart, failover or network cut raises; anything else is a defect, not worth waiting for."""
+    if isinstance(exc, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+async def _attempt(delivery: Delivery, send: Callable[[Delivery], Awaitable[None]]) -> DeliveryError | None:
+    """One send in the trace of its event; None when it went, else why not (unforeseen errors: retried)."""
+    try:
+        with sending_span(delivery.channel, delivery.event_type, delivery.traceparent):
+            await send(delivery)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:
+        return DeliveryError(repr(exc), transient=True)
+    return None

@@ -6,6 +6,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
@@ -85,8 +86,11 @@ class Renderer:
 
 def email_message(*, delivery_id: str, sender: str, to: str, subject: str, text: str, html: str | None,
                   language: str, reference: str | None) -> EmailMessage:
-    """A multipart/alternative e-mail whose Message-ID is stable across resends of one delivery."""
-    message = EmailMessage()
+    """A multipart/alternative e-mail whose Message-ID is stable across resends of one delivery.
+
+    Built with the SMTP policy (CRLF line ends), the form it is sent in, so what it serialises to is wire-ready.
+    """
+    message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject

@@ -1,8 +1,12 @@
 """E-mails and webhook bodies as the dispatcher sends them, and what the delivery log shows of them."""
 
+import email
+import email.policy
 import hashlib
 import hmac
 from datetime import UTC, datetime
+
+import pytest
 
 from services.notifications.messages import email_message, signature
 from services.notifications.schemas import DeliveryPublic
@@ -23,6 +27,26 @@ def test_an_email_carries_a_message_id_derived_from_its_delivery_and_both_bodies
     assert message["Auto-Submitted"] == "auto-generated"
     assert message.get_body(("plain",)).get_content() == "Hej\n"
     assert message.get_body(("html",)).get_content().strip() == "<p>Hej</p>"
+
+
+@pytest.mark.parametrize(("language", "subject", "text"), [
+    ("fi", "Vierailupyyntönne on vastaanotettu – HEL-2027-0042", "Hyvä vastaanottaja,\nkiitos yhteydenotosta.\n"),
+    ("sv", "Ert besök är bekräftat – HEL-2027-0042", "Hej,\ner förfrågan är mottagen. Välkomna!\n"),
+])
+def test_an_email_is_wire_ready_with_crlf_and_ascii_headers_and_reads_back_unchanged(language, subject, text):
+    message = email_message(delivery_id="0b6d4c1e", sender="Helsingin kaupunki / visitdesk <no-reply@hel.example>",
+                            to="anna@example.se", subject=subject, text=text, html=f"<p>{text}</p>",
+                            language=language, reference="HEL-2027-0042")
+    raw = message.as_bytes()
+    head, _ = raw.split(b"\r\n\r\n", 1)
+    assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
+    assert head.isascii() and max(len(line) for line in raw.split(b"\r\n")) <= 998
+    read = email.message_from_bytes(raw, policy=email.policy.default)
+    assert (read["Subject"], read["Message-ID"], read["Content-Language"]) == (
+        subject, "<0b6d4c1e@visitdesk>", language)
+    assert read["From"].addresses[0].addr_spec == "no-reply@hel.example"
+    assert read.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert text.splitlines()[0] in read.get_body(("html",)).get_content()
 
 
 def test_the_delivery_log_shows_where_a_webhook_goes_but_not_its_secret_path_or_credentials():

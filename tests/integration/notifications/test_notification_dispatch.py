@@ -1,0 +1,131 @@
+"""How the dispatcher sends: woken by commits, over shared SMTP connections, and never twice for a database blink."""
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from services.notifications import service
+from services.notifications.messages import Renderer
+from shared.events import Envelope
+from tests.faults.proxy import TcpProxy
+from tests.integration.notifications.test_notification_delivery import log_of, running, settled
+from tests.support import eventually, read_topic
+from visitdesk.mailsink import EmlStore, mailsink
+
+
+async def test_a_consumed_event_is_mailed_at_once_although_the_dispatcher_polls_only_every_30_seconds(
+        database, sink, make_settings, publish, visit_event):
+    settings = make_settings(database, sink.port, dispatcher_poll_seconds=30)
+    event = visit_event("visit.submitted.v1")
+    async with running(settings) as (app, client):
+        await publish(settings, "visits.v1", event)
+
+        async def sent():
+            rows = await log_of(client, settings, event["data"]["reference"])
+            return rows if rows and rows[0]["status"] == "sent" else None
+
+        [row] = await eventually(sent, timeout=10)
+        stop_began = time.monotonic()
+    assert time.monotonic() - stop_began < 8  # stopping wakes the sleeping dispatcher; else it waits out the 10 s grace
+    assert (row["status"], row["attempts"]) == ("sent", 1)
+    [mail] = sink.messages()
+    assert mail["Message-ID"] == f"<{row['id']}@visitdesk>"
+
+
+class CuttingStore(EmlStore):
+    """Cuts the service's way to PostgreSQL the moment a message arrives, then answers `reply` to it."""
+
+    def __init__(self, directory, proxy: TcpProxy, reply: str, seconds: float = 1.5):
+        super().__init__(directory)
+        self.proxy, self.reply, self.seconds, self.cuts = proxy, reply, seconds, []
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.cuts:
+            self.cuts.append(asyncio.create_task(self.proxy.cut(self.seconds)))
+            await asyncio.sleep(0)  # the cut drops every connection before the answer goes out
+            if not self.reply.startswith("250"):
+                return self.reply
+        return await super().handle_DATA(server, session, envelope)
+
+    async def cut_begun(self) -> bool:
+        return bool(self.cuts)
+
+
+# Leases the 1.5 s cut fits in many times. Were an outcome not recorded, the row would be claimed again when
+# the lease ran out: a second e-mail after 10 s, or (30 s) no outcome within the 20 s the test waits.
+@pytest.mark.parametrize(("reply", "lease", "outcome", "mails"), [
+    ("250 OK", 10, ("sent", 1), 1),  # accepted: the success is recorded once the database is back
+    ("451 4.3.0 try again", 30, ("sent", 2), 1),  # refused for now: the retry is recorded, then it goes
+    ("550 5.7.1 rejected", 10, ("failed", 1), 0),  # refused for good: failed and dead-lettered once
+])
+async def test_the_database_away_right_after_the_smtp_answer_neither_resends_nor_loses_the_outcome(
+        database, tmp_path, make_settings, publish, visit_event, kafka_bootstrap, reply, lease, outcome, mails):
+    real = make_url(database)
+    proxy = await TcpProxy(lambda: (real.host, real.port)).start()
+    through_proxy = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    event = visit_event("visit.submitted.v1")
+    store = CuttingStore(tmp_path / "mail", proxy, reply)
+    try:
+        async with mailsink(tmp_path, handler=store) as sink:
+            settings = make_settings(through_proxy, sink.port, send_lease_seconds=lease)
+            async with running(settings) as (app, client):
+                await publish(settings, "visits.v1", event)
+                await eventually(store.cut_begun)
+                await store.cuts[0]  # the log is read through the same database path
+                [row] = await settled(client, settings, event["data"]["reference"], 1)
+            messages = sink.messages()
+    finally:
+        await asyncio.gather(*store.cuts)
+        await proxy.stop()
+    assert proxy.cuts == 1
+    assert (row["status"], row["attempts"]) == outcome
+    assert [m["Message-ID"] for m in messages] == [f"<{row['id']}@visitdesk>"] * mails
+    if outcome[0] == "failed":
+        assert len(await read_topic(kafka_bootstrap, settings.topic("visits.v1.dlq"), count=2, timeout=2)) == 1
+
+
+class TwoPerConnection(EmlStore):
+    """Like many real servers: closes a connection when a third message begins; refuses one mailbox."""
+
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.accepted: dict[object, int] = {}  # per connection (aiosmtpd keeps one session per connection)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.accepted.get(session, 0) == 2:
+            server.transport.close()
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody"):
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.accepted[session] = self.accepted.get(session, 0) + 1
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_batch_shares_one_smtp_connection_reopened_when_the_server_drops_it_and_one_refusal_fails_alone(
+        database, tmp_path, make_settings, visit_event):
+    store = TwoPerConnection(tmp_path / "mail")
+    events = [Envelope.model_validate(visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se"))
+              for i in range(5)]
+    events.append(Envelope.model_validate(visit_event("visit.submitted.v1", contact_email="nobody@example.se")))
+    async with mailsink(tmp_path, handler=store) as sink:
+        settings = make_settings(database, sink.port, smtp_connections=1)
+        async with running(settings) as (app, client):
+            async with app.state.sessions() as session, session.begin():  # one commit: one batch
+                planned = [d for e in events for d in await service.plan_deliveries(
+                    session=session, envelope=e, settings=settings, renderer=Renderer())]
+            rows = [r for e in events for r in await settled(client, settings, e.data["reference"], 1)]
+        messages = sink.messages()
+    outcome = {r["address"]: (r["status"], r["attempts"]) for r in rows}
+    assert outcome == {f"guest{i}@example.se": ("sent", 1) for i in range(5)} | {"nobody@example.se": ("failed", 1)}
+    assert sorted(m["Message-ID"] for m in messages) == sorted(
+        f"<{d.id}@visitdesk>" for d in planned if d.address != "nobody@example.se")
+    assert list(store.accepted.values()) == [2, 2, 1]  # three connections for five e-mails, none sent twice
