@@ -106,7 +106,7 @@ def service_env(service: str, database_url: str, kafka: str, prefix: str, **extr
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL") and not k.startswith("VISITDESK_")}
     return env | {
         f"{service.upper()}_DATABASE_URL": database_url, "VISITDESK_KAFKA_BOOTSTRAP": kafka,
-        "VISITDESK_TOPIC_PREFIX": prefix, "VISITDESK_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+        "VISITDESK_TOPIC_PREFIX": prefix, "VISITDESK_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"), "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(SOURCE),
     } | extra
 

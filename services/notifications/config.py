@@ -34,6 +34,9 @@ class Settings(ServiceSettings):
     max_attempts: int = 8
     dispatcher_poll_seconds: float = 1.0
     dispatcher_batch_size: int = 20
+    # Dispatch loops per process: one e-mail no longer waits for the batch sent just before it (PostgreSQL only;
+    # on SQLite one loop, as it has no SKIP LOCKED to keep two from claiming the same row).
+    dispatchers: int = Field(default=2, ge=1)
     # A batch's e-mails share this many SMTP connections (one after another on each), not one per message.
     smtp_connections: int = Field(default=2, ge=1)
     # A claimed delivery is re-claimable after this long (a dispatcher died mid-send).

@@ -21,8 +21,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def dispatcher(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         async with httpx.AsyncClient(follow_redirects=False) as http:
-            sender = Dispatcher(sessions=runtime.sessions, settings=settings, runtime=runtime, http=http)
-            runtime.run_task(sender.run(), name="notifications-dispatcher", drains=True)
+            loops = settings.dispatchers if runtime.engine.dialect.name == "postgresql" else 1
+            for n in range(loops):
+                sender = Dispatcher(sessions=runtime.sessions, settings=settings, runtime=runtime, http=http)
+                runtime.run_task(sender.run(), name=f"notifications-dispatcher-{n}", drains=True)
             yield
 
     app = service_app(service="notifications", settings=settings, outbox=models.outbox,
