@@ -7,18 +7,18 @@ from datetime import UTC, datetime
 import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, event, func, select, text, update,
+    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, func, select, text, update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from shared import metrics
 from shared.events import Envelope, Event, new_traceparent
 from shared.tracing import traceparent_now
+from shared.wakeups import WakeChannel, sleep_until
 
 log = structlog.get_logger()
 NOTIFY_CHANNEL = "visitdesk_outbox"
-_wakeups: set[asyncio.Event] = set()
+STAGED = WakeChannel("outbox")  # this process's relays, woken by the commit that staged events
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -48,24 +48,10 @@ async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, sour
             payload=envelope.model_dump_json(), traceparent=traceparent_now(),
         )
     )
-    info = session.sync_session.info
-    if not info.get("outbox_dirty") and session.bind.dialect.name == "postgresql":
-        # One NOTIFY per transaction wakes other processes' relays; this process's wakes on the commit hook.
+    if STAGED.wake_on_commit(session) and session.bind.dialect.name == "postgresql":
+        # One NOTIFY per transaction wakes other processes' relays; this process's wake on the commit itself.
         await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, topic)))
-    info["outbox_dirty"] = True
     return envelope
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_relays(session: Session) -> None:
-    if session.info.pop("outbox_dirty", False):
-        for wakeup in list(_wakeups):
-            wakeup.set()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop("outbox_dirty", None)
 
 
 class OutboxRelay:
@@ -86,7 +72,10 @@ class OutboxRelay:
         self.wakeup.set()
 
     async def run(self) -> None:
-        _wakeups.add(self.wakeup)
+        with STAGED.subscribed(self.wakeup):
+            await self._run()
+
+    async def _run(self) -> None:
         listener = asyncio.create_task(self._listen()) if self.engine.dialect.name == "postgresql" else None
         backoff = 0.1
         try:
@@ -108,17 +97,10 @@ class OutboxRelay:
                 if published < self.batch_size:
                     if self.stopping:
                         return
-                    await self._sleep_until_woken()
+                    await sleep_until(self.wakeup, timeout=self.poll_seconds)
         finally:
-            _wakeups.discard(self.wakeup)
             if listener:
                 listener.cancel()
-
-    async def _sleep_until_woken(self) -> None:
-        try:
-            await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
-        except TimeoutError:
-            pass
 
     async def publish_batch(self) -> int:
         """Publish one batch of unsent rows and mark them sent; returns how many."""

@@ -12,14 +12,14 @@ from functools import partial
 import httpx
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import event, exc as sa_exc, select, tuple_, update
+from sqlalchemy import exc as sa_exc, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from shared import metrics
 from shared.outbox import add_event
 from shared.runtime import Runtime
 from shared.tracing import sending_span
+from shared.wakeups import WakeChannel, sleep_until
 
 from services.notifications import messages, models
 from services.notifications.config import Settings
@@ -31,27 +31,8 @@ log = structlog.get_logger()
 RETRYABLE_HTTP = {408, 425, 429}
 ATTEMPTS = Counter("visitdesk_notification_attempts_total", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])  # outcome: sent | retry | failed
-PLANNED = "notifications.deliveries_planned"
+PLANNED = WakeChannel("deliveries")  # this process's dispatchers, woken by the commit that planned deliveries
 Result = tuple[Delivery, DeliveryError | None]  # None: sent
-
-_wakeups: set[asyncio.Event] = set()
-
-
-def wake_on_commit(session: AsyncSession) -> None:
-    """Wake this process's dispatchers when the session's transaction commits (not if it rolls back)."""
-    session.sync_session.info[PLANNED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_dispatchers(session: Session) -> None:
-    if session.info.pop(PLANNED, False):
-        for wakeup in list(_wakeups):
-            wakeup.set()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_planned(session: Session) -> None:
-    session.info.pop(PLANNED, None)
 
 
 class Dispatcher:
@@ -69,9 +50,7 @@ class Dispatcher:
         Sleeps until a transaction here plans deliveries, or the poll (retries, other replicas' work) or stop.
         """
         stopping = self.runtime.stopping
-        _wakeups.add(self.wakeup)
-        watcher = asyncio.create_task(self._wake_on(stopping))
-        try:
+        with PLANNED.subscribed(self.wakeup):
             while not stopping.is_set():
                 self.wakeup.clear()  # before claiming: a commit while we work brings us straight back
                 try:
@@ -81,17 +60,7 @@ class Dispatcher:
                     raise
                 except Exception as exc:  # database away: deliveries wait, nothing is lost
                     log.warning("dispatcher.failed", error=repr(exc))
-                try:
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.settings.dispatcher_poll_seconds)
-                except TimeoutError:
-                    pass
-        finally:
-            _wakeups.discard(self.wakeup)
-            watcher.cancel()
-
-    async def _wake_on(self, stopping: asyncio.Event) -> None:
-        await stopping.wait()
-        self.wakeup.set()
+                await sleep_until(self.wakeup, stopping, timeout=self.settings.dispatcher_poll_seconds)
 
     async def dispatch_due(self) -> int:
         """Send one batch of due deliveries and record the outcomes; returns how many were attempted."""

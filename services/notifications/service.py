@@ -15,7 +15,7 @@ from shared.tracing import traceparent_now
 
 from services.notifications import domain, messages
 from services.notifications.config import Settings
-from services.notifications.dispatcher import wake_on_commit
+from services.notifications.dispatcher import PLANNED
 from services.notifications.events import NOTIFYING, RecipientKind, VisitEvent, VisitPersonalDataErased
 from services.notifications.models import Delivery, DivisionRecipient, TrackingLink
 from services.notifications.schemas import DivisionRecipientUpdate
@@ -114,7 +114,7 @@ async def _insert_new(session: AsyncSession, deliveries: list[Delivery]) -> None
     rows = [{c: getattr(d, c) for c in columns} for d in deliveries]
     await session.execute(dialect.insert(Delivery).values(rows).on_conflict_do_nothing(
         index_elements=["event_id", "recipient_kind", "channel"]))
-    wake_on_commit(session)  # the dispatcher sends them as soon as this commits, not at its next poll
+    PLANNED.wake_on_commit(session)  # the dispatcher sends them as soon as this commits, not at its next poll
 
 
 async def erase_personal_data(*, session: AsyncSession, envelope: Envelope) -> None:
