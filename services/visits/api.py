@@ -69,11 +69,11 @@ def now() -> datetime:
 
 @router.post("/requests", status_code=201, dependencies=[public(), Depends(rate_limited)],
              responses=error_responses(429))
-async def submit_visit_request(body: VisitRequestCreate, session: SessionDep, sessions: SessionsDep,
-                               settings: SettingsDep, idempotency_key: IdempotencyKeyHeader = None) -> Submitted:
+async def submit_visit_request(body: VisitRequestCreate, sessions: SessionsDep, settings: SettingsDep,
+                               idempotency_key: IdempotencyKeyHeader = None) -> Submitted:
     """Submit a visit request; keep the tracking URL. Send an Idempotency-Key to retry safely."""
     submitted = await service.submit_request(
-        session=session, sessions=sessions, settings=settings, data=body, now=now(),
+        sessions=sessions, settings=settings, data=body, now=now(),
         idempotency_key=None if idempotency_key is None else f"api:{idempotency_key}")
     return Submitted(reference=submitted.reference, status=submitted.status, division=submitted.division,
                      tracking_url=service.tracking_url(settings, submitted.reference, submitted.token),

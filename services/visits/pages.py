@@ -69,7 +69,7 @@ async def apply_form(request: Request, lang: str | None = None) -> HTMLResponse:
 
 
 @router.post("/apply", dependencies=[public()])
-async def submit_form(request: Request, session: SessionDep):
+async def submit_form(request: Request):
     """Check the form; on success store the request and go to the confirmation (303)."""
     form = await request.form()
     lang, t = texts.language(form.get("lang")), texts.TEXTS[texts.language(form.get("lang"))]
@@ -93,7 +93,7 @@ async def submit_form(request: Request, session: SessionDep):
     nonce = form.get("submission_id")  # absent on a page served before nonces: no idempotency then
     try:
         submitted = await service.submit_request(
-            session=session, sessions=request.app.state.sessions, settings=settings, data=data,
+            sessions=request.app.state.sessions, settings=settings, data=data,
             now=datetime.now(UTC), idempotency_key=f"form:{nonce}" if security.valid_idempotency_key(nonce) else None)
     except service.KeyReused:
         return render(request, "message.html", lang, status=422, title=t["resent_title"], message=t["resent"])

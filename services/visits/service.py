@@ -79,23 +79,24 @@ class IdempotencyKey:
         return cls(hashlib.sha256(key.encode()).hexdigest(), hashlib.sha256(body.encode()).hexdigest())
 
 
-async def submit_request(*, session: AsyncSession, sessions: async_sessionmaker[AsyncSession], settings: Settings,
+async def submit_request(*, sessions: async_sessionmaker[AsyncSession], settings: Settings,
                          data: VisitRequestCreate, now: datetime, idempotency_key: str | None = None) -> Submission:
     """Store a request, route it (or waitlist it) and publish both events; a key seen before gets its first answer."""
     key = IdempotencyKey.of(idempotency_key, data) if idempotency_key else None
     first, reference = await _reserve(sessions, key, now)
     if first is not None:
         return _replay(settings, key, first)
-    try:
-        return await _store(session, settings, data, reference, key, now)
-    except IntegrityError:
-        if key is None:
-            raise
-        await session.rollback()  # a concurrent submission with this key committed first: answer as it did
-        first = await session.get(SubmissionKey, key.hash)
-        if first is None:
-            raise
-        return _replay(settings, key, first)
+    async with sessions() as session:
+        try:
+            return await _store(session, settings, data, reference, key, now)
+        except IntegrityError:
+            if key is None:
+                raise
+            await session.rollback()  # a concurrent submission with this key committed first: answer as it did
+            first = await session.get(SubmissionKey, key.hash)
+            if first is None:
+                raise
+            return _replay(settings, key, first)
 
 
 async def _reserve(sessions: async_sessionmaker[AsyncSession], key: IdempotencyKey | None,
