@@ -119,14 +119,16 @@ class Runtime:
     async def _kafka_ok(self) -> bool:
         if not self.kafka_started.is_set():
             return False
-        # One topic of our own, not the whole cluster: a broker with thousands of topics answers slowly.
+        # One topic of our own, not the whole cluster (a broker with thousands of topics answers slowly); ready
+        # when it exists, since the relay publishes there. Asking must not create it.
         client = self.producer.client
+        own_topic = self.settings.topic(f"{self.service}.v1")
         try:
             node = client.get_random_node()
             if node is None:
                 return False
-            own_topic = self.settings.topic(f"{self.service}.v1")
-            await asyncio.wait_for(client.send(node, MetadataRequest([own_topic], allow_auto_topic_creation=False)), 2)
-            return True
+            response = await asyncio.wait_for(
+                client.send(node, MetadataRequest([own_topic], allow_auto_topic_creation=False)), 2)
         except Exception:
             return False
+        return any(topic[1] == own_topic and topic[0] == 0 for topic in response.topics)  # (error_code, name, ...)

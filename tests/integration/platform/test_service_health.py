@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.migrations import upgrade
 from tests.support import eventually, serve, unique
@@ -36,6 +37,35 @@ async def test_a_service_is_ready_when_its_database_and_kafka_answer(service, ne
         # Timed by route template and status, once the answer started.
         assert re.search(r'visitdesk_http_request_seconds_count\{method="GET",route="/readyz",service="'
                          + service + r'",status="200"\} [1-9]', metrics.text), metrics.text[:2000]
+
+
+async def test_readiness_asks_kafka_about_the_services_own_topic_only_and_never_creates_it(new_database,
+                                                                                         kafka_bootstrap):
+    prefix = f"{unique()}."
+    app = _app("protocol", database_url=await new_database("protocol"), kafka_bootstrap=kafka_bootstrap,
+               topic_prefix=prefix)
+    own_topic = f"{prefix}protocol.v1"
+    async with serve(app) as client:
+
+        async def readiness(expected: int):
+            response = await client.get("/readyz")
+            return response if response.status_code == expected else None
+
+        await eventually(lambda: readiness(200), timeout=20)
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([own_topic])
+            # The other topics of this prefix stay: only the own topic's absence can make it unready.
+            response = await eventually(lambda: readiness(503), timeout=20)
+            assert response.json()["checks"] == {"database": True, "kafka": False}
+            for _ in range(3):  # the test broker auto-creates a topic asked about: the check must not ask that
+                await client.get("/readyz")
+                await asyncio.sleep(1)
+                assert own_topic not in await admin.list_topics()
+            assert f"{prefix}visits.v1" in await admin.list_topics()
+        finally:
+            await admin.close()
 
 
 @pytest.mark.parametrize("service", SERVICES)
