@@ -129,3 +129,52 @@ async def test_a_batch_shares_one_smtp_connection_reopened_when_the_server_drops
     assert sorted(m["Message-ID"] for m in messages) == sorted(
         f"<{d.id}@visitdesk>" for d in planned if d.address != "nobody@example.se")
     assert list(store.accepted.values()) == [2, 2, 1]  # three connections for five e-mails, none sent twice
+
+
+class HoldingStore(EmlStore):
+    """Keeps the first message's DATA unanswered until released, like a slow server; stores the rest at once."""
+
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.holding, self.release = asyncio.Event(), asyncio.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.holding.is_set():
+            self.holding.set()
+            await self.release.wait()
+        return await super().handle_DATA(server, session, envelope)
+
+    async def held(self) -> bool:
+        return self.holding.is_set()
+
+
+@pytest.mark.parametrize(("dispatchers", "overtakes"), [(2, True), (1, False)])
+async def test_with_two_dispatch_loops_an_email_does_not_wait_behind_one_a_slow_server_holds(
+        database, tmp_path, make_settings, visit_event, dispatchers, overtakes):
+    store = HoldingStore(tmp_path / "mail")
+    first, second = (Envelope.model_validate(visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se"))
+                     for i in range(2))
+    async with mailsink(tmp_path, handler=store) as sink:
+        settings = make_settings(database, sink.port, dispatchers=dispatchers)
+        async with running(settings) as (app, client):
+            for envelope in (first, second):  # two commits: the second is planned while the first is being sent
+                async with app.state.sessions() as session, session.begin():
+                    await service.plan_deliveries(session=session, envelope=envelope, settings=settings,
+                                                  renderer=Renderer())
+                await eventually(store.held)
+
+            async def second_mailed():
+                return [m for m in sink.messages() if m["To"] == "guest1@example.se"] or None
+
+            try:
+                if overtakes:  # the other loop claims and sends it while the first loop waits on the server
+                    await eventually(second_mailed, timeout=10)
+                else:  # one loop: the second waits its turn (the held DATA is the only thing that can end)
+                    with pytest.raises(AssertionError):
+                        await eventually(second_mailed, timeout=3)
+            finally:
+                store.release.set()
+            rows = [r for e in (first, second) for r in await settled(client, settings, e.data["reference"], 1)]
+        messages = sink.messages()
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1), ("sent", 1)]
+    assert sorted(m["To"] for m in messages) == ["guest0@example.se", "guest1@example.se"]
