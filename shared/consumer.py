@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
-from sqlalchemy import Column, DateTime, MetaData, String, Table, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
@@ -143,27 +144,21 @@ class ConsumerLoop:
                 await asyncio.sleep(self._backoff(attempt if not transient else 4))
 
     async def _handle_once(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> bool:
-        """One transaction: skip if seen, run the handler, record the event id. False if a duplicate."""
-        async with self.sessions() as session:
-            try:
-                async with session.begin():
-                    seen = await session.scalar(select(self.processed.c.event_id)
-                                                .where(self.processed.c.event_id == envelope.id))
-                    if seen:
-                        return False
-                    await handler(session, envelope)
-                    await session.execute(self.processed.insert().values(
-                        event_id=envelope.id, topic=record.topic, handled_at=datetime.now(UTC)))
-            except IntegrityError:
-                if await self._seen(envelope.id):  # a concurrent replica handled it first
-                    return False
-                raise
-        return True
+        """One transaction: record the event id, then run the handler. False if it was handled before.
 
-    async def _seen(self, event_id: str) -> bool:
-        async with self.sessions() as session:
-            return bool(await session.scalar(select(self.processed.c.event_id)
-                                             .where(self.processed.c.event_id == event_id)))
+        The id goes in first, skipping a conflict: a replica handling the same event concurrently makes this
+        insert wait for its commit (then it is a duplicate) or its rollback (then it is ours).
+        """
+        async with self.sessions() as session, session.begin():
+            dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+            claim = (dialect.insert(self.processed).on_conflict_do_nothing(index_elements=["event_id"])
+                     .returning(self.processed.c.event_id))
+            first = await session.scalar(claim, {"event_id": envelope.id, "topic": record.topic,
+                                                 "handled_at": datetime.now(UTC)})
+            if first is None:
+                return False
+            await handler(session, envelope)
+        return True
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_seconds * 2 ** (attempt - 1), 10.0) * random.uniform(0.5, 1.5)

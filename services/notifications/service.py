@@ -112,8 +112,9 @@ async def _insert_new(session: AsyncSession, deliveries: list[Delivery]) -> None
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     columns = [c.key for c in Delivery.__table__.columns]
     rows = [{c: getattr(d, c) for c in columns} for d in deliveries]
-    await session.execute(dialect.insert(Delivery).values(rows).on_conflict_do_nothing(
-        index_elements=["event_id", "recipient_kind", "channel"]))
+    # Rows as parameters, not .values(rows): a multi-row VALUES clause is compiled anew on every call.
+    await session.execute(dialect.insert(Delivery.__table__).on_conflict_do_nothing(
+        index_elements=["event_id", "recipient_kind", "channel"]), rows)
     PLANNED.wake_on_commit(session)  # the dispatcher sends them as soon as this commits, not at its next poll
 
 
