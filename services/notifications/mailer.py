@@ -1,11 +1,11 @@
 """Outgoing SMTP: one connection carries a run of messages; every failure says whether a retry can help."""
 
 import re
-from email.message import EmailMessage
 
 import aiosmtplib
 
 from services.notifications.config import Settings
+from services.notifications.messages import OutgoingEmail
 
 ADDRESS = re.compile(r"[^\s<>\"'@]+@[^\s<>\"']+")
 
@@ -47,7 +47,7 @@ class SmtpConnection:
             finally:
                 self.client.close()
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: OutgoingEmail) -> None:
         """Send one message; raises DeliveryError when the server did not accept it."""
         if self.unreachable is not None:
             raise self.unreachable
@@ -60,18 +60,22 @@ class SmtpConnection:
             raise error from exc
         self.carried += 1
 
-    async def _send(self, message: EmailMessage) -> None:
+    async def _send(self, message: OutgoingEmail) -> None:
         if not self.client.is_connected:
             await self._connect()
         try:
-            await self.client.send_message(message)
+            await self._transmit(message)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException) as exc:
             if self.carried == 0 or not _closed_by_server(exc):
                 raise
             # It closed a connection that carried earlier messages (idle or per-connection limits) without a
             # 250 for this one, so this one was not accepted: a new connection sends it, as a retry would later.
             await self._connect()
-            await self.client.send_message(message)
+            await self._transmit(message)
+
+    async def _transmit(self, message: OutgoingEmail) -> None:
+        await self.client.sendmail(message.sender, [message.recipient], message.data,
+                                   mail_options=["SMTPUTF8"] if message.smtputf8 else None)
 
     async def _connect(self) -> None:
         self.carried = 0

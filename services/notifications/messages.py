@@ -7,8 +7,12 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email import policy
+from email.charset import QP, Charset
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -84,26 +88,67 @@ class Renderer:
         return Rendered(subject=subject, text=str(plain.text).strip() + "\n", html=page)
 
 
-def email_message(*, delivery_id: str, sender: str, to: str, subject: str, text: str, html: str | None,
-                  language: str, reference: str | None) -> EmailMessage:
-    """A multipart/alternative e-mail whose Message-ID is stable across resends of one delivery.
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """An e-mail as it goes on the wire: envelope addresses and the CRLF-terminated message."""
 
-    Built with the SMTP policy (CRLF line ends), the form it is sent in, so what it serialises to is wire-ready.
-    """
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = f"<{delivery_id}@visitdesk>"
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    sender: str  # addr-spec of the envelope's MAIL FROM
+    recipient: str
+    data: bytes
+    smtputf8: bool = False  # an address is not ASCII: only a server offering SMTPUTF8 can take it
+
+
+# The legacy (compat32) API builds a message about three times faster than EmailMessage with a modern policy,
+# which parses every header it is given; our headers are few, and ours to get right.
+WIRE = policy.compat32.clone(linesep="\r\n")
+UTF8 = Charset("utf-8")
+UTF8.header_encoding = UTF8.body_encoding = QP  # readable bodies in any client's "view source"
+
+
+def email_message(*, delivery_id: str, sender: str, to: str, subject: str, text: str, html: str | None,
+                  language: str, reference: str | None) -> OutgoingEmail:
+    """A multipart/alternative e-mail whose Message-ID is stable across resends of one delivery."""
+    values = (sender, to, subject, language, reference or "")
+    if any("\r" in v or "\n" in v for v in values):
+        raise ValueError("a header value spans lines")
+    name, address = parseaddr(sender)
+    headers = {"Date": format_datetime(datetime.now(UTC)), "Message-ID": f"<{delivery_id}@visitdesk>",
+               "Auto-Submitted": "auto-generated"}  # RFC 3834: no vacation replies
     if reference:
-        message["X-Visitdesk-Reference"] = reference
+        headers["X-Visitdesk-Reference"] = reference
+    if not (address.isascii() and to.isascii()):
+        return _utf8_email(address, to, sender, subject, text, html, language, headers)
+    message = MIMEMultipart("alternative", policy=WIRE) if html else _text_part(text, "plain")
+    if html:
+        message.attach(_text_part(text, "plain"))
+        message.attach(_text_part(html, "html"))
+    message["From"] = formataddr((name, address), charset=UTF8)
+    message["To"] = to
+    message["Subject"] = subject if subject.isascii() else Header(subject, UTF8, header_name="Subject")
+    for key, value in headers.items():
+        message[key] = value
+    message["Content-Language"] = language
+    return OutgoingEmail(address, to, message.as_bytes(policy=WIRE))
+
+
+def _text_part(body: str, subtype: str) -> MIMEText:
+    """Plain 7-bit when it can go as it is; else quoted-printable, which also keeps lines short."""
+    as_is = body.isascii() and all(len(line) <= 76 for line in body.splitlines())
+    return MIMEText(body, subtype, "us-ascii" if as_is else UTF8, policy=WIRE)
+
+
+def _utf8_email(address: str, to: str, sender: str, subject: str, text: str, html: str | None, language: str,
+                headers: dict[str, str]) -> OutgoingEmail:
+    """Internationalised addresses (RFC 6531/6532): UTF-8 headers, for servers that offer SMTPUTF8."""
+    message = EmailMessage(policy=policy.SMTPUTF8)
+    message["From"], message["To"], message["Subject"] = sender, to, subject
+    for key, value in headers.items():
+        message[key] = value
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
     message["Content-Language"] = language  # after the bodies: setting content clears Content-* headers
-    return message
+    return OutgoingEmail(address, to, message.as_bytes(), smtputf8=True)
 
 
 def webhook_body(*, delivery_id: str, envelope, reference: str | None, division: str | None,

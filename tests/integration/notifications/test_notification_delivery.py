@@ -130,6 +130,19 @@ async def test_an_accepted_request_mails_the_delegation_in_its_language_and_the_
     assert {e["subject"] for e in delivered} == {event["subject"]}
 
 
+async def test_a_delegation_with_an_international_address_is_mailed_over_smtputf8(
+        database, sink, make_settings, publish, visit_event):
+    settings = make_settings(database, sink.port)
+    event = visit_event("visit.submitted.v1", language="sv", contact_email="åsa.öberg@exempel.se")
+    async with running(settings) as (app, client):
+        await publish(settings, "visits.v1", event)
+        [row] = await settled(client, settings, event["data"]["reference"], 1)
+    [mail] = sink.messages()
+    assert (row["status"], row["attempts"]) == ("sent", 1)
+    assert mail["To"] == "åsa.öberg@exempel.se"
+    assert mail["Subject"] == f"Vi har tagit emot er besöksförfrågan – {event['data']['reference']}"
+
+
 async def test_the_same_event_produced_twice_sends_nothing_new(database, sink, make_settings, publish, visit_event):
     settings = make_settings(database, sink.port)
     event = visit_event("visit.accepted.v1")
