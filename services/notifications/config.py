@@ -37,7 +37,9 @@ class Settings(ServiceSettings):
     # Dispatch loops per process: one e-mail no longer waits for the batch sent just before it (PostgreSQL only;
     # on SQLite one loop, as it has no SKIP LOCKED to keep two from claiming the same row).
     dispatchers: int = Field(default=2, ge=1)
-    # A batch's e-mails share this many SMTP connections (one after another on each), not one per message.
+    # A batch's e-mails share this many SMTP connections (one after another on each), not one per message;
+    # they stay open between batches until idle this long (servers allow at least 300 s, RFC 5321 4.5.3.2.7).
     smtp_connections: int = Field(default=2, ge=1)
+    smtp_idle_seconds: float = Field(default=30.0, ge=0)
     # A claimed delivery is re-claimable after this long (a dispatcher died mid-send).
     send_lease_seconds: float = 300.0

@@ -43,6 +43,7 @@ class Dispatcher:
         self.sessions, self.settings, self.runtime, self.http = sessions, settings, runtime, http
         self.wakeup = asyncio.Event()
         self.local_hostname: str | None = None
+        self.lanes: list[SmtpConnection] = []  # open SMTP connections, kept while there is mail to send
 
     async def run(self) -> None:
         """Send due deliveries until the runtime stops; a batch in hand is finished first.
@@ -50,17 +51,30 @@ class Dispatcher:
         Sleeps until a transaction here plans deliveries, or the poll (retries, other replicas' work) or stop.
         """
         stopping = self.runtime.stopping
-        with PLANNED.subscribed(self.wakeup):
-            while not stopping.is_set():
-                self.wakeup.clear()  # before claiming: a commit while we work brings us straight back
-                try:
-                    if await self.dispatch_due():
-                        continue
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # database away: deliveries wait, nothing is lost
-                    log.warning("dispatcher.failed", error=repr(exc))
-                await sleep_until(self.wakeup, stopping, timeout=self.settings.dispatcher_poll_seconds)
+        try:
+            with PLANNED.subscribed(self.wakeup):
+                while not stopping.is_set():
+                    self.wakeup.clear()  # before claiming: a commit while we work brings us straight back
+                    try:
+                        if await self.dispatch_due():
+                            continue
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # database away: deliveries wait, nothing is lost
+                        log.warning("dispatcher.failed", error=repr(exc))
+                    await self._close_idle_lanes()
+                    await sleep_until(self.wakeup, stopping, timeout=self.settings.dispatcher_poll_seconds)
+        finally:
+            await self._close_lanes(self.lanes)
+
+    async def _close_idle_lanes(self) -> None:
+        idle_since = time.monotonic() - self.settings.smtp_idle_seconds
+        if self.lanes and max(lane.used_at for lane in self.lanes) <= idle_since:
+            await self._close_lanes(self.lanes)
+
+    async def _close_lanes(self, lanes: list[SmtpConnection]) -> None:
+        closing, self.lanes = lanes, []
+        await asyncio.gather(*(lane.close() for lane in closing))
 
     async def dispatch_due(self) -> int:
         """Send one batch of due deliveries and record the outcomes; returns how many were attempted."""
@@ -96,19 +110,25 @@ class Dispatcher:
         emails = [d for d in due if d.channel != "webhook"]
         lanes = min(self.settings.smtp_connections, len(emails))
         await asyncio.gather(*(self._post_webhook(d, outcome) for d in webhooks),
-                             *(self._send_emails(emails[i::lanes], outcome, lease_ends) for i in range(lanes)))
+                             *(self._send_emails(i, emails[i::lanes], outcome, lease_ends) for i in range(lanes)))
         return [(d, outcome[d.id]) for d in claimed]
 
-    async def _send_emails(self, deliveries: list[Delivery], outcome: dict[str, DeliveryError | None],
+    async def _send_emails(self, lane: int, deliveries: list[Delivery], outcome: dict[str, DeliveryError | None],
                            lease_ends: float) -> None:
+        smtp = (await self._lane(lane)).new_run()
+        for i, delivery in enumerate(deliveries):
+            if i and time.monotonic() > lease_ends - self._lease_margin():  # slow server: others may claim it now
+                outcome[delivery.id] = DeliveryError("not sent: the batch's lease ran out first", transient=True)
+            else:
+                outcome[delivery.id] = await _attempt(delivery, partial(self._send_email, smtp))
+
+    async def _lane(self, number: int) -> SmtpConnection:
+        """The lane's connection, kept from earlier batches: no connect and EHLO in front of each e-mail."""
         if self.local_hostname is None:  # aiosmtplib would look it up (a DNS query) for every connection
             self.local_hostname = await asyncio.to_thread(socket.getfqdn)
-        async with SmtpConnection(self.settings, self.local_hostname) as smtp:
-            for i, delivery in enumerate(deliveries):
-                if i and time.monotonic() > lease_ends - self._lease_margin():  # slow server: others may claim it now
-                    outcome[delivery.id] = DeliveryError("not sent: the batch's lease ran out first", transient=True)
-                else:
-                    outcome[delivery.id] = await _attempt(delivery, partial(self._send_email, smtp))
+        while len(self.lanes) <= number:
+            self.lanes.append(SmtpConnection(self.settings, self.local_hostname))
+        return self.lanes[number]
 
     async def _send_email(self, smtp: SmtpConnection, delivery: Delivery) -> None:
         if not delivery.address:

@@ -1,6 +1,7 @@
 """Outgoing SMTP: one connection carries a run of messages; every failure says whether a retry can help."""
 
 import re
+import time
 
 import aiosmtplib
 
@@ -19,7 +20,7 @@ class DeliveryError(Exception):
 
 
 class SmtpConnection:
-    """Opened at the first message, reopened when the server has closed it; QUIT at the end of the block.
+    """Opened at the first message, reopened when the server has closed it, kept between runs until `close`.
 
     A refused message leaves the connection usable (aiosmtplib resets the envelope), so one bad recipient
     costs only its own message. When a fresh connection cannot carry even one message (refused, timed out,
@@ -34,14 +35,18 @@ class SmtpConnection:
             use_tls=s.smtp_tls, start_tls=s.smtp_starttls, timeout=s.smtp_timeout_seconds)
         self.carried = 0  # messages accepted over the current connection
         self.unreachable: DeliveryError | None = None
+        self.used_at = time.monotonic()
 
-    async def __aenter__(self) -> "SmtpConnection":
+    def new_run(self) -> "SmtpConnection":
+        """A run of messages begins: the last run's verdict on reachability no longer holds."""
+        self.unreachable = None
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def close(self) -> None:
+        """QUIT, or just drop the connection when the server does not answer within a few seconds."""
         if self.client.is_connected:
             try:
-                await self.client.quit()
+                await self.client.quit(timeout=min(5.0, self.client.timeout or 5.0))
             except (aiosmtplib.SMTPException, OSError):
                 pass
             finally:
@@ -58,6 +63,8 @@ class SmtpConnection:
             if not self.client.is_connected and self.carried == 0:
                 self.unreachable = error
             raise error from exc
+        finally:
+            self.used_at = time.monotonic()
         self.carried += 1
 
     async def _send(self, message: OutgoingEmail) -> None:

@@ -178,3 +178,66 @@ async def test_with_two_dispatch_loops_an_email_does_not_wait_behind_one_a_slow_
         messages = sink.messages()
     assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1), ("sent", 1)]
     assert sorted(m["To"] for m in messages) == ["guest0@example.se", "guest1@example.se"]
+
+
+class SessionLog(EmlStore):
+    """Remembers which connection carried each message, and which connections said QUIT."""
+
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.carried: list[object] = []  # aiosmtpd keeps one session per connection
+        self.quit: list[object] = []
+        self.servers: dict[object, object] = {}
+
+    async def handle_DATA(self, server, session, envelope):
+        self.carried.append(session)
+        self.servers[session] = server
+        return await super().handle_DATA(server, session, envelope)
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.quit.append(session)
+        return "221 Bye"
+
+    def drop_connections(self) -> None:
+        for server in self.servers.values():
+            server.transport.close()
+
+    async def all_quit(self) -> bool:
+        return bool(self.carried) and set(self.carried) <= set(self.quit)
+
+
+async def _plan_and_send(app, client, settings, envelope) -> dict:
+    async with app.state.sessions() as session, session.begin():
+        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=Renderer())
+    [row] = await settled(client, settings, envelope.data["reference"], 1)
+    return row
+
+
+async def test_consecutive_batches_share_one_open_smtp_connection_which_quits_once_idle(
+        database, tmp_path, make_settings, visit_event):
+    store = SessionLog(tmp_path / "mail")
+    first, second = (Envelope.model_validate(visit_event("visit.submitted.v1")) for _ in range(2))
+    async with mailsink(tmp_path, handler=store) as sink:
+        settings = make_settings(database, sink.port, dispatchers=1, smtp_idle_seconds=1)
+        async with running(settings) as (app, client):
+            rows = [await _plan_and_send(app, client, settings, e) for e in (first, second)]  # two batches
+            assert len(store.carried) == 2 and store.carried[0] is store.carried[1]  # no second connect and EHLO
+            assert not store.quit  # still open: the next e-mail goes straight out
+            await eventually(store.all_quit, timeout=10)  # idle for 1 s: closed politely
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1), ("sent", 1)]
+
+
+async def test_an_open_connection_the_server_dropped_meanwhile_is_replaced_and_nothing_is_sent_twice(
+        database, tmp_path, make_settings, visit_event):
+    store = SessionLog(tmp_path / "mail")
+    first, second = (Envelope.model_validate(visit_event("visit.submitted.v1")) for _ in range(2))
+    async with mailsink(tmp_path, handler=store) as sink:
+        settings = make_settings(database, sink.port, dispatchers=1, smtp_idle_seconds=60)
+        async with running(settings) as (app, client):
+            rows = [await _plan_and_send(app, client, settings, first)]
+            store.drop_connections()  # as servers do with idle connections
+            rows.append(await _plan_and_send(app, client, settings, second))
+        messages = sink.messages()
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1), ("sent", 1)]
+    assert sorted(m["Message-ID"] for m in messages) == sorted(f"<{r['id']}@visitdesk>" for r in rows)
+    assert len(set(store.carried)) == 2
