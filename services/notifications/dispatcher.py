@@ -85,16 +85,18 @@ class Dispatcher:
         return len(claimed)
 
     async def _claim(self) -> list[Delivery]:
+        """Take the due rows no one else holds and lease them, in one statement; oldest due first."""
         now = datetime.now(UTC)
+        due = (select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+               .order_by(Delivery.next_attempt_at).limit(self.settings.dispatcher_batch_size)
+               .with_for_update(skip_locked=True))
+        lease = (update(Delivery).where(Delivery.id.in_(due))
+                 .values(attempts=Delivery.attempts + 1,
+                         next_attempt_at=now + timedelta(seconds=self.settings.send_lease_seconds))
+                 .returning(Delivery).execution_options(synchronize_session=False))
         async with self.sessions() as session, session.begin():
-            due = list(await session.scalars(
-                select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-                .order_by(Delivery.next_attempt_at).limit(self.settings.dispatcher_batch_size)
-                .with_for_update(skip_locked=True)))
-            for delivery in due:
-                delivery.attempts += 1
-                delivery.next_attempt_at = now + timedelta(seconds=self.settings.send_lease_seconds)
-        return due
+            claimed = list(await session.scalars(lease))
+        return sorted(claimed, key=lambda d: d.created_at)
 
     async def _send(self, claimed: list[Delivery], lease_ends: float) -> list[Result]:
         """Webhooks side by side; e-mails over a few SMTP connections, one message after another on each."""
