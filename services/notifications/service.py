@@ -57,7 +57,8 @@ async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientK
     if kind == "delegation":
         return [("email", event.contact_email)] if event.contact_email else []
     if kind == "division":
-        row = await session.get(DivisionRecipient, event.division)
+        row = (await session.execute(select(DivisionRecipient.email, DivisionRecipient.webhook_url)
+                                     .where(DivisionRecipient.division == event.division))).first()
         if row is None:
             return [("email", None)]
         return [("email", row.email)] + ([("webhook", row.webhook_url)] if row.webhook_url else [])
@@ -69,13 +70,14 @@ async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientK
 
 async def _tracking_url(session: AsyncSession, event: VisitEvent) -> str | None:
     """The link the event carries (only the submission's do), remembered for the request's later e-mails."""
-    link = await session.get(TrackingLink, event.request_id)
     if event.tracking_url:
-        link = link or TrackingLink(request_id=event.request_id)
-        link.tracking_url, link.updated_at = event.tracking_url, datetime.now(UTC)
-        session.add(link)
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        values = {"tracking_url": event.tracking_url, "updated_at": datetime.now(UTC)}
+        await session.execute(dialect.insert(TrackingLink).values(request_id=event.request_id, **values)
+                              .on_conflict_do_update(index_elements=["request_id"], set_=values))
         return event.tracking_url
-    return link.tracking_url if link else None
+    return await session.scalar(select(TrackingLink.tracking_url)
+                                .where(TrackingLink.request_id == event.request_id))
 
 
 def _render(renderer: messages.Renderer, event: Event, kind: RecipientKind, language: str,
