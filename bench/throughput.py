@@ -102,7 +102,7 @@ async def run(postgres: str, kafka: str, *, events: int = 2000, raw_repeats: int
             async with httpx.AsyncClient() as client:
                 await client.post(server.url + "/__bench/profile/start")
         deadline = time.perf_counter() + 600
-        while recorder.count < events and time.perf_counter() < deadline:
+        while len(recorder.arrivals) < events and time.perf_counter() < deadline:
             await asyncio.sleep(0.2)
             if consumed_at is None and await processed(database) >= events:
                 consumed_at = time.perf_counter()
