@@ -9,11 +9,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, String, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.db import upsert
 from shared.events import Envelope
 from shared.tracing import handling_span
 
@@ -150,8 +150,7 @@ class ConsumerLoop:
         insert wait for its commit (then it is a duplicate) or its rollback (then it is ours).
         """
         async with self.sessions() as session, session.begin():
-            dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-            claim = (dialect.insert(self.processed).on_conflict_do_nothing(index_elements=["event_id"])
+            claim = (upsert(session, self.processed).on_conflict_do_nothing(index_elements=["event_id"])
                      .returning(self.processed.c.event_id))
             first = await session.scalar(claim, {"event_id": envelope.id, "topic": record.topic,
                                                  "handled_at": datetime.now(UTC)})

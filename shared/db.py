@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -20,6 +21,12 @@ NAMING_CONVENTION = {
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def upsert(session: AsyncSession, table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of the session's dialect, which has `on_conflict_do_nothing` and `on_conflict_do_update`."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def async_url(url: str) -> str:

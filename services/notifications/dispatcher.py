@@ -65,15 +65,15 @@ class Dispatcher:
                     await self._close_idle_lanes()
                     await sleep_until(self.wakeup, stopping, timeout=self.settings.dispatcher_poll_seconds)
         finally:
-            await self._close_lanes(self.lanes)
+            await self._close_lanes()
 
     async def _close_idle_lanes(self) -> None:
         idle_since = time.monotonic() - self.settings.smtp_idle_seconds
         if self.lanes and max(lane.used_at for lane in self.lanes) <= idle_since:
-            await self._close_lanes(self.lanes)
+            await self._close_lanes()
 
-    async def _close_lanes(self, lanes: list[SmtpConnection]) -> None:
-        closing, self.lanes = lanes, []
+    async def _close_lanes(self) -> None:
+        closing, self.lanes = self.lanes, []
         await asyncio.gather(*(lane.close() for lane in closing))
 
     async def dispatch_due(self) -> int:

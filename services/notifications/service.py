@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 from jinja2 import TemplateError
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
+from shared.db import upsert
 from shared.consumer import PermanentError
 from shared.events import Envelope, Event
 from shared.tracing import traceparent_now
@@ -71,9 +71,8 @@ async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientK
 async def _tracking_url(session: AsyncSession, event: VisitEvent) -> str | None:
     """The link the event carries (only the submission's do), remembered for the request's later e-mails."""
     if event.tracking_url:
-        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
         values = {"tracking_url": event.tracking_url, "updated_at": datetime.now(UTC)}
-        await session.execute(dialect.insert(TrackingLink).values(request_id=event.request_id, **values)
+        await session.execute(upsert(session, TrackingLink).values(request_id=event.request_id, **values)
                               .on_conflict_do_update(index_elements=["request_id"], set_=values))
         return event.tracking_url
     return await session.scalar(select(TrackingLink.tracking_url)
@@ -111,11 +110,10 @@ async def _insert_new(session: AsyncSession, deliveries: list[Delivery]) -> None
     """Insert, skipping (event, recipient, channel) triples that already exist: a redelivery adds nothing."""
     if not deliveries:
         return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     columns = [c.key for c in Delivery.__table__.columns]
     rows = [{c: getattr(d, c) for c in columns} for d in deliveries]
     # Rows as parameters, not .values(rows): a multi-row VALUES clause is compiled anew on every call.
-    await session.execute(dialect.insert(Delivery.__table__).on_conflict_do_nothing(
+    await session.execute(upsert(session, Delivery.__table__).on_conflict_do_nothing(
         index_elements=["event_id", "recipient_kind", "channel"]), rows)
     PLANNED.wake_on_commit(session)  # the dispatcher sends them as soon as this commits, not at its next poll
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +28,7 @@ from services.visits.schemas import (
     VisitRequestCreate,
 )
 from shared.auth import Principal
+from shared.db import upsert
 
 log = structlog.get_logger()
 
@@ -175,9 +175,8 @@ def tracking_url(settings: Settings, reference: str, token: str) -> str:
 async def _next_reference(session: AsyncSession, now: datetime) -> str:
     """HEL-<year>-<n>: one counter row per year, bumped atomically (see `_reserve` for why on its own)."""
     year = domain.local_date(now).year
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     table = ReferenceCounter.__table__
-    bump = (dialect.insert(table).values(year=year, last_value=1)
+    bump = (upsert(session, table).values(year=year, last_value=1)
             .on_conflict_do_update(index_elements=["year"], set_={"last_value": table.c.last_value + 1})
             .returning(table.c.last_value))
     return domain.reference(year, await session.scalar(bump))
