@@ -32,6 +32,7 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.2
     consumer_concurrency: int = 4  # partitions handled side by side (SQLite: always one writer at a time)
+    consumer_events_per_transaction: int = Field(default=20, ge=1)  # a fetched run of one partition's events
     max_body_bytes: int = _shared("max_body_bytes", 64 * 1024)
 
     @model_validator(mode="after")

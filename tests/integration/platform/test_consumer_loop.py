@@ -2,7 +2,9 @@
 
 import asyncio
 
+import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
 
 from shared.events import Envelope
 from tests.integration.platform.conftest import ProbeHappened, record_effect
@@ -120,3 +122,34 @@ async def test_partitions_of_a_batch_are_handled_side_by_side_and_each_keeps_its
     assert sorted(notes) == ["a-1", "a-2", "a-3", "b-1", "b-2", "b-3"]
     assert [n for n in notes if n.startswith("a")] == ["a-1", "a-2", "a-3"]
     assert [n for n in notes if n.startswith("b")] == ["b-1", "b-2", "b-3"]
+
+
+async def _note_transaction(session, envelope: Envelope) -> None:
+    """Records which PostgreSQL transaction handled the event."""
+    txid = await session.scalar(text("SELECT txid_current()"))
+    note = envelope.parse(ProbeHappened).note
+    await record_effect(session, Envelope.wrap(ProbeHappened(note=f"{note}@{txid}"), source="test", subject="x"))
+
+
+@pytest.mark.parametrize(("together", "transactions"), [(20, 1), (1, 5)])
+async def test_a_fetched_run_of_one_partitions_events_shares_one_transaction_in_order(probe, together, transactions):
+    for n in range(5):  # all on the broker before the loop starts: one fetch brings them
+        await _send(probe, _probe_event(f"e{n}"))
+    loop = probe.loop(together=together)
+    loop.handlers = {ProbeHappened.type: _note_transaction}
+    await loop.consumer.start()
+    await _run_until(probe, loop, [f"e{n}" for n in range(5)])
+    notes = [n.split("@") for n in await probe.effect_notes()]
+    assert [note for note, _ in notes] == ["e0", "e1", "e2", "e3", "e4"]
+    assert len({txid for _, txid in notes}) == transactions
+
+
+async def test_a_failing_event_in_a_run_costs_only_itself_and_the_others_take_effect_once(probe):
+    for note in ("before", "boom", "after"):
+        await _send(probe, _probe_event(note))
+    loop = probe.loop(max_attempts=2, together=20)
+    await loop.consumer.start()
+    await _run_until(probe, loop, ["before", "after"])
+    dead = await read_topic(probe.bootstrap, f"{probe.topic}.dlq", count=2, timeout=5)
+    assert [dict(d.headers)["dlq.origin.offset"] for d in dead] == [b"1"]
+    assert await probe.effect_notes() == ["before", "after"]
