@@ -9,11 +9,10 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, String, Table
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
-from shared.db import upsert
+from shared.db import database_unavailable, upsert
 from shared.events import Envelope
 from shared.tracing import handling_span
 
@@ -33,13 +32,6 @@ def processed_events_table(metadata: MetaData) -> Table:
         Column("topic", String(200), nullable=False),
         Column("handled_at", DateTime(timezone=True), nullable=False),
     )
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Infrastructure trouble (database or network away) is waited out, never dead-lettered."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
-    return isinstance(exc, (ConnectionError, OSError, TimeoutError))
 
 
 def _traceparent(record: ConsumerRecord) -> str | None:
@@ -176,7 +168,7 @@ class ConsumerLoop:
                 return
             except Exception as exc:
                 metrics.EVENTS_FAILED.labels(self.service, record.topic).inc()
-                transient = _is_transient(exc)
+                transient = database_unavailable(exc)  # waited out, never dead-lettered
                 attempt += 0 if transient else 1
                 log.warning("event.failed", service=self.service, type=envelope.type, event_id=envelope.id,
                             attempt=attempt, transient=transient, error=repr(exc))

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 NAMING_CONVENTION = {
@@ -21,6 +21,21 @@ NAMING_CONVENTION = {
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# SQLSTATE classes of a server going away or not taking work yet: connection exception (08), operator
+# intervention such as "the database system is shutting down" or "is starting up" (57P), insufficient resources (53).
+UNAVAILABLE_SQLSTATES = ("08", "57P", "53")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """What a database restart, failover or network cut raises: worth waiting out, unlike a defect."""
+    if isinstance(exc, (OSError, TimeoutError, OperationalError, InterfaceError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return exc.connection_invalidated or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
 def upsert(session: AsyncSession, table) -> postgresql.Insert | sqlite.Insert:

@@ -12,10 +12,11 @@ from functools import partial
 import httpx
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import exc as sa_exc, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.db import database_unavailable
 from shared.outbox import add_event
 from shared.runtime import Runtime
 from shared.tracing import sending_span
@@ -200,7 +201,7 @@ class Dispatcher:
                     log.info("delivery.record_recovered", tries=tries, rows=rows)
                 return
             except Exception as exc:
-                if not _database_away(exc):  # not recorded: the lease runs out and it is tried again
+                if not database_unavailable(exc):  # not recorded: the lease runs out and it is tried again
                     log.error("delivery.record_failed", tries=tries, rows=rows, error=repr(exc))
                     return
                 left = lease_ends - margin - time.monotonic()
@@ -297,13 +298,6 @@ class Dispatcher:
             except Exception as exc:
                 log.warning("dlq.publish_failed", delivery_id=delivery.id, error=repr(exc))
                 await asyncio.sleep(1)
-
-
-def _database_away(exc: Exception) -> bool:
-    """What a database restart, failover or network cut raises; anything else is a defect, not worth waiting for."""
-    if isinstance(exc, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
-        return True
-    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 
 async def _attempt(delivery: Delivery, send: Callable[[Delivery], Awaitable[None]]) -> DeliveryError | None:
