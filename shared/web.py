@@ -1,5 +1,6 @@
 """The routes and middleware every service app has: health, readiness, metrics, latency."""
 
+import gc
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -118,6 +119,12 @@ def service_app(*, service: str, settings: ServiceSettings, outbox: Table, proce
             if extras is not None:
                 await stack.enter_async_context(extras(app, runtime))
             stack.push_async_callback(runtime.stop)  # stops first: the extras' resources outlive their jobs
+            if not gc.get_freeze_count():  # once per process (a test process starts many apps)
+                # What start-up built lives as long as the process: out of the collector's sight, a full
+                # collection scans the objects of requests in flight only (measured: 150-200 ms pauses every
+                # ~3 s under load with ~180k objects, ~25 ms with the ~24k that remain).
+                gc.collect()
+                gc.freeze()
             yield
         await engine.dispose()
 
