@@ -50,10 +50,11 @@ class ConsumerLoop:
 
     def __init__(self, *, service: str, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                  sessions: async_sessionmaker[AsyncSession], processed: Table, handlers: dict[str, Handler],
-                 max_attempts: int = 5, backoff_seconds: float = 0.2, concurrency: int = 1, together: int = 1):
+                 max_attempts: int = 5, backoff_seconds: float = 0.2, concurrency: int = 1,
+                 events_per_transaction: int = 1):
         self.service, self.consumer, self.producer = service, consumer, producer
         self.concurrency = asyncio.Semaphore(concurrency)
-        self.together = together  # consecutive records of a partition handled in one transaction
+        self.events_per_transaction = events_per_transaction  # consecutive records of one partition
         self.sessions, self.processed, self.handlers = sessions, processed, handlers
         self.max_attempts, self.backoff_seconds = max_attempts, backoff_seconds
         self.healthy = False
@@ -82,8 +83,8 @@ class ConsumerLoop:
     async def _handle_partition(self, records: list[ConsumerRecord]) -> ConsumerRecord | None:
         """One partition's records in order, a run of them per transaction; returns the last one handled."""
         last = None
-        for start in range(0, len(records), self.together):
-            run = records[start:start + self.together]
+        for start in range(0, len(records), self.events_per_transaction):
+            run = records[start:start + self.events_per_transaction]
             async with self.concurrency:
                 if len(run) > 1 and not self.stopping and await self._handle_together(run):
                     last = run[-1]

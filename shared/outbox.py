@@ -18,7 +18,7 @@ from shared.wakeups import WakeChannel, sleep_until
 
 log = structlog.get_logger()
 NOTIFY_CHANNEL = "visitdesk_outbox"
-STAGED = WakeChannel("outbox")  # this process's relays, woken by the commit that staged events
+STAGED = WakeChannel()  # this process's relays, woken by the commit that staged events
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -72,32 +72,29 @@ class OutboxRelay:
         self.wakeup.set()
 
     async def run(self) -> None:
-        with STAGED.subscribed(self.wakeup):
-            await self._run()
-
-    async def _run(self) -> None:
         listener = asyncio.create_task(self._listen()) if self.engine.dialect.name == "postgresql" else None
         backoff = 0.1
         try:
-            while True:
-                self.wakeup.clear()
-                try:
-                    published = await self.publish_batch()
-                    self.healthy, backoff = True, 0.1
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # broker or database away: rows stay unsent, retry later
-                    self.healthy = False
-                    log.warning("outbox.publish_failed", service=self.service, error=repr(exc), retry_in=backoff)
-                    if self.stopping:
-                        return
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    continue
-                if published < self.batch_size:
-                    if self.stopping:
-                        return
-                    await sleep_until(self.wakeup, timeout=self.poll_seconds)
+            with STAGED.subscribed(self.wakeup):
+                while True:
+                    self.wakeup.clear()
+                    try:
+                        published = await self.publish_batch()
+                        self.healthy, backoff = True, 0.1
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # broker or database away: rows stay unsent, retry later
+                        self.healthy = False
+                        log.warning("outbox.publish_failed", service=self.service, error=repr(exc), retry_in=backoff)
+                        if self.stopping:
+                            return
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, 5.0)
+                        continue
+                    if published < self.batch_size:
+                        if self.stopping:
+                            return
+                        await sleep_until(self.wakeup, timeout=self.poll_seconds)
         finally:
             if listener:
                 listener.cancel()

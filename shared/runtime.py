@@ -62,7 +62,7 @@ class Runtime:
                 processed=self.processed, handlers=self.handlers,
                 max_attempts=self.settings.consumer_max_attempts, backoff_seconds=self.settings.consumer_backoff_seconds,
                 concurrency=self.settings.consumer_concurrency if self.engine.dialect.name == "postgresql" else 1,
-                together=self.settings.consumer_events_per_transaction,
+                events_per_transaction=self.settings.consumer_events_per_transaction,
             )
             self.consumer_task = asyncio.create_task(self.loop.run(), name=f"{self.service}-consumer")
 

@@ -18,8 +18,7 @@ _MARKED = "visitdesk.wake_on_commit"
 class WakeChannel:
     """Waiters (asyncio events) of one kind of work in this process."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self):
         self._waiters: set[asyncio.Event] = set()
 
     def wake_on_commit(self, session: AsyncSession) -> bool:

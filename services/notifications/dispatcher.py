@@ -32,7 +32,7 @@ log = structlog.get_logger()
 RETRYABLE_HTTP = {408, 425, 429}
 ATTEMPTS = Counter("visitdesk_notification_attempts_total", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])  # outcome: sent | retry | failed
-PLANNED = WakeChannel("deliveries")  # this process's dispatchers, woken by the commit that planned deliveries
+PLANNED = WakeChannel()  # this process's dispatchers, woken by the commit that planned deliveries
 Result = tuple[Delivery, DeliveryError | None]  # None: sent
 
 

@@ -131,6 +131,18 @@ async def test_a_batch_shares_one_smtp_connection_reopened_when_the_server_drops
     assert list(store.accepted.values()) == [2, 2, 1]  # three connections for five e-mails, none sent twice
 
 
+def _submissions(visit_event, count: int) -> list[Envelope]:
+    """`count` submissions, each from its own delegation (guest0@…, guest1@…)."""
+    return [Envelope.model_validate(visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se"))
+            for i in range(count)]
+
+
+async def _plan(app, settings, envelope: Envelope) -> None:
+    """Plan the event's deliveries in a commit of their own, as the consumer loop would."""
+    async with app.state.sessions() as session, session.begin():
+        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=Renderer())
+
+
 class HoldingStore(EmlStore):
     """Keeps the first message's DATA unanswered until released, like a slow server; stores the rest at once."""
 
@@ -152,15 +164,12 @@ class HoldingStore(EmlStore):
 async def test_with_two_dispatch_loops_an_email_does_not_wait_behind_one_a_slow_server_holds(
         database, tmp_path, make_settings, visit_event, dispatchers, overtakes):
     store = HoldingStore(tmp_path / "mail")
-    first, second = (Envelope.model_validate(visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se"))
-                     for i in range(2))
+    first, second = _submissions(visit_event, 2)
     async with mailsink(tmp_path, handler=store) as sink:
         settings = make_settings(database, sink.port, dispatchers=dispatchers)
         async with running(settings) as (app, client):
             for envelope in (first, second):  # two commits: the second is planned while the first is being sent
-                async with app.state.sessions() as session, session.begin():
-                    await service.plan_deliveries(session=session, envelope=envelope, settings=settings,
-                                                  renderer=Renderer())
+                await _plan(app, settings, envelope)
                 await eventually(store.held)
 
             async def second_mailed():
@@ -207,8 +216,7 @@ class SessionLog(EmlStore):
 
 
 async def _plan_and_send(app, client, settings, envelope) -> dict:
-    async with app.state.sessions() as session, session.begin():
-        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=Renderer())
+    await _plan(app, settings, envelope)
     [row] = await settled(client, settings, envelope.data["reference"], 1)
     return row
 
@@ -216,7 +224,7 @@ async def _plan_and_send(app, client, settings, envelope) -> dict:
 async def test_consecutive_batches_share_one_open_smtp_connection_which_quits_once_idle(
         database, tmp_path, make_settings, visit_event):
     store = SessionLog(tmp_path / "mail")
-    first, second = (Envelope.model_validate(visit_event("visit.submitted.v1")) for _ in range(2))
+    first, second = _submissions(visit_event, 2)
     async with mailsink(tmp_path, handler=store) as sink:
         settings = make_settings(database, sink.port, dispatchers=1, smtp_idle_seconds=1)
         async with running(settings) as (app, client):
@@ -230,7 +238,7 @@ async def test_consecutive_batches_share_one_open_smtp_connection_which_quits_on
 async def test_an_open_connection_the_server_dropped_meanwhile_is_replaced_and_nothing_is_sent_twice(
         database, tmp_path, make_settings, visit_event):
     store = SessionLog(tmp_path / "mail")
-    first, second = (Envelope.model_validate(visit_event("visit.submitted.v1")) for _ in range(2))
+    first, second = _submissions(visit_event, 2)
     async with mailsink(tmp_path, handler=store) as sink:
         settings = make_settings(database, sink.port, dispatchers=1, smtp_idle_seconds=60)
         async with running(settings) as (app, client):

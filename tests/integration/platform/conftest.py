@@ -54,13 +54,14 @@ class Probe:
         return OutboxRelay(engine=self.engine, outbox=outbox, producer=self.producer, service=unique("svc"),
                            poll_seconds=30)
 
-    def loop(self, consumer=None, max_attempts: int = 2, concurrency: int = 1, together: int = 20) -> ConsumerLoop:
+    def loop(self, consumer=None, max_attempts: int = 2, concurrency: int = 1,
+             events_per_transaction: int = 20) -> ConsumerLoop:
         """Configured like a service's (runs of up to 20 events per transaction), with quick retries."""
         consumer = consumer or make_consumer(self.bootstrap, self.group, [self.topic])
         return ConsumerLoop(service="probe", consumer=consumer, producer=self.producer, sessions=self.sessions,
                             processed=processed, handlers={ProbeHappened.type: record_effect},
                             max_attempts=max_attempts, backoff_seconds=0.01, concurrency=concurrency,
-                            together=together)
+                            events_per_transaction=events_per_transaction)
 
     async def effect_notes(self) -> list[str]:
         async with self.sessions() as session:

@@ -131,11 +131,12 @@ async def _note_transaction(session, envelope: Envelope) -> None:
     await record_effect(session, Envelope.wrap(ProbeHappened(note=f"{note}@{txid}"), source="test", subject="x"))
 
 
-@pytest.mark.parametrize(("together", "transactions"), [(20, 1), (1, 5)])
-async def test_a_fetched_run_of_one_partitions_events_shares_one_transaction_in_order(probe, together, transactions):
+@pytest.mark.parametrize(("events_per_transaction", "transactions"), [(20, 1), (1, 5)])
+async def test_a_fetched_run_of_one_partitions_events_shares_one_transaction_in_order(
+        probe, events_per_transaction, transactions):
     for n in range(5):  # all on the broker before the loop starts: one fetch brings them
         await _send(probe, _probe_event(f"e{n}"))
-    loop = probe.loop(together=together)
+    loop = probe.loop(events_per_transaction=events_per_transaction)
     loop.handlers = {ProbeHappened.type: _note_transaction}
     await loop.consumer.start()
     await _run_until(probe, loop, [f"e{n}" for n in range(5)])
@@ -147,7 +148,7 @@ async def test_a_fetched_run_of_one_partitions_events_shares_one_transaction_in_
 async def test_a_failing_event_in_a_run_costs_only_itself_and_the_others_take_effect_once(probe):
     for note in ("before", "boom", "after"):
         await _send(probe, _probe_event(note))
-    loop = probe.loop(max_attempts=2, together=20)
+    loop = probe.loop(max_attempts=2, events_per_transaction=20)
     await loop.consumer.start()
     await _run_until(probe, loop, ["before", "after"])
     dead = await read_topic(probe.bootstrap, f"{probe.topic}.dlq", count=2, timeout=5)

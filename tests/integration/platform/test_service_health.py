@@ -1,6 +1,7 @@
 """Each service starts, reports health honestly, and refuses to start on bad settings."""
 
 import asyncio
+import gc
 import importlib
 import os
 import re
@@ -79,6 +80,15 @@ async def test_an_unreachable_kafka_fails_readiness_but_the_process_stays_up(ser
         assert response.status_code == 503
         assert response.json()["checks"] == {"database": True, "kafka": False}
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_started_service_keeps_what_start_up_built_out_of_the_garbage_collectors_scans(tmp_path):
+    # Full collections under load scanned every start-up object and paused a service 150-200 ms (bench/README.md).
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    await asyncio.to_thread(upgrade, "capacity", url)
+    async with serve(_app("capacity", database_url=url, kafka_bootstrap="127.0.0.1:1")) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert gc.get_freeze_count() > 10_000
 
 
 def test_a_missing_setting_stops_the_service_with_one_line_naming_it():

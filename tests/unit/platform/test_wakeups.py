@@ -25,14 +25,14 @@ async def _transaction(sessions, *marked: WakeChannel, commit: bool = True) -> N
 
 
 async def test_a_commit_wakes_the_waiters_of_the_channels_it_marked_and_no_others(sessions):
-    planned, staged = WakeChannel("planned"), WakeChannel("staged")
+    planned, staged = WakeChannel(), WakeChannel()
     with planned.subscribed(asyncio.Event()) as on_planned, staged.subscribed(asyncio.Event()) as on_staged:
         await _transaction(sessions, planned)
         assert on_planned.is_set() and not on_staged.is_set()
 
 
 async def test_a_rollback_wakes_nobody_and_leaves_nothing_for_the_next_commit(sessions):
-    channel = WakeChannel("planned")
+    channel = WakeChannel()
     with channel.subscribed(asyncio.Event()) as wakeup:
         async with sessions() as session:
             await session.execute(text("SELECT 1"))
@@ -44,7 +44,7 @@ async def test_a_rollback_wakes_nobody_and_leaves_nothing_for_the_next_commit(se
 
 
 async def test_a_transaction_marks_once_and_a_waiter_that_left_is_not_woken(sessions):
-    channel = WakeChannel("staged")
+    channel = WakeChannel()
     left = asyncio.Event()
     with channel.subscribed(left):
         pass
