@@ -2,10 +2,12 @@
 
 The outbox relay and the notifications dispatcher sleep on one of these instead of polling quickly: work
 written in this process is picked up the moment it is committed, the poll remains for other processes' work.
+A commit can also hand over what it wrote (the dispatcher's deliveries), so that the waiters need not read it back.
 """
 
 import asyncio
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -16,16 +18,18 @@ _MARKED = "visitdesk.wake_on_commit"
 
 
 class WakeChannel:
-    """Waiters (asyncio events) of one kind of work in this process."""
+    """Waiters (asyncio events) of one kind of work in this process, and what commits handed over to them."""
 
     def __init__(self):
         self._waiters: set[asyncio.Event] = set()
+        self.handed: deque = deque()  # items of committed transactions, oldest first, for the waiters to take
 
-    def wake_on_commit(self, session: AsyncSession) -> bool:
-        """Wake the waiters when `session`'s transaction commits; True the first time in that transaction."""
-        marked: set[WakeChannel] = session.sync_session.info.setdefault(_MARKED, set())
+    def wake_on_commit(self, session: AsyncSession, items: Iterable = ()) -> bool:
+        """Wake the waiters when `session`'s transaction commits, handing them `items` then; a rollback drops
+        both. True the first time in that transaction."""
+        marked: dict[WakeChannel, list] = session.sync_session.info.setdefault(_MARKED, {})
         first = self not in marked
-        marked.add(self)
+        marked.setdefault(self, []).extend(items)
         return first
 
     @contextmanager
@@ -37,7 +41,8 @@ class WakeChannel:
         finally:
             self._waiters.discard(wakeup)
 
-    def wake(self) -> None:
+    def wake(self, items: Iterable = ()) -> None:
+        self.handed.extend(items)
         for wakeup in list(self._waiters):
             wakeup.set()
 
@@ -54,8 +59,8 @@ async def sleep_until(*events: asyncio.Event, timeout: float) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _wake_marked(session: Session) -> None:
-    for channel in session.info.pop(_MARKED, ()):
-        channel.wake()
+    for channel, items in session.info.pop(_MARKED, {}).items():
+        channel.wake(items)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -5,15 +5,17 @@ from shared.events import Envelope
 
 from services.notifications import service
 from services.notifications.config import Settings
+from services.notifications.dispatcher import Handover
 from services.notifications.events import NOTIFYING, VisitPersonalDataErased
 from services.notifications.messages import Renderer
 
 
-def handlers(settings: Settings) -> dict[str, Handler]:
+def handlers(settings: Settings, handover: Handover | None = None) -> dict[str, Handler]:
     renderer = Renderer()
 
     async def plan(session, envelope: Envelope) -> None:
-        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=renderer)
+        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=renderer,
+                                      handover=handover)
 
     async def erase(session, envelope: Envelope) -> None:
         await service.erase_personal_data(session=session, envelope=envelope)

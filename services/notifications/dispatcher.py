@@ -32,16 +32,70 @@ log = structlog.get_logger()
 RETRYABLE_HTTP = {408, 425, 429}
 ATTEMPTS = Counter("visitdesk_notification_attempts_total", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])  # outcome: sent | retry | failed
-PLANNED = WakeChannel()  # this process's dispatchers, woken by the commit that planned deliveries
 Result = tuple[Delivery, DeliveryError | None]  # None: sent
+
+
+class Handover:
+    """Deliveries planned in this process reach its dispatch loops as the planning commits, already leased.
+
+    Planning leases them (attempts 1, re-claimable after the lease) in its own transaction and the commit hands
+    them over: no claim transaction between planning and sending. Bounded: while `limit` handed-over deliveries
+    wait, new ones are planned unleased and claimed, as are other replicas', retries and anything left over.
+    """
+
+    def __init__(self, settings: Settings):
+        self.channel = WakeChannel()  # also wakes the loops for unleased work planned here
+        self.lease_seconds = settings.send_lease_seconds
+        self.limit = settings.dispatcher_batch_size * settings.dispatchers
+
+    def lease(self, deliveries: list[Delivery]) -> float | None:
+        """Lease `deliveries`, not yet inserted, to this process if there is room; the lease's monotonic end."""
+        if len(self.channel.handed) >= self.limit:
+            return None
+        now, lease_ends = datetime.now(UTC), time.monotonic() + self.lease_seconds
+        for delivery in deliveries:
+            delivery.attempts, delivery.next_attempt_at = 1, now + timedelta(seconds=self.lease_seconds)
+        return lease_ends
+
+    def hand_over_on_commit(self, session: AsyncSession, inserted: list[Delivery], lease_ends: float | None) -> None:
+        """On commit: the leased deliveries to a dispatch loop; in any case, wake one up."""
+        self.channel.wake_on_commit(session, [(lease_ends, d) for d in inserted] if lease_ends else ())
+
+    def take(self, limit: int, margin: float) -> tuple[list[Delivery], float]:
+        """Up to `limit` handed-over deliveries, oldest first, and when the earliest of their leases ends.
+
+        One whose lease ends within `margin` is left to be claimed after it, like a crashed sender's.
+        """
+        taken, lease_ends, now = [], float("inf"), time.monotonic()
+        while self.channel.handed and len(taken) < limit:
+            ends, delivery = self.channel.handed.popleft()
+            if ends - margin > now:
+                taken.append(delivery)
+                lease_ends = min(lease_ends, ends)
+        return taken, lease_ends
+
+    async def give_back(self, sessions: async_sessionmaker[AsyncSession]) -> int:
+        """At shutdown: the leases of deliveries handed over and not sent, for any process to claim now."""
+        left = [delivery for _, delivery in self.channel.handed]
+        self.channel.handed.clear()
+        if not left:
+            return 0
+        ours = tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in left])
+        async with sessions() as session, session.begin():
+            result = await session.execute(
+                update(Delivery).where(Delivery.status == "pending", ours)
+                .values(attempts=Delivery.attempts - 1, next_attempt_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False))
+        return result.rowcount
 
 
 class Dispatcher:
     """Claims with FOR UPDATE SKIP LOCKED (replicas share the table) and a lease against crashed senders."""
 
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], settings: Settings, runtime: Runtime,
-                 http: httpx.AsyncClient):
+                 http: httpx.AsyncClient, handover: Handover | None = None):
         self.sessions, self.settings, self.runtime, self.http = sessions, settings, runtime, http
+        self.handover = handover or Handover(settings)
         self.wakeup = asyncio.Event()
         self.local_hostname: str | None = None
         self.lanes: list[SmtpConnection] = []  # open SMTP connections, kept while there is mail to send
@@ -53,7 +107,7 @@ class Dispatcher:
         """
         stopping = self.runtime.stopping
         try:
-            with PLANNED.subscribed(self.wakeup):
+            with self.handover.channel.subscribed(self.wakeup):
                 while not stopping.is_set():
                     self.wakeup.clear()  # before claiming: a commit while we work brings us straight back
                     try:
@@ -78,9 +132,11 @@ class Dispatcher:
         await asyncio.gather(*(lane.close() for lane in closing))
 
     async def dispatch_due(self) -> int:
-        """Send one batch of due deliveries and record the outcomes; returns how many were attempted."""
-        lease_ends = time.monotonic() + self.settings.send_lease_seconds
-        claimed = await self._claim()
+        """Send one batch, handed over or else claimed, and record the outcomes; returns how many were attempted."""
+        claimed, lease_ends = self.handover.take(self.settings.dispatcher_batch_size, self._lease_margin())
+        if not claimed:
+            lease_ends = time.monotonic() + self.settings.send_lease_seconds
+            claimed = await self._claim()
         if claimed:
             await self._record(await self._send(claimed, lease_ends), lease_ends)
         return len(claimed)

@@ -15,7 +15,7 @@ from shared.tracing import traceparent_now
 
 from services.notifications import domain, messages
 from services.notifications.config import Settings
-from services.notifications.dispatcher import PLANNED
+from services.notifications.dispatcher import Handover
 from services.notifications.events import NOTIFYING, RecipientKind, VisitEvent, VisitPersonalDataErased
 from services.notifications.models import Delivery, DivisionRecipient, TrackingLink
 from services.notifications.schemas import DivisionRecipientUpdate
@@ -32,13 +32,20 @@ class InvalidRecipient(ValueError):
 
 
 async def plan_deliveries(*, session: AsyncSession, envelope: Envelope, settings: Settings,
-                          renderer: messages.Renderer) -> list[Delivery]:
-    """Render one pending delivery per recipient and channel the rules give; the dispatcher sends them."""
+                          renderer: messages.Renderer, handover: Handover | None = None) -> list[Delivery]:
+    """Render one pending delivery per recipient and channel the rules give; the dispatcher sends them.
+
+    With `handover`, this process's dispatch loops get them when the transaction commits; without, they are
+    claimed at the next poll.
+    """
     model = NOTIFYING[envelope.type]
     event = envelope.parse(model)
-    context = {"tracking_url": await _tracking_url(session, event)} if isinstance(event, VisitEvent) else {}
+    kinds = domain.recipients(event)
+    context = {}
+    if isinstance(event, VisitEvent) and (event.tracking_url or "delegation" in kinds):  # only theirs show it
+        context["tracking_url"] = await _tracking_url(session, event)
     planned, inboxes = [], set()
-    for kind in domain.recipients(event):
+    for kind in kinds:
         language = event.language if kind == "delegation" else settings.staff_language
         for channel, address in await _addresses(session, settings, kind, event):
             if address and (channel, address.lower()) in inboxes:
@@ -47,7 +54,7 @@ async def plan_deliveries(*, session: AsyncSession, envelope: Envelope, settings
             rendered = _render(renderer, event, kind, language, context)
             planned.append(_delivery(envelope, event, settings.topic(model.topic), kind, channel, address,
                                      language, rendered))
-    await _insert_new(session, planned)
+    await _insert_new(session, planned, handover)
     return planned
 
 
@@ -106,16 +113,20 @@ def _delivery(envelope: Envelope, event: Event, source_topic: str, kind: Recipie
     )
 
 
-async def _insert_new(session: AsyncSession, deliveries: list[Delivery]) -> None:
+async def _insert_new(session: AsyncSession, deliveries: list[Delivery], handover: Handover | None) -> None:
     """Insert, skipping (event, recipient, channel) triples that already exist: a redelivery adds nothing."""
     if not deliveries:
         return
+    lease_ends = handover.lease(deliveries) if handover else None
     columns = [c.key for c in Delivery.__table__.columns]
     rows = [{c: getattr(d, c) for c in columns} for d in deliveries]
     # Rows as parameters, not .values(rows): a multi-row VALUES clause is compiled anew on every call.
-    await session.execute(upsert(session, Delivery.__table__).on_conflict_do_nothing(
-        index_elements=["event_id", "recipient_kind", "channel"]), rows)
-    PLANNED.wake_on_commit(session)  # the dispatcher sends them as soon as this commits, not at its next poll
+    inserted = set(await session.scalars(
+        upsert(session, Delivery.__table__).on_conflict_do_nothing(index_elements=["event_id", "recipient_kind",
+                                                                                   "channel"])
+        .returning(Delivery.id), rows))
+    if handover:  # sent as soon as this commits, not at the next poll
+        handover.hand_over_on_commit(session, [d for d in deliveries if d.id in inserted], lease_ends)
 
 
 async def erase_personal_data(*, session: AsyncSession, envelope: Envelope) -> None:

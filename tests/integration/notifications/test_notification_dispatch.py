@@ -7,7 +7,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from services.notifications import service
+from services.notifications.dispatcher import Dispatcher, Handover
 from services.notifications.messages import Renderer
+from services.notifications.models import Delivery
+from shared.db import make_engine, make_sessionmaker
 from shared.events import Envelope
 from tests.faults.proxy import TcpProxy
 from tests.integration.notifications.test_notification_delivery import log_of, running, settled
@@ -121,7 +124,8 @@ async def test_a_batch_shares_one_smtp_connection_reopened_when_the_server_drops
         async with running(settings) as (app, client):
             async with app.state.sessions() as session, session.begin():  # one commit: one batch
                 planned = [d for e in events for d in await service.plan_deliveries(
-                    session=session, envelope=e, settings=settings, renderer=Renderer())]
+                    session=session, envelope=e, settings=settings, renderer=Renderer(),
+                    handover=app.state.handover)]
             rows = [r for e in events for r in await settled(client, settings, e.data["reference"], 1)]
         messages = sink.messages()
     outcome = {r["address"]: (r["status"], r["attempts"]) for r in rows}
@@ -140,7 +144,8 @@ def _submissions(visit_event, count: int) -> list[Envelope]:
 async def _plan(app, settings, envelope: Envelope) -> None:
     """Plan the event's deliveries in a commit of their own, as the consumer loop would."""
     async with app.state.sessions() as session, session.begin():
-        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=Renderer())
+        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=Renderer(),
+                                      handover=app.state.handover)
 
 
 class HoldingStore(EmlStore):
@@ -249,3 +254,128 @@ async def test_an_open_connection_the_server_dropped_meanwhile_is_replaced_and_n
     assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1), ("sent", 1)]
     assert sorted(m["Message-ID"] for m in messages) == sorted(f"<{r['id']}@visitdesk>" for r in rows)
     assert len(set(store.carried)) == 2
+
+
+@pytest.fixture
+async def sessions(database):
+    engine = make_engine(database)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def _plan_here(sessions, settings, envelope: Envelope, handover: Handover | None) -> Delivery:
+    async with sessions() as session, session.begin():
+        [planned] = await service.plan_deliveries(session=session, envelope=envelope, settings=settings,
+                                                  renderer=Renderer(), handover=handover)
+    return planned
+
+
+async def _row(sessions, delivery: Delivery) -> Delivery:
+    async with sessions() as session:
+        return await session.get(Delivery, delivery.id)
+
+
+async def _dispatch(dispatcher: Dispatcher) -> int:
+    try:
+        return await dispatcher.dispatch_due()
+    finally:
+        await dispatcher._close_lanes()
+
+
+async def test_a_delivery_planned_here_is_leased_with_its_planning_and_sent_from_the_handover_without_a_claim(
+        database, sink, sessions, make_settings, visit_event):
+    settings = make_settings(database, sink.port)
+    handover = Handover(settings)
+    [envelope] = _submissions(visit_event, 1)
+    planned = await _plan_here(sessions, settings, envelope, handover)
+    leased = await _row(sessions, planned)
+    assert (leased.status, leased.attempts) == ("pending", 1)  # as if claimed: another replica keeps away
+    replica = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None)
+    assert await _dispatch(replica) == 0
+    ours = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None, handover=handover)
+    assert await _dispatch(ours) == 1
+    sent = await _row(sessions, planned)
+    assert (sent.status, sent.attempts) == ("sent", 1)  # no claim in between: a claim would have counted 2
+    assert [m["Message-ID"] for m in sink.messages()] == [f"<{planned.id}@visitdesk>"]
+
+
+async def test_a_rolled_back_planning_hands_nothing_over_and_a_redelivery_hands_over_only_new_rows(
+        database, sink, sessions, make_settings, visit_event):
+    settings = make_settings(database, sink.port)
+    handover = Handover(settings)
+    [envelope] = _submissions(visit_event, 1)
+    async with sessions() as session:
+        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=Renderer(),
+                                      handover=handover)
+        await session.rollback()
+    assert not handover.channel.handed
+    await _plan_here(sessions, settings, envelope, handover)
+    async with sessions() as session, session.begin():  # the same event again, past the processed-events table
+        assert [d.address for d in await service.plan_deliveries(
+            session=session, envelope=envelope, settings=settings, renderer=Renderer(), handover=handover)]
+    assert len(handover.channel.handed) == 1  # a second one would be an e-mail without a row, sent twice
+
+
+async def test_a_full_handover_leaves_new_deliveries_unleased_for_any_dispatcher_to_claim(
+        database, sink, sessions, make_settings, visit_event):
+    settings = make_settings(database, sink.port, dispatcher_batch_size=1, dispatchers=1)
+    handover = Handover(settings)  # room for one
+    first, second = _submissions(visit_event, 2)
+    handed, unleased = [await _plan_here(sessions, settings, e, handover) for e in (first, second)]
+    assert [(await _row(sessions, d)).attempts for d in (handed, unleased)] == [1, 0]
+    replica = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None)
+    assert await _dispatch(replica) == 1
+    assert (await _row(sessions, unleased)).status == "sent"
+
+
+async def test_at_shutdown_leases_of_handed_over_deliveries_not_sent_are_given_back(
+        database, sink, sessions, make_settings, visit_event):
+    settings = make_settings(database, sink.port)
+    handover = Handover(settings)
+    [envelope] = _submissions(visit_event, 1)
+    planned = await _plan_here(sessions, settings, envelope, handover)
+    assert await handover.give_back(sessions) == 1
+    assert not handover.channel.handed
+    replica = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None)
+    assert await _dispatch(replica) == 1  # claimable at once, not after the 300 s lease
+    sent = await _row(sessions, planned)
+    assert (sent.status, sent.attempts) == ("sent", 1)
+
+
+async def test_a_handed_over_delivery_whose_lease_ran_out_is_left_to_the_claim_and_sent_once(
+        database, sink, sessions, make_settings, visit_event):
+    settings = make_settings(database, sink.port, send_lease_seconds=0.5)
+    handover = Handover(settings)
+    [envelope] = _submissions(visit_event, 1)
+    planned = await _plan_here(sessions, settings, envelope, handover)
+    await asyncio.sleep(0.6)  # as if it had waited behind a slow batch: another replica may have claimed it
+    ours = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None, handover=handover)
+    assert await _dispatch(ours) == 1
+    sent = await _row(sessions, planned)
+    assert (sent.status, sent.attempts) == ("sent", 2)  # claimed anew, not sent from the handover
+    assert len(sink.messages()) == 1
+
+
+async def test_the_service_leases_what_its_consumer_plans_while_its_dispatch_loop_is_busy(
+        database, tmp_path, make_settings, publish, visit_event):
+    store = HoldingStore(tmp_path / "mail")
+    first, second = (visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se") for i in range(2))
+    async with mailsink(tmp_path, handler=store) as sink:
+        settings = make_settings(database, sink.port, dispatchers=1)
+        async with running(settings) as (app, client):
+            await publish(settings, "visits.v1", first)
+            await eventually(store.held)
+            await publish(settings, "visits.v1", second)  # planned by the consumer while the one loop waits
+
+            async def planned():
+                return await log_of(client, settings, second["data"]["reference"]) or None
+
+            try:
+                [waiting] = await eventually(planned)
+                assert (waiting["status"], waiting["attempts"]) == ("pending", 1)  # leased to this process
+            finally:
+                store.release.set()
+            rows = [r for e in (first, second) for r in await settled(client, settings, e["data"]["reference"], 1)]
+        messages = sink.messages()
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1), ("sent", 1)]
+    assert sorted(m["To"] for m in messages) == ["guest0@example.se", "guest1@example.se"]

@@ -41,6 +41,8 @@ def test_an_email_carries_a_message_id_derived_from_its_delivery_and_both_bodies
     ("fi", "Vierailupyyntönne on vastaanotettu – HEL-2027-0042", "Hyvä vastaanottaja,\nkiitos yhteydenotosta.\n"),
     ("sv", "Ert besök är bekräftat – HEL-2027-0042", "Hej,\ner förfrågan är mottagen. Välkomna!\n"),
     ("en", "Your visit request HEL-2027-0042 has been received", "Dear guest,\n" + "a long line. " * 40 + "\n"),
+    ("en", "Your visit request HEL-2027-0042 from the Ministry for Foreign Affairs of Sweden has been received",
+     "Dear guest,\n"),  # a subject too long for one header line: folded
 ])
 def test_an_email_is_wire_ready_with_crlf_and_ascii_headers_and_reads_back_unchanged(language, subject, text):
     raw = email_message(delivery_id="0b6d4c1e", sender="Helsingin kaupunki / visitdesk <no-reply@hel.example>",

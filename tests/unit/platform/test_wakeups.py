@@ -56,6 +56,20 @@ async def test_a_transaction_marks_once_and_a_waiter_that_left_is_not_woken(sess
         assert staying.is_set() and not left.is_set()
 
 
+async def test_a_commit_hands_over_its_items_in_order_and_a_rollback_none(sessions):
+    channel = WakeChannel()
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))
+        channel.wake_on_commit(session, ["dropped"])
+        await session.rollback()
+        await session.execute(text("SELECT 1"))
+        channel.wake_on_commit(session, ["a"])
+        channel.wake_on_commit(session, ["b", "c"])
+        assert not channel.handed  # nothing before the commit
+        await session.commit()
+    assert list(channel.handed) == ["a", "b", "c"]
+
+
 async def test_sleep_until_returns_on_the_first_event_set_or_at_its_timeout():
     wakeup, stopping = asyncio.Event(), asyncio.Event()
     asyncio.get_running_loop().call_later(0.05, stopping.set)
