@@ -1,4 +1,4 @@
-"""The consumer loop: one transaction per event, idempotent, retried, dead-lettered, never stuck."""
+"""The consumer loop: idempotent, retried, dead-lettered, never stuck; a fetched run of events shares a transaction."""
 
 import asyncio
 import random
@@ -109,13 +109,15 @@ class ConsumerLoop:
         handled = []
         try:
             async with self.sessions() as session, session.begin():
-                for record, envelope in zip(records, envelopes, strict=True):
-                    handler = self.handlers.get(envelope.type)
-                    if handler is None:
+                known = [(r, e) for r, e in zip(records, envelopes, strict=True) if e.type in self.handlers]
+                first = await self._claim_run(session, known)
+                for record, envelope in known:
+                    if envelope.id not in first:  # handled before (or twice in this run)
                         continue
+                    first.discard(envelope.id)
                     with handling_span(record.topic, envelope.type, envelope.id, _traceparent(record)):
-                        if await self._claim_and_handle(session, record, envelope, handler):
-                            handled.append((record, envelope))
+                        await self.handlers[envelope.type](session, envelope)
+                    handled.append((record, envelope))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -189,14 +191,25 @@ class ConsumerLoop:
 
     async def _claim_and_handle(self, session: AsyncSession, record: ConsumerRecord, envelope: Envelope,
                                 handler: Handler) -> bool:
-        claim = (upsert(session, self.processed).on_conflict_do_nothing(index_elements=["event_id"])
-                 .returning(self.processed.c.event_id))
-        first = await session.scalar(claim, {"event_id": envelope.id, "topic": record.topic,
-                                             "handled_at": datetime.now(UTC)})
-        if first is None:
+        if not await self._claim_run(session, [(record, envelope)]):
             return False
         await handler(session, envelope)
         return True
+
+    async def _claim_run(self, session: AsyncSession, events: list[tuple[ConsumerRecord, Envelope]]) -> set[str]:
+        """Record the events' ids in one statement; returns those not recorded before.
+
+        In id order, so that two replicas claiming overlapping runs (a rebalance) wait for each other rather
+        than deadlock.
+        """
+        if not events:
+            return set()
+        now = datetime.now(UTC)
+        rows = sorted(({"event_id": e.id, "topic": r.topic, "handled_at": now} for r, e in events),
+                      key=lambda row: row["event_id"])
+        claim = (upsert(session, self.processed).on_conflict_do_nothing(index_elements=["event_id"])
+                 .returning(self.processed.c.event_id))
+        return set(await session.scalars(claim, rows))
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_seconds * 2 ** (attempt - 1), 10.0) * random.uniform(0.5, 1.5)

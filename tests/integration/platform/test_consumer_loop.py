@@ -33,12 +33,13 @@ async def _run_until(probe, loop, notes: list[str]):
         await loop.consumer.stop()
 
 
-async def test_the_same_event_delivered_twice_has_one_effect(probe):
+@pytest.mark.parametrize("events_per_transaction", [20, 1])  # twice in one run, and in two transactions
+async def test_the_same_event_delivered_twice_has_one_effect(probe, events_per_transaction):
     event = _probe_event("once")
     await _send(probe, event)
     await _send(probe, event)
     await _send(probe, _probe_event("marker"))
-    loop = probe.loop()
+    loop = probe.loop(events_per_transaction=events_per_transaction)
     await loop.consumer.start()
     await _run_until(probe, loop, ["once", "marker"])
     assert await probe.effect_notes() == ["once", "marker"]
