@@ -33,6 +33,7 @@ RETRYABLE_HTTP = {408, 425, 429}
 ATTEMPTS = Counter("visitdesk_notification_attempts_total", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])  # outcome: sent | retry | failed
 Result = tuple[Delivery, DeliveryError | None]  # None: sent
+HANDOVER_FRESH_SECONDS = 5.0  # a handed-over delivery still unsent after this is claimed afresh instead
 
 
 class Handover:
@@ -41,46 +42,50 @@ class Handover:
     Planning leases them (attempts 1, re-claimable after the lease) in its own transaction and the commit hands
     them over: no claim transaction between planning and sending. Bounded: while `limit` handed-over deliveries
     wait, new ones are planned unleased and claimed, as are other replicas', retries and anything left over.
+    One that waited longer than `fresh_seconds` (behind slow sends) is given back and claimed like any other,
+    which reads it anew: an erasure meanwhile has cancelled it.
     """
 
     def __init__(self, settings: Settings):
         self.channel = WakeChannel()  # also wakes the loops for unleased work planned here
         self.lease_seconds = settings.send_lease_seconds
+        self.fresh_seconds = min(HANDOVER_FRESH_SECONDS, settings.send_lease_seconds / 2)
         self.limit = settings.dispatcher_batch_size * settings.dispatchers
 
     def lease(self, deliveries: list[Delivery]) -> float | None:
-        """Lease `deliveries`, not yet inserted, to this process if there is room; the lease's monotonic end."""
+        """Lease `deliveries`, not yet inserted, to this process if there is room; when (monotonic), else None."""
         if len(self.channel.handed) >= self.limit:
             return None
-        now, lease_ends = datetime.now(UTC), time.monotonic() + self.lease_seconds
+        now = datetime.now(UTC)
         for delivery in deliveries:
             delivery.attempts, delivery.next_attempt_at = 1, now + timedelta(seconds=self.lease_seconds)
-        return lease_ends
+        return time.monotonic()
 
-    def hand_over_on_commit(self, session: AsyncSession, inserted: list[Delivery], lease_ends: float | None) -> None:
-        """On commit: the leased deliveries to a dispatch loop; in any case, wake one up."""
-        self.channel.wake_on_commit(session, [(lease_ends, d) for d in inserted] if lease_ends else ())
+    def hand_over_on_commit(self, session: AsyncSession, inserted: list[Delivery], leased_at: float | None) -> None:
+        """On commit: the leased deliveries to a dispatch loop; in any case, wake the loops."""
+        self.channel.wake_on_commit(session, [(leased_at, d) for d in inserted] if leased_at else ())
 
-    def take(self, limit: int, margin: float) -> tuple[list[Delivery], float]:
-        """Up to `limit` handed-over deliveries, oldest first, and when the earliest of their leases ends.
+    def take(self, limit: int) -> tuple[list[Delivery], list[Delivery], float]:
+        """Up to `limit` handed-over deliveries, oldest first: (fresh, stale, when the fresh ones' lease ends)."""
+        fresh, stale, lease_ends, now = [], [], float("inf"), time.monotonic()
+        while self.channel.handed and len(fresh) + len(stale) < limit:
+            leased_at, delivery = self.channel.handed.popleft()
+            if now - leased_at <= self.fresh_seconds:
+                fresh.append(delivery)
+                lease_ends = min(lease_ends, leased_at + self.lease_seconds)
+            else:
+                stale.append(delivery)
+        return fresh, stale, lease_ends
 
-        One whose lease ends within `margin` is left to be claimed after it, like a crashed sender's.
-        """
-        taken, lease_ends, now = [], float("inf"), time.monotonic()
-        while self.channel.handed and len(taken) < limit:
-            ends, delivery = self.channel.handed.popleft()
-            if ends - margin > now:
-                taken.append(delivery)
-                lease_ends = min(lease_ends, ends)
-        return taken, lease_ends
-
-    async def give_back(self, sessions: async_sessionmaker[AsyncSession]) -> int:
-        """At shutdown: the leases of deliveries handed over and not sent, for any process to claim now."""
-        left = [delivery for _, delivery in self.channel.handed]
-        self.channel.handed.clear()
-        if not left:
+    async def give_back(self, sessions: async_sessionmaker[AsyncSession],
+                        deliveries: list[Delivery] | None = None) -> int:
+        """Leases of handed-over deliveries not sent (by default all still waiting: at shutdown), claimable now."""
+        if deliveries is None:
+            deliveries = [delivery for _, delivery in self.channel.handed]
+            self.channel.handed.clear()
+        if not deliveries:
             return 0
-        ours = tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in left])
+        ours = tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in deliveries])
         async with sessions() as session, session.begin():
             result = await session.execute(
                 update(Delivery).where(Delivery.status == "pending", ours)
@@ -133,7 +138,9 @@ class Dispatcher:
 
     async def dispatch_due(self) -> int:
         """Send one batch, handed over or else claimed, and record the outcomes; returns how many were attempted."""
-        claimed, lease_ends = self.handover.take(self.settings.dispatcher_batch_size, self._lease_margin())
+        claimed, stale, lease_ends = self.handover.take(self.settings.dispatcher_batch_size)
+        if stale:
+            await self.handover.give_back(self.sessions, stale)
         if not claimed:
             lease_ends = time.monotonic() + self.settings.send_lease_seconds
             claimed = await self._claim()

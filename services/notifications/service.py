@@ -117,7 +117,7 @@ async def _insert_new(session: AsyncSession, deliveries: list[Delivery], handove
     """Insert, skipping (event, recipient, channel) triples that already exist: a redelivery adds nothing."""
     if not deliveries:
         return
-    lease_ends = handover.lease(deliveries) if handover else None
+    leased_at = handover.lease(deliveries) if handover else None
     columns = [c.key for c in Delivery.__table__.columns]
     rows = [{c: getattr(d, c) for c in columns} for d in deliveries]
     # Rows as parameters, not .values(rows): a multi-row VALUES clause is compiled anew on every call.
@@ -126,7 +126,7 @@ async def _insert_new(session: AsyncSession, deliveries: list[Delivery], handove
                                                                                    "channel"])
         .returning(Delivery.id), rows))
     if handover:  # sent as soon as this commits, not at the next poll
-        handover.hand_over_on_commit(session, [d for d in deliveries if d.id in inserted], lease_ends)
+        handover.hand_over_on_commit(session, [d for d in deliveries if d.id in inserted], leased_at)
 
 
 async def erase_personal_data(*, session: AsyncSession, envelope: Envelope) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy.engine import make_url
 
 from services.notifications import service
 from services.notifications.dispatcher import Dispatcher, Handover
+from services.notifications.events import VisitPersonalDataErased
 from services.notifications.messages import Renderer
 from services.notifications.models import Delivery
 from shared.db import make_engine, make_sessionmaker
@@ -342,18 +343,22 @@ async def test_at_shutdown_leases_of_handed_over_deliveries_not_sent_are_given_b
     assert (sent.status, sent.attempts) == ("sent", 1)
 
 
-async def test_a_handed_over_delivery_whose_lease_ran_out_is_left_to_the_claim_and_sent_once(
+async def test_a_handed_over_delivery_that_waited_too_long_is_claimed_afresh_and_an_erasure_meanwhile_holds(
         database, sink, sessions, make_settings, visit_event):
-    settings = make_settings(database, sink.port, send_lease_seconds=0.5)
+    settings = make_settings(database, sink.port, send_lease_seconds=0.6)  # fresh for 0.3 s
     handover = Handover(settings)
-    [envelope] = _submissions(visit_event, 1)
-    planned = await _plan_here(sessions, settings, envelope, handover)
-    await asyncio.sleep(0.6)  # as if it had waited behind a slow batch: another replica may have claimed it
+    kept, erased = _submissions(visit_event, 2)
+    planned = [await _plan_here(sessions, settings, e, handover) for e in (kept, erased)]
+    async with sessions() as session, session.begin():
+        await service.erase_personal_data(session=session, envelope=Envelope.wrap(VisitPersonalDataErased(
+            request_id=erased.data["request_id"], reference=erased.data["reference"]), source="visits",
+            subject=erased.data["request_id"]))
+    await asyncio.sleep(0.4)  # as if both had waited behind slow sends
     ours = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None, handover=handover)
-    assert await _dispatch(ours) == 1
-    sent = await _row(sessions, planned)
-    assert (sent.status, sent.attempts) == ("sent", 2)  # claimed anew, not sent from the handover
-    assert len(sink.messages()) == 1
+    assert await _dispatch(ours) == 1  # given back, then claimed, which reads each row anew
+    rows = [await _row(sessions, d) for d in planned]
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("cancelled", 1)]  # 1: leased, never sent
+    assert [m["To"] for m in sink.messages()] == ["guest0@example.se"]
 
 
 async def test_the_service_leases_what_its_consumer_plans_while_its_dispatch_loop_is_busy(
