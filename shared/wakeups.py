@@ -22,6 +22,7 @@ class WakeChannel:
 
     def __init__(self):
         self._waiters: set[asyncio.Event] = set()
+        self._idle: list[asyncio.Event] = []  # waiters asleep now, longest first
         self.handed: deque = deque()  # items of committed transactions, oldest first, for the waiters to take
 
     def wake_on_commit(self, session: AsyncSession, items: Iterable = ()) -> bool:
@@ -34,15 +35,33 @@ class WakeChannel:
 
     @contextmanager
     def subscribed(self, wakeup: asyncio.Event) -> Iterator[asyncio.Event]:
-        """Set `wakeup` on every commit that marked this channel, while inside the block."""
+        """Set `wakeup` on every commit that marked this channel (with items: see `wake`), inside the block."""
         self._waiters.add(wakeup)
         try:
             yield wakeup
         finally:
             self._waiters.discard(wakeup)
 
+    @contextmanager
+    def idle(self, wakeup: asyncio.Event) -> Iterator[None]:
+        """A subscribed waiter asleep inside the block; a waiter that is not must look at `handed` before it is."""
+        self._idle.append(wakeup)
+        try:
+            yield
+        finally:
+            self._idle.remove(wakeup)
+
     def wake(self, items: Iterable = ()) -> None:
+        """Hand over `items` to one idle waiter, which takes them (busy ones find them when done); without items,
+        wake every waiter."""
+        items = list(items)
         self.handed.extend(items)
+        if items:
+            for wakeup in self._idle:
+                if not wakeup.is_set():
+                    wakeup.set()
+                    return
+            return
         for wakeup in list(self._waiters):
             wakeup.set()
 

@@ -123,7 +123,10 @@ class Dispatcher:
                     except Exception as exc:  # database away: deliveries wait, nothing is lost
                         log.warning("dispatcher.failed", error=repr(exc))
                     await self._close_idle_lanes()
-                    await sleep_until(self.wakeup, stopping, timeout=self.settings.dispatcher_poll_seconds)
+                    if self.handover.channel.handed:  # handed over while this loop was busy: no one woke it
+                        continue
+                    with self.handover.channel.idle(self.wakeup):
+                        await sleep_until(self.wakeup, stopping, timeout=self.settings.dispatcher_poll_seconds)
         finally:
             await self._close_lanes()
 

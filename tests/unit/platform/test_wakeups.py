@@ -70,6 +70,31 @@ async def test_a_commit_hands_over_its_items_in_order_and_a_rollback_none(sessio
     assert list(channel.handed) == ["a", "b", "c"]
 
 
+async def test_items_wake_one_idle_waiter_and_none_that_is_busy_while_a_plain_commit_wakes_all(sessions):
+    channel = WakeChannel()
+    with channel.subscribed(asyncio.Event()) as busy, channel.subscribed(asyncio.Event()) as first, \
+            channel.subscribed(asyncio.Event()) as second:
+        with channel.idle(first), channel.idle(second):
+            await _handing(sessions, channel, ["x"])
+            assert (busy.is_set(), first.is_set(), second.is_set()) == (False, True, False)
+            await _handing(sessions, channel, ["y"])  # the first has not run yet: the next idle one
+            assert second.is_set()
+        first.clear()
+        second.clear()
+        await _handing(sessions, channel, ["z"])  # nobody idle: they look at `handed` before they sleep
+        assert not any(e.is_set() for e in (busy, first, second))
+        assert list(channel.handed) == ["x", "y", "z"]
+        await _transaction(sessions, channel)
+        assert all(e.is_set() for e in (busy, first, second))
+
+
+async def _handing(sessions, channel: WakeChannel, items: list) -> None:
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))
+        channel.wake_on_commit(session, items)
+        await session.commit()
+
+
 async def test_sleep_until_returns_on_the_first_event_set_or_at_its_timeout():
     wakeup, stopping = asyncio.Event(), asyncio.Event()
     asyncio.get_running_loop().call_later(0.05, stopping.set)
