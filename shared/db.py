@@ -1,6 +1,6 @@
 """Engines, sessions and the table conventions every service database follows."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -40,8 +40,12 @@ def database_unavailable(exc: BaseException) -> bool:
 
 def upsert(session: AsyncSession, table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT of the session's dialect, which has `on_conflict_do_nothing` and `on_conflict_do_update`."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    return insert_of(session.bind.dialect.name)(table)
+
+
+def insert_of(dialect_name: str) -> Callable[..., postgresql.Insert | sqlite.Insert]:
+    """The `insert` of a dialect by name, for statements built once and kept (see `upsert`)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
 def async_url(url: str) -> str:

@@ -66,7 +66,7 @@ def _country_names(language: str) -> gettext.NullTranslations:
 
 def _environment(*, html: bool, directory: Path) -> Environment:
     env = Environment(loader=FileSystemLoader(directory), undefined=StrictUndefined, autoescape=html,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)  # templates change with a deploy
     env.filters.update(day=format_day, week=format_week, country=country_name)
     return env
 

@@ -2,13 +2,14 @@
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 
 from jinja2 import TemplateError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
-from shared.db import upsert
+from shared.db import insert_of
 from shared.consumer import PermanentError
 from shared.events import Envelope, Event
 from shared.tracing import traceparent_now
@@ -78,9 +79,8 @@ async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientK
 async def _tracking_url(session: AsyncSession, event: VisitEvent) -> str | None:
     """The link the event carries (only the submission's do), remembered for the request's later e-mails."""
     if event.tracking_url:
-        values = {"tracking_url": event.tracking_url, "updated_at": datetime.now(UTC)}
-        await session.execute(upsert(session, TrackingLink).values(request_id=event.request_id, **values)
-                              .on_conflict_do_update(index_elements=["request_id"], set_=values))
+        await session.execute(_remember_link(session.bind.dialect.name), {
+            "request_id": event.request_id, "tracking_url": event.tracking_url, "updated_at": datetime.now(UTC)})
         return event.tracking_url
     return await session.scalar(select(TrackingLink.tracking_url)
                                 .where(TrackingLink.request_id == event.request_id))
@@ -121,12 +121,23 @@ async def _insert_new(session: AsyncSession, deliveries: list[Delivery], handove
     columns = [c.key for c in Delivery.__table__.columns]
     rows = [{c: getattr(d, c) for c in columns} for d in deliveries]
     # Rows as parameters, not .values(rows): a multi-row VALUES clause is compiled anew on every call.
-    inserted = set(await session.scalars(
-        upsert(session, Delivery.__table__).on_conflict_do_nothing(index_elements=["event_id", "recipient_kind",
-                                                                                   "channel"])
-        .returning(Delivery.id), rows))
+    inserted = set(await session.scalars(_insert_deliveries(session.bind.dialect.name), rows))
     if handover:  # sent as soon as this commits, not at the next poll
         handover.hand_over_on_commit(session, [d for d in deliveries if d.id in inserted], leased_at)
+
+
+# Built once per dialect and kept: building them for every event cost more than running them.
+@cache
+def _insert_deliveries(dialect: str):
+    return (insert_of(dialect)(Delivery.__table__)
+            .on_conflict_do_nothing(index_elements=["event_id", "recipient_kind", "channel"]).returning(Delivery.id))
+
+
+@cache
+def _remember_link(dialect: str):
+    insert = insert_of(dialect)(TrackingLink.__table__)
+    return insert.on_conflict_do_update(index_elements=["request_id"], set_={
+        "tracking_url": insert.excluded.tracking_url, "updated_at": insert.excluded.updated_at})
 
 
 async def erase_personal_data(*, session: AsyncSession, envelope: Envelope) -> None:
