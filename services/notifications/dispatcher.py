@@ -41,7 +41,8 @@ class Handover:
 
     Planning leases them (attempts 1, re-claimable after the lease) in its own transaction and the commit hands
     them over: no claim transaction between planning and sending. Bounded: while `limit` handed-over deliveries
-    wait, new ones are planned unleased and claimed, as are other replicas', retries and anything left over.
+    wait (a transaction in progress may add its own to that), new ones are planned unleased and claimed, as are
+    other replicas', retries and anything left over.
     One that waited longer than `fresh_seconds` (behind slow sends) is given back and claimed like any other,
     which reads it anew: an erasure meanwhile has cancelled it.
     """
@@ -62,7 +63,7 @@ class Handover:
         return time.monotonic()
 
     def hand_over_on_commit(self, session: AsyncSession, inserted: list[Delivery], leased_at: float | None) -> None:
-        """On commit: the leased deliveries to a dispatch loop; in any case, wake the loops."""
+        """On commit: leased deliveries to an idle dispatch loop; unleased ones wake every loop to claim them."""
         self.channel.wake_on_commit(session, [(leased_at, d) for d in inserted] if leased_at else ())
 
     def take(self, limit: int) -> tuple[list[Delivery], list[Delivery], float]:
@@ -95,7 +96,8 @@ class Handover:
 
 
 class Dispatcher:
-    """Claims with FOR UPDATE SKIP LOCKED (replicas share the table) and a lease against crashed senders."""
+    """Sends what the handover brings, else claims with FOR UPDATE SKIP LOCKED (replicas share the table);
+    a lease on every delivery in hand against crashed senders."""
 
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], settings: Settings, runtime: Runtime,
                  http: httpx.AsyncClient, handover: Handover | None = None):

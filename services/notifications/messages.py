@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email import policy
-from email.charset import QP, Charset
+from email.charset import BASE64, QP, Charset
 from email.header import Header
 from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
@@ -116,7 +116,10 @@ class _Wire(policy.Compat32):
 # which parses every header it is given; our headers are few, and ours to get right.
 WIRE = _Wire(linesep="\r\n")
 UTF8 = Charset("utf-8")
-UTF8.header_encoding = UTF8.body_encoding = QP  # readable bodies in any client's "view source"
+UTF8.body_encoding = QP  # readable bodies in any client's "view source"
+# Encoded words in base64: the quoted-printable header encoder measures every split it tries character by
+# character (4 % of the service's CPU under load); headers are decoded by every client either way.
+UTF8.header_encoding = BASE64
 
 
 def email_message(*, delivery_id: str, sender: str, to: str, subject: str, text: str, html: str | None,
