@@ -34,12 +34,15 @@ ATTEMPTS = Counter("visitdesk_notification_attempts_total", "Delivery attempts b
                    ["channel", "outcome"])  # outcome: sent | retry | failed
 Result = tuple[Delivery, DeliveryError | None]  # None: sent
 HANDOVER_FRESH_SECONDS = 5.0  # a handed-over delivery still unsent after this is claimed afresh instead
+# Its lease: enough for the fresh window and a batch's sends, and how long a crash can hold it up.
+HANDOVER_LEASE_SECONDS = 60.0
 
 
 class Handover:
     """Deliveries planned in this process reach its dispatch loops as the planning commits, already leased.
 
-    Planning leases them (attempts 1, re-claimable after the lease) in its own transaction and the commit hands
+    Planning leases them (attempts 1, re-claimable after a lease of at most a minute, so that a crash holds them up
+    no longer than that) in its own transaction and the commit hands
     them over: no claim transaction between planning and sending. Bounded: while `limit` handed-over deliveries
     wait (a transaction in progress may add its own to that), new ones are planned unleased and claimed, as are
     other replicas', retries and anything left over.
@@ -49,8 +52,8 @@ class Handover:
 
     def __init__(self, settings: Settings):
         self.channel = WakeChannel()  # also wakes the loops for unleased work planned here
-        self.lease_seconds = settings.send_lease_seconds
-        self.fresh_seconds = min(HANDOVER_FRESH_SECONDS, settings.send_lease_seconds / 2)
+        self.lease_seconds = min(HANDOVER_LEASE_SECONDS, settings.send_lease_seconds)
+        self.fresh_seconds = min(HANDOVER_FRESH_SECONDS, self.lease_seconds / 2)
         self.limit = settings.dispatcher_batch_size * settings.dispatchers
 
     def lease(self, deliveries: list[Delivery]) -> float | None:

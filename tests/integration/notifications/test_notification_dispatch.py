@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -291,6 +292,8 @@ async def test_a_delivery_planned_here_is_leased_with_its_planning_and_sent_from
     planned = await _plan_here(sessions, settings, envelope, handover)
     leased = await _row(sessions, planned)
     assert (leased.status, leased.attempts) == ("pending", 1)  # as if claimed: another replica keeps away
+    # ...for a minute, not the 300 s send lease: if this process dies now, that is how long the e-mail waits.
+    assert timedelta(seconds=59) < leased.next_attempt_at - leased.created_at < timedelta(seconds=61)
     replica = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None)
     assert await _dispatch(replica) == 0
     ours = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None, handover=handover)
