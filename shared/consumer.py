@@ -187,14 +187,10 @@ class ConsumerLoop:
         insert wait for its commit (then it is a duplicate) or its rollback (then it is ours).
         """
         async with self.sessions() as session, session.begin():
-            return await self._claim_and_handle(session, record, envelope, handler)
-
-    async def _claim_and_handle(self, session: AsyncSession, record: ConsumerRecord, envelope: Envelope,
-                                handler: Handler) -> bool:
-        if not await self._claim_run(session, [(record, envelope)]):
-            return False
-        await handler(session, envelope)
-        return True
+            if not await self._claim_run(session, [(record, envelope)]):
+                return False
+            await handler(session, envelope)
+            return True
 
     async def _claim_run(self, session: AsyncSession, events: list[tuple[ConsumerRecord, Envelope]]) -> set[str]:
         """Record the events' ids in one statement; returns those not recorded before.

@@ -42,18 +42,20 @@ class WakeChannel:
         finally:
             self._waiters.discard(wakeup)
 
-    @contextmanager
-    def idle(self, wakeup: asyncio.Event) -> Iterator[None]:
-        """A subscribed waiter asleep inside the block; a waiter that is not must look at `handed` before it is."""
+    async def sleep(self, wakeup: asyncio.Event, *also: asyncio.Event, timeout: float) -> None:
+        """Wait as an idle subscriber until `wakeup` or one of `also` is set, or `timeout`; at once if items
+        are waiting (handed over while this waiter was busy, so no one woke it)."""
+        if self.handed:
+            return
         self._idle.append(wakeup)
         try:
-            yield
+            await sleep_until(wakeup, *also, timeout=timeout)
         finally:
             self._idle.remove(wakeup)
 
     def wake(self, items: Iterable = ()) -> None:
-        """Hand over `items` to one idle waiter, which takes them (busy ones find them when done); without items,
-        wake every waiter."""
+        """Hand over `items`, waking one idle waiter to take them (busy ones find them before they `sleep`);
+        without items, wake every waiter."""
         items = list(items)
         self.handed.extend(items)
         if items:

@@ -12,7 +12,7 @@ from functools import partial
 import httpx
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
@@ -20,7 +20,7 @@ from shared.db import database_unavailable
 from shared.outbox import add_event
 from shared.runtime import Runtime
 from shared.tracing import sending_span
-from shared.wakeups import WakeChannel, sleep_until
+from shared.wakeups import WakeChannel
 
 from services.notifications import messages, models
 from services.notifications.config import Settings
@@ -89,13 +89,18 @@ class Handover:
             self.channel.handed.clear()
         if not deliveries:
             return 0
-        ours = tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in deliveries])
         async with sessions() as session, session.begin():
             result = await session.execute(
-                update(Delivery).where(Delivery.status == "pending", ours)
+                update(Delivery).where(_still_ours(deliveries))
                 .values(attempts=Delivery.attempts - 1, next_attempt_at=datetime.now(UTC))
                 .execution_options(synchronize_session=False))
         return result.rowcount
+
+
+def _still_ours(deliveries: list[Delivery]):
+    """Rows still pending with the attempts they had in hand: no one re-claimed them after a lease ran out."""
+    return and_(Delivery.status == "pending",
+                tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in deliveries]))
 
 
 class Dispatcher:
@@ -128,10 +133,8 @@ class Dispatcher:
                     except Exception as exc:  # database away: deliveries wait, nothing is lost
                         log.warning("dispatcher.failed", error=repr(exc))
                     await self._close_idle_lanes()
-                    if self.handover.channel.handed:  # handed over while this loop was busy: no one woke it
-                        continue
-                    with self.handover.channel.idle(self.wakeup):
-                        await sleep_until(self.wakeup, stopping, timeout=self.settings.dispatcher_poll_seconds)
+                    await self.handover.channel.sleep(self.wakeup, stopping,
+                                                      timeout=self.settings.dispatcher_poll_seconds)
         finally:
             await self._close_lanes()
 
@@ -307,8 +310,7 @@ class Dispatcher:
         """Mark sent in one statement the rows still ours (pending, attempts as claimed); returns their ids."""
         if not sent:
             return set()
-        ours = tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in sent])
-        statement = (update(Delivery).where(Delivery.status == "pending", ours)
+        statement = (update(Delivery).where(_still_ours(sent))
                      .values(status="sent", sent_at=now, last_error=None).returning(Delivery.id)
                      .execution_options(synchronize_session=False))
         return set(await session.scalars(statement))
@@ -329,8 +331,7 @@ class Dispatcher:
     async def _finish(self, session: AsyncSession, delivery: Delivery, **values) -> bool:
         """Update the row only if it is still ours: pending, and not re-claimed after our lease ran out."""
         result = await session.execute(
-            update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "pending",
-                                   Delivery.attempts == delivery.attempts).values(**values))
+            update(Delivery).where(_still_ours([delivery])).values(**values))
         return result.rowcount == 1
 
     def _lease_margin(self) -> float:

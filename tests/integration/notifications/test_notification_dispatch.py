@@ -277,7 +277,16 @@ async def _row(sessions, delivery: Delivery) -> Delivery:
         return await session.get(Delivery, delivery.id)
 
 
-async def _dispatch(dispatcher: Dispatcher) -> int:
+async def _handed_over(sessions, settings, visit_event) -> tuple[Handover, Delivery]:
+    """One delegation's receipt, planned here with a handover of its own."""
+    handover = Handover(settings)
+    [envelope] = _submissions(visit_event, 1)
+    return handover, await _plan_here(sessions, settings, envelope, handover)
+
+
+async def _dispatch(sessions, settings, handover: Handover | None = None) -> int:
+    """One batch by a dispatcher of this process (with `handover`) or of another replica (without)."""
+    dispatcher = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None, handover=handover)
     try:
         return await dispatcher.dispatch_due()
     finally:
@@ -287,17 +296,13 @@ async def _dispatch(dispatcher: Dispatcher) -> int:
 async def test_a_delivery_planned_here_is_leased_with_its_planning_and_sent_from_the_handover_without_a_claim(
         database, sink, sessions, make_settings, visit_event):
     settings = make_settings(database, sink.port)
-    handover = Handover(settings)
-    [envelope] = _submissions(visit_event, 1)
-    planned = await _plan_here(sessions, settings, envelope, handover)
+    handover, planned = await _handed_over(sessions, settings, visit_event)
     leased = await _row(sessions, planned)
     assert (leased.status, leased.attempts) == ("pending", 1)  # as if claimed: another replica keeps away
     # ...for a minute, not the 300 s send lease: if this process dies now, that is how long the e-mail waits.
     assert timedelta(seconds=59) < leased.next_attempt_at - leased.created_at < timedelta(seconds=61)
-    replica = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None)
-    assert await _dispatch(replica) == 0
-    ours = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None, handover=handover)
-    assert await _dispatch(ours) == 1
+    assert await _dispatch(sessions, settings) == 0  # another replica
+    assert await _dispatch(sessions, settings, handover) == 1
     sent = await _row(sessions, planned)
     assert (sent.status, sent.attempts) == ("sent", 1)  # no claim in between: a claim would have counted 2
     assert [m["Message-ID"] for m in sink.messages()] == [f"<{planned.id}@visitdesk>"]
@@ -327,21 +332,17 @@ async def test_a_full_handover_leaves_new_deliveries_unleased_for_any_dispatcher
     first, second = _submissions(visit_event, 2)
     handed, unleased = [await _plan_here(sessions, settings, e, handover) for e in (first, second)]
     assert [(await _row(sessions, d)).attempts for d in (handed, unleased)] == [1, 0]
-    replica = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None)
-    assert await _dispatch(replica) == 1
+    assert await _dispatch(sessions, settings) == 1  # another replica
     assert (await _row(sessions, unleased)).status == "sent"
 
 
 async def test_at_shutdown_leases_of_handed_over_deliveries_not_sent_are_given_back(
         database, sink, sessions, make_settings, visit_event):
     settings = make_settings(database, sink.port)
-    handover = Handover(settings)
-    [envelope] = _submissions(visit_event, 1)
-    planned = await _plan_here(sessions, settings, envelope, handover)
+    handover, planned = await _handed_over(sessions, settings, visit_event)
     assert await handover.give_back(sessions) == 1
     assert not handover.channel.handed
-    replica = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None)
-    assert await _dispatch(replica) == 1  # claimable at once, not after the 300 s lease
+    assert await _dispatch(sessions, settings) == 1  # another replica: claimable at once, not after the lease
     sent = await _row(sessions, planned)
     assert (sent.status, sent.attempts) == ("sent", 1)
 
@@ -357,8 +358,7 @@ async def test_a_handed_over_delivery_that_waited_too_long_is_claimed_afresh_and
             request_id=erased.data["request_id"], reference=erased.data["reference"]), source="visits",
             subject=erased.data["request_id"]))
     await asyncio.sleep(0.4)  # as if both had waited behind slow sends
-    ours = Dispatcher(sessions=sessions, settings=settings, runtime=None, http=None, handover=handover)
-    assert await _dispatch(ours) == 1  # given back, then claimed, which reads each row anew
+    assert await _dispatch(sessions, settings, handover) == 1  # given back, then claimed, which reads rows anew
     rows = [await _row(sessions, d) for d in planned]
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("cancelled", 1)]  # 1: leased, never sent
     assert [m["To"] for m in sink.messages()] == ["guest0@example.se"]

@@ -74,16 +74,19 @@ async def test_items_wake_one_idle_waiter_and_none_that_is_busy_while_a_plain_co
     channel = WakeChannel()
     with channel.subscribed(asyncio.Event()) as busy, channel.subscribed(asyncio.Event()) as first, \
             channel.subscribed(asyncio.Event()) as second:
-        with channel.idle(first), channel.idle(second):
-            await _handing(sessions, channel, ["x"])
-            assert (busy.is_set(), first.is_set(), second.is_set()) == (False, True, False)
-            await _handing(sessions, channel, ["y"])  # the first has not run yet: the next idle one
-            assert second.is_set()
+        sleepers = [asyncio.create_task(channel.sleep(e, timeout=60)) for e in (first, second)]
+        await asyncio.sleep(0)  # both asleep, i.e. idle
+        await _handing(sessions, channel, ["x"])
+        assert (busy.is_set(), first.is_set(), second.is_set()) == (False, True, False)
+        await _handing(sessions, channel, ["y"])  # the first is taken: the next idle one
+        assert second.is_set()
+        await asyncio.wait_for(asyncio.gather(*sleepers), timeout=5)
         first.clear()
         second.clear()
         await _handing(sessions, channel, ["z"])  # nobody idle: they look at `handed` before they sleep
         assert not any(e.is_set() for e in (busy, first, second))
         assert list(channel.handed) == ["x", "y", "z"]
+        await asyncio.wait_for(channel.sleep(busy, timeout=60), timeout=5)  # items waiting: no sleep at all
         await _transaction(sessions, channel)
         assert all(e.is_set() for e in (busy, first, second))
 
