@@ -4,6 +4,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import cache
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -12,7 +13,7 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
-from shared.db import database_unavailable, upsert
+from shared.db import database_unavailable, insert_of
 from shared.events import Envelope
 from shared.tracing import handling_span
 
@@ -203,9 +204,7 @@ class ConsumerLoop:
         now = datetime.now(UTC)
         rows = sorted(({"event_id": e.id, "topic": r.topic, "handled_at": now} for r, e in events),
                       key=lambda row: row["event_id"])
-        claim = (upsert(session, self.processed).on_conflict_do_nothing(index_elements=["event_id"])
-                 .returning(self.processed.c.event_id))
-        return set(await session.scalars(claim, rows))
+        return set(await session.scalars(_claim(session.bind.dialect.name, self.processed), rows))
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_seconds * 2 ** (attempt - 1), 10.0) * random.uniform(0.5, 1.5)
@@ -232,3 +231,10 @@ class ConsumerLoop:
         metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic).inc()
         log.error("event.dead_lettered", service=self.service, topic=record.topic, offset=record.offset,
                   error=error[:500])
+
+
+@cache
+def _claim(dialect_name: str, processed: Table):
+    """Record event ids not seen before and return them; built once (see `ConsumerLoop._claim_run`)."""
+    return (insert_of(dialect_name)(processed).on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(processed.c.event_id))

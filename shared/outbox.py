@@ -3,11 +3,12 @@
 import asyncio
 import zlib
 from datetime import UTC, datetime
+from functools import cache
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, func, select, text, update,
+    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, bindparam, func, select, text, update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -39,19 +40,25 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+# Built once: a statement built per call costs more CPU than running it.
+WAKE_RELAYS = select(func.pg_notify(bindparam("channel"), bindparam("topic")))
+
+
 async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, source: str, key: str, topic: str) -> Envelope:
     """Stage `event_` in the caller's transaction; it is published only if that commits."""
     envelope = Envelope.wrap(event_, source=source, subject=key)
-    await session.execute(
-        outbox.insert().values(
-            event_id=envelope.id, topic=topic, key=key, type=envelope.type,
-            payload=envelope.model_dump_json(), traceparent=traceparent_now(),
-        )
-    )
+    await session.execute(_insert(outbox), {
+        "event_id": envelope.id, "topic": topic, "key": key, "type": envelope.type,
+        "payload": envelope.model_dump_json(), "traceparent": traceparent_now()})
     if STAGED.wake_on_commit(session) and session.bind.dialect.name == "postgresql":
         # One NOTIFY per transaction wakes other processes' relays; this process's wake on the commit itself.
-        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, topic)))
+        await session.execute(WAKE_RELAYS, {"channel": NOTIFY_CHANNEL, "topic": topic})
     return envelope
+
+
+@cache
+def _insert(outbox: Table):
+    return outbox.insert().inline()  # the new row's seq is not needed back
 
 
 class OutboxRelay:
@@ -65,6 +72,12 @@ class OutboxRelay:
         self.wakeup = asyncio.Event()
         self.healthy = False
         self.stopping = False
+        # Built once: the relay runs them for every batch, on the way from a commit to Kafka.
+        self._lead = select(func.pg_try_advisory_xact_lock(0x76697369, zlib.crc32(service.encode()) & 0x7FFFFFFF))
+        self._unsent = (select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.seq)
+                        .limit(batch_size).with_for_update(skip_locked=True))
+        self._mark_sent = (update(outbox).where(outbox.c.seq.in_(bindparam("seqs", expanding=True)))
+                           .values(sent_at=bindparam("sent_at")))
 
     def stop(self) -> None:
         """Publish what is committed by now, then return from `run`."""
@@ -104,10 +117,7 @@ class OutboxRelay:
         async with self.sessions() as session, session.begin():
             if not await self._take_lead(session):
                 return 0
-            rows = (await session.execute(
-                select(self.outbox).where(self.outbox.c.sent_at.is_(None)).order_by(self.outbox.c.seq)
-                .limit(self.batch_size).with_for_update(skip_locked=True)
-            )).all()
+            rows = (await session.execute(self._unsent)).all()
             await self._record_backlog(session, rows)
             if not rows:
                 return 0
@@ -117,8 +127,7 @@ class OutboxRelay:
                          ("content-type", b"application/cloudevents+json")],
             ) for row in rows]
             await asyncio.gather(*futures)
-            await session.execute(update(self.outbox).where(self.outbox.c.seq.in_([r.seq for r in rows]))
-                                  .values(sent_at=datetime.now(UTC)))
+            await session.execute(self._mark_sent, {"seqs": [r.seq for r in rows], "sent_at": datetime.now(UTC)})
         metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
@@ -126,7 +135,7 @@ class OutboxRelay:
         # Replicas share the table; one publisher at a time keeps each key's events in order.
         if session.bind.dialect.name != "postgresql":
             return True
-        return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(0x76697369, zlib.crc32(self.service.encode()) & 0x7FFFFFFF))))
+        return bool(await session.scalar(self._lead))
 
     async def _record_backlog(self, session: AsyncSession, rows: list) -> None:
         """Backlog gauges; counted in the database only when a full batch says more is waiting."""

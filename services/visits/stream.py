@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.visits import domain
@@ -29,6 +29,9 @@ BUFFER_SIZE = 1000  # changes kept for resuming; at a few hundred changes a day,
 KEEPALIVE_SECONDS = 15.0
 MAX_PENDING = 2 * BUFFER_SIZE  # a subscriber this far behind is cut off with a reset instead of growing memory
 RESET = object()
+_requests = VisitRequest.__table__
+RECEIVED_AND_DEADLINE = select(_requests.c.id, _requests.c.created_at, _requests.c.decision_deadline).where(
+    _requests.c.id.in_(bindparam("ids", expanding=True)))  # built once: it runs for every batch of events
 LEVELS = {"head_of_state": 1, "head_of_government": 1, "minister": 2, "ambassador": 2, "mayor": 2,
           "senior_official": 3}
 WAITING, UPCOMING_DAYS = ("submitted", "routed", "redirected", "dates_proposed"), 30
@@ -248,9 +251,7 @@ class QueueStream:
             return {}
         try:
             async with self.sessions() as session:
-                rows = await session.execute(
-                    select(VisitRequest.id, VisitRequest.created_at, VisitRequest.decision_deadline)
-                    .where(VisitRequest.id.in_(set(request_ids))))
+                rows = await session.execute(RECEIVED_AND_DEADLINE, {"ids": list(set(request_ids))})
                 return {row.id: (row.created_at, row.decision_deadline) for row in rows}
         except Exception as exc:  # the database is away: the change still goes out, without those two dates
             log.warning("queue_stream.lookup_failed", error=repr(exc))
