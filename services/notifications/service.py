@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from jinja2 import TemplateError
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
@@ -22,6 +22,12 @@ from services.notifications.models import Delivery, DivisionRecipient, TrackingL
 from services.notifications.schemas import DivisionRecipientUpdate
 
 ERASED_BEFORE_SENDING = "personal data erased before sending"
+# Statements planning runs for every event, built once: building one costs more CPU than running it.
+_recipients, _links = DivisionRecipient.__table__, TrackingLink.__table__
+DIVISION_ADDRESSES = select(_recipients.c.email, _recipients.c.webhook_url).where(
+    _recipients.c.division == bindparam("division"))
+_LINKS_WRITTEN = "visitdesk.tracking_links_written"
+TRACKING_LINK = select(_links.c.tracking_url).where(_links.c.request_id == bindparam("request_id"))
 
 
 class InvalidRecipient(ValueError):
@@ -65,8 +71,7 @@ async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientK
     if kind == "delegation":
         return [("email", event.contact_email)] if event.contact_email else []
     if kind == "division":
-        row = (await session.execute(select(DivisionRecipient.email, DivisionRecipient.webhook_url)
-                                     .where(DivisionRecipient.division == event.division))).first()
+        row = (await session.execute(DIVISION_ADDRESSES, {"division": event.division})).first()
         if row is None:
             return [("email", None)]
         return [("email", row.email)] + ([("webhook", row.webhook_url)] if row.webhook_url else [])
@@ -79,11 +84,22 @@ async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientK
 async def _tracking_url(session: AsyncSession, event: VisitEvent) -> str | None:
     """The link the event carries (only the submission's do), remembered for the request's later e-mails."""
     if event.tracking_url:
-        await session.execute(_remember_link(session.bind.dialect.name), {
-            "request_id": event.request_id, "tracking_url": event.tracking_url, "updated_at": datetime.now(UTC)})
+        remembered = _links_remembered(session)
+        if remembered.get(event.request_id) != event.tracking_url:  # the submission's two events carry one link
+            await session.execute(_remember_link(session.bind.dialect.name), {
+                "request_id": event.request_id, "tracking_url": event.tracking_url, "updated_at": datetime.now(UTC)})
+            remembered[event.request_id] = event.tracking_url
         return event.tracking_url
-    return await session.scalar(select(TrackingLink.tracking_url)
-                                .where(TrackingLink.request_id == event.request_id))
+    return await session.scalar(TRACKING_LINK, {"request_id": event.request_id})
+
+
+def _links_remembered(session: AsyncSession) -> dict[str, str]:
+    """Links written in the session's current transaction (a rolled-back one's are forgotten with it)."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_LINKS_WRITTEN)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LINKS_WRITTEN] = (transaction, {})
+    return held[1]
 
 
 def _render(renderer: messages.Renderer, event: Event, kind: RecipientKind, language: str,

@@ -243,6 +243,32 @@ async def test_a_redelivery_that_slips_past_the_processed_events_table_adds_no_d
     assert count == 3  # division, communications, international affairs: once each
 
 
+async def test_a_tracking_link_whose_transaction_rolled_back_is_remembered_by_the_next_event_carrying_it(
+        database, sink, make_settings, visit_event):
+    settings = make_settings(database, sink.port)
+    submitted = Envelope.model_validate(visit_event("visit.submitted.v1"))
+    request = {"request_id": submitted.subject, "reference": submitted.data["reference"]}
+    link = submitted.data["tracking_url"]
+    # The submission's two events carry the same link; it is written once per transaction.
+    routed = Envelope.model_validate(visit_event("visit.routed.v1", **request, tracking_url=link))
+    accepted = Envelope.model_validate(visit_event("visit.accepted.v1", **request))  # carries none
+    engine = make_engine(database)
+    sessions, renderer = make_sessionmaker(engine), Renderer()
+    try:
+        async with sessions() as session:
+            for envelope in (submitted, routed):
+                transaction = await session.begin()
+                await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=renderer)
+                await (transaction.rollback() if envelope is submitted else transaction.commit())
+            async with session.begin():
+                planned = await service.plan_deliveries(session=session, envelope=accepted, settings=settings,
+                                                        renderer=renderer)
+    finally:
+        await engine.dispose()
+    [delegation] = [d for d in planned if d.recipient_kind == "delegation"]
+    assert link in delegation.body
+
+
 async def test_a_webhook_that_answers_gone_fails_at_once_while_the_email_still_goes(
         database, sink, make_settings, publish, visit_event):
     settings = make_settings(database, sink.port)
