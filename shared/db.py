@@ -38,13 +38,9 @@ def database_unavailable(exc: BaseException) -> bool:
     return exc.connection_invalidated or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
-def upsert(session: AsyncSession, table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT of the session's dialect, which has `on_conflict_do_nothing` and `on_conflict_do_update`."""
-    return insert_of(session.bind.dialect.name)(table)
-
-
 def insert_of(dialect_name: str) -> Callable[..., postgresql.Insert | sqlite.Insert]:
-    """The `insert` of a dialect by name, for statements built once and kept (see `upsert`)."""
+    """The `insert` of a dialect by name (`on_conflict_do_nothing`, `on_conflict_do_update`), for statements
+    built once per dialect and kept: building a statement costs more CPU than running it."""
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
