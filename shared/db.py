@@ -1,7 +1,7 @@
 """Engines, sessions and the table conventions every service database follows."""
 
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -42,6 +42,12 @@ def insert_of(dialect_name: str) -> Callable[..., postgresql.Insert | sqlite.Ins
     """The `insert` of a dialect by name (`on_conflict_do_nothing`, `on_conflict_do_update`), for statements
     built once per dialect and kept: building a statement costs more CPU than running it."""
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
+def column_values(row) -> dict[str, Any]:
+    """A mapped object's values by column (our models name attributes after their columns), for a Core insert
+    that skips the unit of work."""
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
 
 
 def async_url(url: str) -> str:

@@ -10,7 +10,7 @@ from services.notifications.events import NOTIFYING, VisitPersonalDataErased
 from services.notifications.messages import Renderer
 
 
-def handlers(settings: Settings, handover: Handover | None = None) -> dict[str, Handler]:
+def handlers(settings: Settings, handover: Handover) -> dict[str, Handler]:
     renderer = Renderer()
 
     async def plan(session, envelope: Envelope) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
-from shared.db import insert_of
+from shared.db import column_values, insert_of
 from shared.consumer import PermanentError
 from shared.events import Envelope, Event
 from shared.tracing import traceparent_now
@@ -26,8 +26,8 @@ ERASED_BEFORE_SENDING = "personal data erased before sending"
 _recipients, _links = DivisionRecipient.__table__, TrackingLink.__table__
 DIVISION_ADDRESSES = select(_recipients.c.email, _recipients.c.webhook_url).where(
     _recipients.c.division == bindparam("division"))
-_LINKS_WRITTEN = "visitdesk.tracking_links_written"
 TRACKING_LINK = select(_links.c.tracking_url).where(_links.c.request_id == bindparam("request_id"))
+_LINKS_WRITTEN = "visitdesk.tracking_links_written"  # session.info: (transaction, {request id: link written})
 
 
 class InvalidRecipient(ValueError):
@@ -134,8 +134,7 @@ async def _insert_new(session: AsyncSession, deliveries: list[Delivery], handove
     if not deliveries:
         return
     leased_at = handover.lease(deliveries) if handover else None
-    columns = [c.key for c in Delivery.__table__.columns]
-    rows = [{c: getattr(d, c) for c in columns} for d in deliveries]
+    rows = [column_values(d) for d in deliveries]
     # Rows as parameters, not .values(rows): a multi-row VALUES clause is compiled anew on every call.
     inserted = set(await session.scalars(_insert_deliveries(session.bind.dialect.name), rows))
     if handover:  # sent as soon as this commits, not at the next poll

@@ -29,7 +29,7 @@ from services.visits.schemas import (
     VisitRequestCreate,
 )
 from shared.auth import Principal
-from shared.db import insert_of
+from shared.db import column_values, insert_of
 
 log = structlog.get_logger()
 
@@ -174,7 +174,7 @@ async def _insert_new_request(session: AsyncSession, request: VisitRequest) -> N
     Everything about a new request is known at once; the unit of work's bookkeeping for it (30 columns, two
     cascading collections) cost more CPU than the inserts. The object stays out of the session.
     """
-    await session.execute(INSERT_REQUEST, {column.key: getattr(request, column.key) for column in _requests.columns})
+    await session.execute(INSERT_REQUEST, column_values(request))
     await session.execute(INSERT_FOCUS_AREA, [
         {"request_id": request.id, "position": row.position, "focus_area": row.focus_area}
         for row in request.focus_area_rows])
