@@ -45,14 +45,17 @@ def service_env(service: str, var: Path, bootstrap: str, smtp_port: int, port_ba
     }
 
 
-def wait_healthy(urls: list[str], timeout: float = 120) -> None:
+def wait_healthy(urls: dict[str, str], children: dict[str, subprocess.Popen], timeout: float = 120) -> None:
+    """Until every service answers /healthz; a process that exits meanwhile ends the wait at once."""
     deadline = time.monotonic() + timeout
-    pending = list(urls)
+    pending = dict(urls)
     while pending and time.monotonic() < deadline:
-        for url in list(pending):
+        if exited := first_exited(children):
+            raise RuntimeError(f"{exited} exited with {children[exited].returncode} during start-up")
+        for service, url in list(pending.items()):
             try:
                 if httpx.get(url, timeout=1).status_code == 200:
-                    pending.remove(url)
+                    del pending[service]
             except httpx.HTTPError:
                 pass
         time.sleep(0.3)
@@ -60,36 +63,55 @@ def wait_healthy(urls: list[str], timeout: float = 120) -> None:
         raise RuntimeError(f"not healthy within {timeout:.0f}s: {', '.join(pending)}")
 
 
+def first_exited(children: dict[str, subprocess.Popen]) -> str | None:
+    return next((name for name, child in children.items() if child.poll() is not None), None)
+
+
+def progress(message: str) -> None:
+    """Start-up takes a while on a small machine; say what it is doing (stderr: stdout is the welcome)."""
+    print(f"visitdesk dev: {message}", file=sys.stderr, flush=True)
+
+
 def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
     """Start everything, print where to go, and stop what was started on Ctrl-C."""
     var = data_dir / "dev"
     var.mkdir(parents=True, exist_ok=True)
-    bootstrap, started_broker = start_broker()
-    children: list[subprocess.Popen] = []
+    # From the start, so a stop during start-up stops what was started; SIGINT too, which a parent running this
+    # in the background may have set to be ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    children: dict[str, subprocess.Popen] = {}
+    started_broker = False
     try:
+        progress("starting (or reusing) the local Kafka broker")
+        bootstrap, started_broker = start_broker()
+        progress(f"Kafka at {bootstrap}; migrating the SQLite databases and starting the services")
         smtp_port = free_port()
-        children.append(subprocess.Popen([sys.executable, "-m", "visitdesk.mailsink", "--dir",
-                                          str(data_dir / "mail"), "--port", str(smtp_port)]))
+        children["mailsink"] = subprocess.Popen([sys.executable, "-m", "visitdesk.mailsink", "--dir",
+                                                 str(data_dir / "mail"), "--port", str(smtp_port)])
         ports = {service: port_base + offset for service, offset in zip(SERVICES, range(4))}
         for service, port in ports.items():
             env = service_env(service, var, bootstrap, smtp_port, port_base)
             upgrade(service, env[f"{service.upper()}_DATABASE_URL"])
-            children.append(subprocess.Popen(
+            children[service] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                 "--no-access-log", "--timeout-graceful-shutdown", "5"], env=env))  # tokens ride in query strings
-        wait_healthy([f"http://127.0.0.1:{port}/healthz" for port in ports.values()])
+                 "--no-access-log", "--timeout-graceful-shutdown", "5"], env=env)  # tokens ride in query strings
+        progress("waiting for the services to answer /healthz")
+        wait_healthy({service: f"http://127.0.0.1:{port}/healthz" for service, port in ports.items()}, children)
         print_welcome(ports, bootstrap, smtp_port)
-        signal.signal(signal.SIGTERM, _interrupt)
-        while all(child.poll() is None for child in children):
+        while not (exited := first_exited(children)):
             time.sleep(0.5)
-        print("visitdesk dev: a process exited; stopping the rest", file=sys.stderr)
+        progress(f"{exited} exited; stopping the rest")
     except KeyboardInterrupt:
         pass
+    except RuntimeError as exc:  # a service did not come up (its own error is above): stop the rest
+        progress(f"{exc}; stopping the rest")
+        raise SystemExit(1) from None
     finally:
-        for child in children:
+        for child in children.values():
             child.terminate()
-        for child in children:
+        for child in children.values():
             child.wait(timeout=20)
         if started_broker:
             subprocess.run([ROOT / "deploy/kafka.sh", "stop"], check=False)
