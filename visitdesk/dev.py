@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,12 @@ import httpx
 from shared.auth import mint_token
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
+from visitdesk.cluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
 DEV_TOKENS = [("admin", None), ("communications", None), ("protocol_officer", None),
               ("division_officer", "education"), ("division_officer", "urban-environment")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_broker() -> tuple[str, bool]:
@@ -45,10 +39,10 @@ def service_env(service: str, var: Path, bootstrap: str, smtp_port: int, port_ba
     }
 
 
-def wait_healthy(urls: dict[str, str], children: dict[str, subprocess.Popen], timeout: float = 120) -> None:
+def wait_healthy(ports: dict[str, int], children: dict[str, subprocess.Popen], timeout: float = 120) -> None:
     """Until every service answers /healthz; a process that exits meanwhile ends the wait at once."""
     deadline = time.monotonic() + timeout
-    pending = dict(urls)
+    pending = {service: f"http://127.0.0.1:{port}/healthz" for service, port in ports.items()}
     while pending and time.monotonic() < deadline:
         if exited := first_exited(children):
             raise RuntimeError(f"{exited} exited with {children[exited].returncode} during start-up")
@@ -98,7 +92,7 @@ def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                  "--no-access-log", "--timeout-graceful-shutdown", "5"], env=env)  # tokens ride in query strings
         progress("waiting for the services to answer /healthz")
-        wait_healthy({service: f"http://127.0.0.1:{port}/healthz" for service, port in ports.items()}, children)
+        wait_healthy(ports, children)
         print_welcome(ports, bootstrap, smtp_port)
         while not (exited := first_exited(children)):
             time.sleep(0.5)
