@@ -49,7 +49,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: a harness killed outright takes its services with it (Linux)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -191,14 +191,14 @@ class Cluster:
              "--host", "127.0.0.1", "--port", str(self.ports[service]), "--log-level", "warning",
              "--no-access-log"],
             cwd=self.src, env=self._env(service), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent)
+            preexec_fn=die_with_parent)
         log.close()
 
     def _start_sink(self) -> None:
         log = open(self.workdir / "logs" / "mailsink.log", "ab")
         self.sink = subprocess.Popen(
             [sys.executable, "-m", "visitdesk.mailsink", "--dir", str(self.mail_dir), "--port", str(self.smtp_port)],
-            cwd=self.src, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            cwd=self.src, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         log.close()
 
     async def _wait_ok(self, service: str, path: str, timeout: float) -> None:

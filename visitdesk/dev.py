@@ -12,7 +12,7 @@ import httpx
 from shared.auth import mint_token
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
-from visitdesk.cluster import free_port
+from visitdesk.cluster import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
@@ -82,7 +82,8 @@ def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
         progress(f"Kafka at {bootstrap}; migrating the SQLite databases and starting the services")
         smtp_port = free_port()
         children["mailsink"] = subprocess.Popen([sys.executable, "-m", "visitdesk.mailsink", "--dir",
-                                                 str(data_dir / "mail"), "--port", str(smtp_port)])
+                                                 str(data_dir / "mail"), "--port", str(smtp_port)],
+                                                preexec_fn=die_with_parent)
         ports = {service: port_base + offset for service, offset in zip(SERVICES, range(4))}
         for service, port in ports.items():
             env = service_env(service, var, bootstrap, smtp_port, port_base)
@@ -90,7 +91,8 @@ def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
             children[service] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
                  "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                 "--no-access-log", "--timeout-graceful-shutdown", "5"], env=env)  # tokens ride in query strings
+                 "--no-access-log", "--timeout-graceful-shutdown", "5"],  # tokens ride in query strings
+                env=env, preexec_fn=die_with_parent)  # a `kill -9` of this command takes them along
         progress("waiting for the services to answer /healthz")
         wait_healthy(ports, children)
         print_welcome(ports, bootstrap, smtp_port)

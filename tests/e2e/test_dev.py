@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import httpx
 import pytest
@@ -27,11 +28,10 @@ def _free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-@pytest.mark.timeout(300)
-def test_make_dev_runs_four_healthy_services_and_ctrl_c_stops_them(tmp_path, kafka_bootstrap):
-    base = _free_port_block()
+def _start_dev(base: int, data_dir) -> tuple[subprocess.Popen, list[str]]:
+    """`visitdesk dev` on ports base..base+3, its output so far once it says Ctrl-C (or ends, or 180 s pass)."""
     dev = subprocess.Popen([sys.executable, "-m", "visitdesk.cli", "dev", "--port-base", str(base),
-                            "--data-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines: list[str] = []
     done = threading.Event()
@@ -44,9 +44,25 @@ def test_make_dev_runs_four_healthy_services_and_ctrl_c_stops_them(tmp_path, kaf
         done.set()
 
     threading.Thread(target=read, daemon=True).start()
+    # Five cold Python processes and four migrations: ~25 s alone, far more on a busy two-core machine.
+    done.wait(180)
+    return dev, lines
+
+
+def _eventually_free(ports: range, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not all(_free(port) for port in ports):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@pytest.mark.timeout(300)
+def test_make_dev_runs_four_healthy_services_and_ctrl_c_stops_them(tmp_path, kafka_bootstrap):
+    base = _free_port_block()
+    dev, lines = _start_dev(base, tmp_path)
     try:
-        # Five cold Python processes and four migrations: ~25 s alone, far more on a busy two-core machine.
-        done.wait(180)
         output = "".join(lines)
         assert "Ctrl-C" in output and dev.poll() is None, output
         assert f"http://127.0.0.1:{base}/apply?lang=en" in output
@@ -58,6 +74,19 @@ def test_make_dev_runs_four_healthy_services_and_ctrl_c_stops_them(tmp_path, kaf
         dev.wait(timeout=60)
     assert all(_free(port) for port in range(base, base + 4))
     assert (tmp_path / "dev" / "visits.db").exists()
+
+
+@pytest.mark.timeout(300)
+def test_make_dev_killed_outright_takes_its_services_with_it(tmp_path, kafka_bootstrap):
+    base = _free_port_block()
+    dev, lines = _start_dev(base, tmp_path)
+    try:
+        assert "Ctrl-C" in "".join(lines) and dev.poll() is None, "".join(lines)
+        assert not any(_free(port) for port in range(base, base + 4))
+    finally:
+        dev.kill()  # no handler runs: only the children's parent-death signal can stop them
+        dev.wait(timeout=60)
+    assert _eventually_free(range(base, base + 4)), "services outlived a killed `visitdesk dev`"
 
 
 @pytest.mark.timeout(300)
