@@ -4,8 +4,9 @@ visits service served over real HTTP on PostgreSQL and Kafka. Screenshots go to 
 import re
 import subprocess
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
@@ -47,6 +48,11 @@ async def _seed(live) -> None:
     await live.escalate((await live.submit(country="NO", focus_areas=["mobility"]))["reference"])
 
 
+def _elsewhere() -> str:
+    """A time zone whose date differs from Helsinki's right now (13-14 hours behind, or 11-12 ahead)."""
+    return "Pacific/Pago_Pago" if datetime.now(ZoneInfo("Europe/Helsinki")).hour < 13 else "Pacific/Kiritimati"
+
+
 async def _sign_in(page: Page, url: str, token: str) -> None:
     await page.goto(f"{url}/queue")
     await page.get_by_label("Access token").fill(token)
@@ -77,7 +83,8 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
         token = mint_token(live.settings, role="communications", sub="comms-1")
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
-            desk = await browser.new_context(viewport={"width": 1280, "height": 900})
+            # A browser on another date than Helsinki's: the charts' period must still be Helsinki's days.
+            desk = await browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=_elsewhere())
             dashboard = await desk.new_page()
             problems = []
             # Chromium asks for /favicon.ico by itself; the service has none (yet), which is no fault of the page.
@@ -85,6 +92,7 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
                          if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico") else None)
             dashboard.on("pageerror", lambda e: problems.append(str(e)))
             await _sign_in(dashboard, live.url, token)
+            await expect(dashboard.locator("#period-to")).to_have_value(helsinki_today().isoformat())
             await dashboard.evaluate("window.stillTheSamePage = true")
 
             form = await desk.new_page()

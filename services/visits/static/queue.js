@@ -610,11 +610,14 @@
     fillSelect("filter-status", Object.entries(labels.status));
     fillSelect("filter-focus_area", Object.entries(labels.focus_area));
     fillSelect("filter-country", Object.entries(labels.country).sort((a, b) => a[1].localeCompare(b[1], "en")));
-    const today = new Date();
-    const yearAgo = new Date(today.getFullYear() - 1, today.getMonth() + 1, 1);
-    const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-    $("period-from").value = iso(yearAgo);
-    $("period-to").value = iso(today);
+    // The period is in Helsinki days, as the service counts them: a browser elsewhere may already be (or still
+    // be) on another date, and would leave out today's requests.
+    const today = new Intl.DateTimeFormat("en-CA", {timeZone: "Europe/Helsinki", year: "numeric", month: "2-digit",
+                                                    day: "2-digit"}).format(new Date());  // YYYY-MM-DD
+    const [year, month] = today.split("-").map(Number);
+    const yearAgo = new Date(year - 1, month, 1);  // the first of the month eleven months back
+    $("period-from").value = `${yearAgo.getFullYear()}-${String(yearAgo.getMonth() + 1).padStart(2, "0")}-01`;
+    $("period-to").value = today;
     $("filters").addEventListener("change", filtersChanged);
     $("filters").addEventListener("reset", () => setTimeout(filtersChanged, 0));
     $("filters").addEventListener("submit", (e) => e.preventDefault());
