@@ -29,6 +29,7 @@ def create_app():
             out = Path(os.environ["BENCH_PROFILE_OUT"])
             out.write_text(profiler.output_text(unicode=True))
             out.with_suffix(".flat.txt").write_text(profiler.output_text(unicode=True, flat=True))
+            profiler.last_session.save(str(out.with_suffix(".pyisession")))  # for `pyinstrument --load`
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 

@@ -46,14 +46,24 @@ WAKE_RELAYS = select(func.pg_notify(bindparam("channel"), bindparam("topic")))
 
 async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, source: str, key: str, topic: str) -> Envelope:
     """Stage `event_` in the caller's transaction; it is published only if that commits."""
+    envelope, row = outbox_row(event_, source=source, key=key, topic=topic)
+    await stage_rows(session, outbox, [row])
+    return envelope
+
+
+def outbox_row(event_: Event, *, source: str, key: str, topic: str) -> tuple[Envelope, dict]:
+    """The event's envelope and its outbox row, for `stage_rows` (several events in one statement)."""
     envelope = Envelope.wrap(event_, source=source, subject=key)
-    await session.execute(_insert(outbox), {
-        "event_id": envelope.id, "topic": topic, "key": key, "type": envelope.type,
-        "payload": envelope.model_dump_json(), "traceparent": traceparent_now()})
+    return envelope, {"event_id": envelope.id, "topic": topic, "key": key, "type": envelope.type,
+                      "payload": envelope.model_dump_json(), "traceparent": traceparent_now()}
+
+
+async def stage_rows(session: AsyncSession, outbox: Table, rows: list[dict]) -> None:
+    """Insert outbox rows (published in this order) in the caller's transaction and wake the relays on commit."""
+    await session.execute(_insert(outbox), rows)
     if STAGED.wake_on_commit(session) and session.bind.dialect.name == "postgresql":
         # One NOTIFY per transaction wakes other processes' relays; this process's wake on the commit itself.
-        await session.execute(WAKE_RELAYS, {"channel": NOTIFY_CHANNEL, "topic": topic})
-    return envelope
+        await session.execute(WAKE_RELAYS, {"channel": NOTIFY_CHANNEL, "topic": rows[-1]["topic"]})
 
 
 @cache

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.visits import domain, events, security
 from services.visits.config import Settings
 from services.visits.journal import (
-    ANONYMOUS, DELEGATION, RULE, SYSTEM, Actor, ranges, record_change, record_denied, record_setting,
+    ANONYMOUS, DELEGATION, RULE, SYSTEM, Actor, Deferred, ranges, record_change, record_denied, record_setting,
 )
 from services.visits.models import (
     DivisionRow, FullWeek, HistoryEntry, Member, ReferenceCounter, RequestFocusArea, RoutingRule, SubmissionKey,
@@ -126,6 +126,7 @@ async def _store(session: AsyncSession, settings: Settings, data: VisitRequestCr
     token = security.keyed_tracking_token(settings.csrf_secret, key.hash) if key else security.new_tracking_token()
     request, division, full_weeks = await _new_request(session, data, reference, token, now)
     url = tracking_url(settings, reference, token)
+    journal = Deferred.begin(session)  # the history rows point at the request: written after it
     with session.no_autoflush:
         # Only the events of this transaction carry the link: afterwards just its hash is left.
         await record_change(session, settings, request, events.VisitSubmitted, action="submitted",
@@ -136,6 +137,7 @@ async def _store(session: AsyncSession, settings: Settings, data: VisitRequestCr
             await _route(session, settings, request, division, actor=RULE, by="rule", now=now, tracking_url=url,
                          waitlisted=False)
         await _insert_new_request(session, request)  # already routed (or waitlisted): no UPDATE after
+        await journal.write(session)
     submission = Submission(reference, request.status, request.division, request.flags, token)
     if key is not None:
         session.add(SubmissionKey(key_hash=key.hash, fingerprint=key.fingerprint, request_id=request.id,
