@@ -4,18 +4,22 @@ visits service served over real HTTP on PostgreSQL and Kafka. Screenshots go to 
 import re
 import subprocess
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
+from sqlalchemy import update
 
+from services.visits import models
 from services.visits.schemas import helsinki_today
 from shared.auth import mint_token
 from tests.integration.queue.live import future, live_visits
 
 ROOT = Path(__file__).resolve().parents[2]
+HELSINKI = ZoneInfo("Europe/Helsinki")
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -46,11 +50,20 @@ async def _seed(live) -> None:
         elif decision == "decline":
             await live.decide(submitted["reference"], division, decision="decline", reason="no_capacity", message="-")
     await live.escalate((await live.submit(country="NO", focus_areas=["mobility"]))["reference"])
+    # The German request arrived half an hour after midnight yesterday, Helsinki time: the day before in UTC.
+    async with live.app.state.sessions() as session:
+        await session.execute(update(models.VisitRequest).where(models.VisitRequest.country == "DE")
+                              .values(created_at=_just_after_midnight_yesterday()))
+        await session.commit()
+
+
+def _just_after_midnight_yesterday() -> datetime:
+    return datetime.combine(helsinki_today() - timedelta(days=1), dt_time(0, 30), tzinfo=HELSINKI).astimezone(UTC)
 
 
 def _elsewhere() -> str:
     """A time zone whose date differs from Helsinki's right now (13-14 hours behind, or 11-12 ahead)."""
-    return "Pacific/Pago_Pago" if datetime.now(ZoneInfo("Europe/Helsinki")).hour < 13 else "Pacific/Kiritimati"
+    return "Pacific/Pago_Pago" if datetime.now(HELSINKI).hour < 13 else "Pacific/Kiritimati"
 
 
 async def _sign_in(page: Page, url: str, token: str) -> None:
@@ -94,6 +107,8 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
             await _sign_in(dashboard, live.url, token)
             await expect(dashboard.locator("#period-to")).to_have_value(helsinki_today().isoformat())
             await dashboard.evaluate("window.stillTheSamePage = true")
+            german = dashboard.locator("#table-waiting tr", has_text="Germany")
+            await expect(german).to_contain_text(f"{helsinki_today() - timedelta(days=1)} (1 day ago)")
 
             form = await desk.new_page()
             await form.goto(f"{live.url}/apply?lang=en")

@@ -252,12 +252,18 @@
   const focusName = (f) => labels.focus_area[f] || f;
   const countryName = (c) => labels.country[c] || c;
   const clock = (d) => d.toLocaleTimeString("en-GB", {hour: "2-digit", minute: "2-digit", second: "2-digit"});
-  const day = (value) => (value ? value.slice(0, 10) : "–");
+  // Days are Helsinki's, as the service counts them, wherever the browser is: a request received at 00:30 in
+  // Helsinki was received that day, although its UTC timestamp still has the day before.
+  const HELSINKI_DAY = new Intl.DateTimeFormat("en-CA", {timeZone: "Europe/Helsinki", year: "numeric",
+                                                         month: "2-digit", day: "2-digit"});  // YYYY-MM-DD
+  const helsinkiDay = (instant) => HELSINKI_DAY.format(instant);
+  const day = (value) => (!value ? "–" : value.length > 10 ? helsinkiDay(new Date(value)) : value);
 
   function ageText(created) {
     if (!created) return "–";
-    const days = Math.floor((Date.now() - Date.parse(created)) / 86400000);
-    return `${day(created)} (${days === 0 ? "today" : days === 1 ? "1 day ago" : `${days} days ago`})`;
+    const received = day(created);
+    const days = Math.round((Date.parse(helsinkiDay(new Date())) - Date.parse(received)) / 86400000);
+    return `${received} (${days === 0 ? "today" : days === 1 ? "1 day ago" : `${days} days ago`})`;
   }
 
   const ORDER = {
@@ -612,8 +618,7 @@
     fillSelect("filter-country", Object.entries(labels.country).sort((a, b) => a[1].localeCompare(b[1], "en")));
     // The period is in Helsinki days, as the service counts them: a browser elsewhere may already be (or still
     // be) on another date, and would leave out today's requests.
-    const today = new Intl.DateTimeFormat("en-CA", {timeZone: "Europe/Helsinki", year: "numeric", month: "2-digit",
-                                                    day: "2-digit"}).format(new Date());  // YYYY-MM-DD
+    const today = helsinkiDay(new Date());
     const [year, month] = today.split("-").map(Number);
     const yearAgo = new Date(year - 1, month, 1);  // the first of the month eleven months back
     $("period-from").value = `${yearAgo.getFullYear()}-${String(yearAgo.getMonth() + 1).padStart(2, "0")}-01`;
