@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from services.visits import security, service, texts
+from services.visits import domain, security, service, texts
 from services.visits.api import submissions_left
 from services.visits.config import Settings
 from services.visits.schemas import VisitRequestCreate
@@ -28,6 +28,7 @@ router = APIRouter(include_in_schema=False)
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.trim_blocks = templates.env.lstrip_blocks = True
+    templates.env.filters["day"] = lambda moment: domain.local_date(moment).isoformat()  # Helsinki's, not UTC's
     templates.env.globals.update(
         languages=texts.LANGUAGES, language_names=texts.LANGUAGE_NAMES, focus_area_names=texts.FOCUS_AREAS,
         rank_names=texts.RANKS, division_names=texts.DIVISIONS, status_names=texts.STATUSES,
