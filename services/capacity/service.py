@@ -4,7 +4,8 @@ Every change to a week happens with its `capacity_weeks` row locked, so the coun
 is the count it leaves behind: two accepts racing for the last slot take it one after the other.
 """
 
-from datetime import date, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,6 +22,8 @@ from services.capacity.models import CapacityWeek, Division, Reservation
 from services.capacity.schemas import ReservationPublic, WeekCapacityPublic
 from shared.events import Event
 from shared.outbox import add_event
+
+HELSINKI = ZoneInfo("Europe/Helsinki")  # weeks are Helsinki's: late on Sunday in UTC it is Monday here
 
 
 async def reserve_week(*, session: AsyncSession, settings: Settings, visit: VisitAccepted, at: datetime) -> None:
@@ -80,7 +83,7 @@ async def set_default_limit(*, session: AsyncSession, settings: Settings, divisi
     await session.refresh(division, with_for_update=True)
     weeks = (await session.scalars(
         select(CapacityWeek).where(CapacityWeek.division == division.code, ~CapacityWeek.has_own_limit,
-                                   CapacityWeek.iso_week >= iso_week(date.today()))
+                                   CapacityWeek.iso_week >= iso_week(datetime.now(HELSINKI).date()))
         .order_by(CapacityWeek.iso_week).with_for_update())).all()
     before = {week.iso_week: await _load(session, division.code, week.iso_week) for week in weeks}
     division.default_limit = limit
