@@ -21,14 +21,17 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "var" / "bench"
+# The tree under test: a scratch copy with a proposed patch applied, for "after" numbers. The service processes
+# run from it, and so does what runs in this process (migrations, `bench.submission`'s service layer).
+SOURCE = Path(os.environ.get("BENCH_SOURCE", ROOT)).resolve()
+sys.path.insert(0, str(SOURCE))
+
 from shared.auth import mint_token
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "var" / "bench"
-# The tree the service processes run from: a scratch copy with a proposed patch applied, for "after" numbers.
-SOURCE = Path(os.environ.get("BENCH_SOURCE", ROOT)).resolve()
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 TOKENS = ServiceSettings(database_url="unused")  # the development secret every service verifies with
 

@@ -12,15 +12,10 @@ import argparse
 import asyncio
 import os
 import random
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-# The tree under test's `services` and `shared` (its models, migrations, service layer), not this one's.
-sys.path.insert(0, str(Path(os.environ.get("BENCH_SOURCE", Path(__file__).resolve().parent.parent)).resolve()))
-
-from bench.harness import (
+from bench.harness import (  # puts the tree under test (BENCH_SOURCE) first on sys.path
     SOURCE, drop_database, fresh_database, infrastructure, service_env, topic_prefix, visit_payload,
 )
 

@@ -46,16 +46,15 @@ WAKE_RELAYS = select(func.pg_notify(bindparam("channel"), bindparam("topic")))
 
 async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, source: str, key: str, topic: str) -> Envelope:
     """Stage `event_` in the caller's transaction; it is published only if that commits."""
-    envelope, row = outbox_row(event_, source=source, key=key, topic=topic)
-    await stage_rows(session, outbox, [row])
+    envelope = Envelope.wrap(event_, source=source, subject=key)
+    await stage_rows(session, outbox, [outbox_row(envelope, topic=topic)])
     return envelope
 
 
-def outbox_row(event_: Event, *, source: str, key: str, topic: str) -> tuple[Envelope, dict]:
-    """The event's envelope and its outbox row, for `stage_rows` (several events in one statement)."""
-    envelope = Envelope.wrap(event_, source=source, subject=key)
-    return envelope, {"event_id": envelope.id, "topic": topic, "key": key, "type": envelope.type,
-                      "payload": envelope.model_dump_json(), "traceparent": traceparent_now()}
+def outbox_row(envelope: Envelope, *, topic: str) -> dict:
+    """The envelope's outbox row, keyed by its subject, for `stage_rows` (several events in one statement)."""
+    return {"event_id": envelope.id, "topic": topic, "key": envelope.subject, "type": envelope.type,
+            "payload": envelope.model_dump_json(), "traceparent": traceparent_now()}
 
 
 async def stage_rows(session: AsyncSession, outbox: Table, rows: list[dict]) -> None:

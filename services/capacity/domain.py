@@ -2,11 +2,13 @@
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 WEEK_PATTERN = r"^([0-9]{4})-W([0-9]{2})$"  # the shape only: week_monday also rejects W00 and a missing W53
 _WEEK = re.compile(WEEK_PATTERN)
+HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
 class InvalidWeek(ValueError):
@@ -17,6 +19,11 @@ def iso_week(day: date) -> str:
     """The ISO week a day falls in, as "YYYY-Www" (2027-01-01 is in 2026-W53)."""
     year, week, _ = day.isocalendar()
     return f"{year:04d}-W{week:02d}"
+
+
+def current_week(now: datetime) -> str:
+    """The ISO week `now` falls in, in Helsinki: late on Sunday in UTC it is already Monday here."""
+    return iso_week(now.astimezone(HELSINKI).date())
 
 
 def week_monday(week: str) -> date:

@@ -4,8 +4,7 @@ Every change to a week happens with its `capacity_weeks` row locked, so the coun
 is the count it leaves behind: two accepts racing for the last slot take it one after the other.
 """
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.capacity import models
 from services.capacity.config import Settings
-from services.capacity.domain import WeekLoad, crossing, iso_week
+from services.capacity.domain import WeekLoad, crossing, current_week, iso_week
 from services.capacity.events import (
     CapacityReleased, CapacityReserved, VisitAccepted, WeekFilled, WeekReopened,
 )
@@ -22,9 +21,6 @@ from services.capacity.models import CapacityWeek, Division, Reservation
 from services.capacity.schemas import ReservationPublic, WeekCapacityPublic
 from shared.events import Event
 from shared.outbox import add_event
-
-HELSINKI = ZoneInfo("Europe/Helsinki")  # weeks are Helsinki's: late on Sunday in UTC it is Monday here
-
 
 async def reserve_week(*, session: AsyncSession, settings: Settings, visit: VisitAccepted, at: datetime) -> None:
     """Hold the visit's week for its request, moving an earlier one; in the caller's transaction."""
@@ -83,7 +79,7 @@ async def set_default_limit(*, session: AsyncSession, settings: Settings, divisi
     await session.refresh(division, with_for_update=True)
     weeks = (await session.scalars(
         select(CapacityWeek).where(CapacityWeek.division == division.code, ~CapacityWeek.has_own_limit,
-                                   CapacityWeek.iso_week >= iso_week(datetime.now(HELSINKI).date()))
+                                   CapacityWeek.iso_week >= current_week(datetime.now(UTC)))
         .order_by(CapacityWeek.iso_week).with_for_update())).all()
     before = {week.iso_week: await _load(session, division.code, week.iso_week) for week in weeks}
     division.default_limit = limit

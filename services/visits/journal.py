@@ -11,6 +11,7 @@ from services.visits import domain, events, models
 from services.visits.config import Settings
 from services.visits.models import AuditEntry, HistoryEntry, VisitRequest
 from shared.auth import Principal
+from shared.events import Envelope
 from shared.outbox import add_event, outbox_row, stage_rows
 
 SOURCE = "visits"
@@ -57,7 +58,8 @@ async def record_change(session: AsyncSession, settings: Settings, request: Visi
     if deferred is not None:
         deferred.history.append(history)
         deferred.audit.append(audit)
-        deferred.outbox.append(outbox_row(event, source=SOURCE, key=request.id, topic=settings.topic(event.topic))[1])
+        envelope = Envelope.wrap(event, source=SOURCE, subject=request.id)
+        deferred.outbox.append(outbox_row(envelope, topic=settings.topic(event.topic)))
     else:
         session.add_all([HistoryEntry(**history), AuditEntry(**audit)])
         await add_event(session, models.outbox, event, source=SOURCE, key=request.id,

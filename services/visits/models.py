@@ -193,8 +193,6 @@ class HistoryEntry(Base):
     status: Mapped[str] = mapped_column(String(20))
     division: Mapped[str] = mapped_column(String(50))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Never loaded; it tells the flush to insert the request first when both are new in one flush.
-    request: Mapped["VisitRequest"] = relationship(lazy="raise")
 
 
 class AuditEntry(Base):
@@ -229,6 +227,5 @@ class WaitlistEntry(Base):
     iso_week: Mapped[str] = mapped_column(String(8), primary_key=True)
     division: Mapped[str] = mapped_column(String(50))
     waitlisted_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    request: Mapped["VisitRequest"] = relationship(lazy="raise")  # see HistoryEntry.request
 
     __table_args__ = (Index("ix_waitlist_division_week", "division", "iso_week", "waitlisted_at"),)

@@ -4,22 +4,21 @@ visits service served over real HTTP on PostgreSQL and Kafka. Screenshots go to 
 import re
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
-from datetime import time as dt_time
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import update
 
 from services.visits import models
+from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
 from shared.auth import mint_token
 from tests.integration.queue.live import future, live_visits
+from tests.integration.visits.conftest import just_after_midnight_yesterday
 
 ROOT = Path(__file__).resolve().parents[2]
-HELSINKI = ZoneInfo("Europe/Helsinki")
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -53,12 +52,8 @@ async def _seed(live) -> None:
     # The German request arrived half an hour after midnight yesterday, Helsinki time: the day before in UTC.
     async with live.app.state.sessions() as session:
         await session.execute(update(models.VisitRequest).where(models.VisitRequest.country == "DE")
-                              .values(created_at=_just_after_midnight_yesterday()))
+                              .values(created_at=just_after_midnight_yesterday()))
         await session.commit()
-
-
-def _just_after_midnight_yesterday() -> datetime:
-    return datetime.combine(helsinki_today() - timedelta(days=1), dt_time(0, 30), tzinfo=HELSINKI).astimezone(UTC)
 
 
 def _elsewhere() -> str:

@@ -616,9 +616,7 @@
     fillSelect("filter-status", Object.entries(labels.status));
     fillSelect("filter-focus_area", Object.entries(labels.focus_area));
     fillSelect("filter-country", Object.entries(labels.country).sort((a, b) => a[1].localeCompare(b[1], "en")));
-    // The period is in Helsinki days, as the service counts them: a browser elsewhere may already be (or still
-    // be) on another date, and would leave out today's requests.
-    const today = helsinkiDay(new Date());
+    const today = helsinkiDay(new Date());  // Helsinki's (see `day`): another date would leave out today's requests
     const [year, month] = today.split("-").map(Number);
     const yearAgo = new Date(year - 1, month, 1);  // the first of the month eleven months back
     $("period-from").value = `${yearAgo.getFullYear()}-${String(yearAgo.getMonth() + 1).padStart(2, "0")}-01`;

@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from services.visits.config import Settings
+from services.visits.domain import HELSINKI
 from services.visits.main import create_app
 from services.visits.schemas import helsinki_today
 from shared.events import Envelope
@@ -26,6 +27,11 @@ from tests.support import bearer, eventually, read_topic, serve, unique
 
 def future(days: int) -> str:
     return (helsinki_today() + timedelta(days=days)).isoformat()
+
+
+def just_after_midnight_yesterday() -> datetime:
+    """00:30 yesterday in Helsinki, as a UTC instant: the day before yesterday in UTC's calendar."""
+    return datetime.combine(helsinki_today() - timedelta(days=1), time(0, 30), tzinfo=HELSINKI).astimezone(UTC)
 
 
 def request_body(**changes) -> dict:

@@ -1,15 +1,14 @@
 """The public form in Finnish, Swedish and English: CSRF, honeypot, errors, confirmation and tracking."""
 
 import re
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from services.visits import models
 from services.visits.schemas import helsinki_today
-from tests.integration.visits.conftest import future
+from tests.integration.visits.conftest import future, just_after_midnight_yesterday
 
 SUBMIT = {"fi": "Lähetä pyyntö", "sv": "Skicka begäran", "en": "Send request"}
 THANKS = {"fi": "Kiitos, pyyntönne on vastaanotettu", "sv": "Tack, er begäran har tagits emot",
@@ -119,14 +118,12 @@ async def test_the_tracking_page_shows_the_request_in_its_language(visits):
 
 async def test_the_tracking_page_dates_the_history_in_helsinki_days(visits):
     submitted = await visits.submit(language="en")
-    # Received half an hour after midnight yesterday, Helsinki time: the day before in UTC.
     yesterday = helsinki_today() - timedelta(days=1)
-    received = datetime.combine(yesterday, time(0, 30), tzinfo=ZoneInfo("Europe/Helsinki")).astimezone(UTC)
     async with visits.app.state.sessions() as session:
         request = await session.scalar(select(models.VisitRequest.id)
                                        .where(models.VisitRequest.reference == submitted["reference"]))
         await session.execute(update(models.HistoryEntry).where(models.HistoryEntry.request_id == request)
-                              .values(at=received))
+                              .values(at=just_after_midnight_yesterday()))
         await session.commit()
     page = await visits.client.get(submitted["tracking_url"].split("8001", 1)[1])
     assert page.status_code == 200

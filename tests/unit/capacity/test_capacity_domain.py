@@ -1,10 +1,12 @@
 """ISO week arithmetic and the free/full/over-capacity rules of one week."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from services.capacity.domain import InvalidWeek, WeekLoad, crossing, iso_week, validate_week, week_monday
+from services.capacity.domain import (
+    InvalidWeek, WeekLoad, crossing, current_week, iso_week, validate_week, week_monday,
+)
 
 
 @pytest.mark.parametrize(("day", "week"), [
@@ -16,6 +18,13 @@ from services.capacity.domain import InvalidWeek, WeekLoad, crossing, iso_week, 
 ])
 def test_a_day_falls_in_its_iso_week(day, week):
     assert iso_week(day) == week
+
+
+def test_the_current_week_is_helsinkis():
+    # Sunday 2026-11-29 22:30 UTC is Monday 00:30 in Helsinki (winter), 21:30 UTC on 2027-06-06 is 00:30 (summer).
+    assert current_week(datetime(2026, 11, 29, 22, 30, tzinfo=UTC)) == "2026-W49"
+    assert current_week(datetime(2026, 11, 29, 21, 30, tzinfo=UTC)) == "2026-W48"
+    assert current_week(datetime(2027, 6, 6, 21, 30, tzinfo=UTC)) == "2027-W23"
 
 
 def test_a_week_starts_on_its_monday():
