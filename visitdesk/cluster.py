@@ -16,6 +16,7 @@ restart brings back the same version even while someone edits the tree.
 import asyncio
 import ctypes
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -44,9 +45,41 @@ FAST_SETTINGS = {
 
 
 def free_port() -> int:
+    return free_ports(1)
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive ports of 127.0.0.1 that nothing holds, outside the ephemeral range.
+
+    A server started later binds them, so they must not be ones the kernel may give a client socket as its
+    local port in the meantime (a port from bind(0) is one: `make dev`'s test once lost two of its four so).
+    """
+    low, high = _ephemeral_range()
+    spans = [(lo, hi) for lo, hi in ((10_000, low), (high + 1, 65_536)) if hi - lo > 1_000 + count]
+    for _ in range(200):
+        lo, hi = spans[secrets.randbelow(len(spans))] if spans else (1_024, 65_536)
+        base = lo + secrets.randbelow(hi - lo - count)
+        if all(_bindable(base + i) for i in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    """Without SO_REUSEADDR, bind fails on a port any socket holds, listening, connected or in TIME_WAIT."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def die_with_parent() -> None:

@@ -34,8 +34,14 @@ class EmlStore:
         name = f"{time.time_ns()}-{next(self._sequence):06d}-{uuid.uuid4().hex[:8]}.eml"
         recipients = ", ".join(envelope.rcpt_tos)
         header = f"X-Mailsink-Envelope-From: {envelope.mail_from}\r\nX-Mailsink-Envelope-To: {recipients}\r\n"
-        await asyncio.to_thread((self.directory / name).write_bytes, header.encode() + envelope.original_content)
+        await asyncio.to_thread(self._store, name, header.encode() + envelope.original_content)
         return "250 Message accepted for delivery"
+
+    def _store(self, name: str, content: bytes) -> None:
+        """Written under a name `messages()` skips, then renamed: a reader never sees half a message."""
+        partial = self.directory / f".{name}.partial"
+        partial.write_bytes(content)
+        partial.replace(self.directory / name)
 
     def messages(self) -> list[EmailMessage]:
         """Every stored message, oldest first."""

@@ -12,15 +12,7 @@ import time
 import httpx
 import pytest
 
-
-def _free_port_block(size: int = 4) -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size < 65535 and all(_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports")
+from visitdesk.cluster import free_ports
 
 
 def _free(port: int) -> bool:
@@ -60,7 +52,7 @@ def _eventually_free(ports: range, seconds: float = 30) -> bool:
 
 @pytest.mark.timeout(300)
 def test_make_dev_runs_four_healthy_services_and_ctrl_c_stops_them(tmp_path, kafka_bootstrap):
-    base = _free_port_block()
+    base = free_ports(4)
     dev, lines = _start_dev(base, tmp_path)
     try:
         output = "".join(lines)
@@ -78,7 +70,7 @@ def test_make_dev_runs_four_healthy_services_and_ctrl_c_stops_them(tmp_path, kaf
 
 @pytest.mark.timeout(300)
 def test_make_dev_killed_outright_takes_its_services_with_it(tmp_path, kafka_bootstrap):
-    base = _free_port_block()
+    base = free_ports(4)
     dev, lines = _start_dev(base, tmp_path)
     try:
         assert "Ctrl-C" in "".join(lines) and dev.poll() is None, "".join(lines)
@@ -91,7 +83,7 @@ def test_make_dev_killed_outright_takes_its_services_with_it(tmp_path, kafka_boo
 
 @pytest.mark.timeout(300)
 def test_a_service_that_cannot_start_stops_make_dev_naming_it_and_the_rest_stop_too(tmp_path, kafka_bootstrap):
-    base = _free_port_block()
+    base = free_ports(4)
     with socket.socket() as taken:  # capacity's port is someone else's: its uvicorn exits at once
         taken.bind(("127.0.0.1", base + 3))
         taken.listen()
