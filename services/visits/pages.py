@@ -3,6 +3,7 @@
 import math
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,8 @@ async def submit_form(request: Request):
         data = VisitRequestCreate.model_validate(form_payload(form))
     except ValidationError as exc:
         return render(request, "apply.html", lang, status=422,
-                      values={"submission_id": str(uuid.uuid4())} | dict(form), errors=form_errors(exc, lang),
+                      values={"submission_id": str(uuid.uuid4())} | dict(form),
+                      errors=form_errors(exc, lang, periods=filled_periods(form)),
                       others=form.getlist("other_focus_areas"), csrf=form.get("csrf_token"))
     nonce = form.get("submission_id")  # absent on a page served before nonces: no idempotency then
     try:
@@ -138,10 +140,9 @@ def form_payload(form: FormData) -> dict[str, Any]:
     primary = text("primary_focus_area")
     others = [a for a in form.getlist("other_focus_areas") if a and a != primary]
     preferred = []
-    for n in (1, 2, 3):
+    for n in filled_periods(form):
         start, end = text(f"preferred_{n}_start"), text(f"preferred_{n}_end")
-        if start or end:
-            preferred.append({"start": start or "", "end": end or start})
+        preferred.append({"start": start or "", "end": end or start})
     return {
         "organisation": text("organisation") or "", "country": text("country") or "",
         "contact": {"name": text("contact_name") or "", "email": text("contact_email") or "",
@@ -155,6 +156,12 @@ def form_payload(form: FormData) -> dict[str, Any]:
     }
 
 
+def filled_periods(form: FormData) -> list[int]:
+    """The form's numbers (1-3) of the date periods with anything typed in: the ranges sent, in their order."""
+    return [n for n in (1, 2, 3)
+            if (form.get(f"preferred_{n}_start") or "").strip() or (form.get(f"preferred_{n}_end") or "").strip()]
+
+
 def _member(line: str) -> dict[str, str | None]:
     name, title, role, *_ = [part.strip() or None for part in line.split(";")] + [None, None, None]
     return {"name": name or "", "title": title, "role": role}
@@ -166,23 +173,28 @@ FORM_ORDER = ("organisation", "country", "contact_name", "contact_email", "conta
               "preferred_3_end", "purpose", "needs_interpreter_language", "needs_accessibility")
 
 
-def form_errors(exc: ValidationError, lang: str) -> dict[str, str]:
-    """One message per form field, in the page's language, in the order of the form."""
+def form_errors(exc: ValidationError, lang: str, *, periods: Sequence[int] = (1, 2, 3)) -> dict[str, str]:
+    """One message per form field, in the page's language, in the order of the form.
+
+    `periods` are the form's numbers of the date ranges sent (`filled_periods`): with the second period left
+    empty, the second range is the third period, and its error belongs there.
+    """
     messages = texts.ERRORS[lang]
     errors: dict[str, str] = {}
     for error in exc.errors():
-        field, n = form_field(tuple(error["loc"]), error["type"])
+        field, n = form_field(tuple(error["loc"]), error["type"], periods)
         errors.setdefault(field, messages[re.sub(r"_\d_", "_", field)].format(n=n))
     return dict(sorted(errors.items(), key=lambda kv: FORM_ORDER.index(kv[0])))
 
 
-def form_field(loc: tuple, error_type: str) -> tuple[str, int]:
-    """The form field (and period number) a validation error belongs to."""
+def form_field(loc: tuple, error_type: str, periods: Sequence[int] = (1, 2, 3)) -> tuple[str, int]:
+    """The form field (and period number) a validation error belongs to; range i was sent from `periods[i]`."""
     head = loc[0] if loc else ""
     if head in ("contact", "needs") and len(loc) > 1:
         return f"{head}_{loc[1]}", 0
     if head == "preferred_dates":
-        n = loc[1] + 1 if len(loc) > 1 and isinstance(loc[1], int) else 1
+        index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+        n = periods[index] if index < len(periods) else index + 1
         part = loc[2] if len(loc) > 2 and loc[2] in ("start", "end") else "start"
         return f"preferred_{n}_{part}", n
     if head == "focus_areas":

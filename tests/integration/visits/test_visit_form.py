@@ -95,6 +95,16 @@ async def test_form_errors_are_summarised_at_the_top_and_linked_to_their_fields(
     assert await visits.count(models.VisitRequest) == before
 
 
+async def test_an_error_in_the_third_period_is_shown_there_when_the_second_is_left_empty(visits):
+    csrf = await visits.form_csrf("en")
+    page = await visits.client.post("/apply", data=form_data(
+        csrf, "en", preferred_3_start=future(90), preferred_3_end=future(80)))  # ends before it starts
+    assert page.status_code == 422
+    assert re.findall(r'<li><a href="#([a-z_0-9]+)">', page.text) == ["preferred_3_end"]
+    assert re.search(r'id="preferred_3_end"[^>]*aria-invalid="true"', page.text)
+    assert not re.search(r'id="preferred_2_end"[^>]*aria-invalid="true"', page.text)
+
+
 async def test_pages_carry_the_security_headers_and_the_stylesheet_is_served(visits):
     page = await visits.client.get("/apply", params={"lang": "en"})
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

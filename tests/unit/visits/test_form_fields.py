@@ -33,6 +33,7 @@ def test_without_a_main_topic_no_focus_area_is_sent():
 def test_errors_land_on_the_fields_the_user_sees():
     assert form_field(("contact", "email"), "value_error") == ("contact_email", 0)
     assert form_field(("preferred_dates", 1, "end"), "value_error") == ("preferred_2_end", 2)
+    assert form_field(("preferred_dates", 1, "end"), "value_error", [1, 3]) == ("preferred_3_end", 3)  # 2 left empty
     assert form_field(("preferred_dates",), "too_short") == ("preferred_1_start", 1)
     assert form_field(("focus_areas",), "too_short") == ("primary_focus_area", 0)
     assert form_field(("focus_areas",), "too_long") == ("other_focus_areas", 0)
