@@ -3,21 +3,23 @@
 import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from services.visits import domain, security, service, texts
 from services.visits.api import submissions_left
 from services.visits.config import Settings
-from services.visits.schemas import VisitRequestCreate
+from services.visits.schemas import ProposalAnswer, VisitRequestCreate
 from shared.auth import public
 from shared.db import SessionDep
 
@@ -120,16 +122,73 @@ async def confirmation(request: Request, reference: str, lang: str | None = None
 @router.get("/track/{reference}", dependencies=[public()])
 async def track(request: Request, reference: str, session: SessionDep, token: str | None = None,
                 lang: str | None = None) -> HTMLResponse:
-    """The delegation's own page: where its request stands and what has happened."""
+    """The delegation's own page: where its request stands, what has happened, and what it can do now."""
+    return await _tracking_page(request, session, reference, token, lang)
+
+
+async def _tracking_page(request: Request, session: AsyncSession, reference: str, token: str | None,
+                         lang: str | None, *, status: int = 200, errors: dict[str, str] | None = None) -> HTMLResponse:
     try:
         visit = await service.visible_request(session=session, reference=reference, principal=None, token=token,
                                               attempted="track", now=datetime.now(UTC))
     except service.NotFound:
-        lang = texts.language(lang)
-        t = texts.TEXTS[lang]
-        return render(request, "message.html", lang, status=404, title=t["not_found_title"], message=t["not_found"])
+        return _not_found(request, texts.language(lang))
     history = [e for e in await service.history_of(session=session, request=visit) if e.action != "escalated"]
-    return render(request, "track.html", texts.language(lang or visit.language), visit=visit, history=history)
+    return render(request, "track.html", texts.language(lang or visit.language), status=status, visit=visit,
+                  history=history, token=token, errors=errors or {},
+                  can_cancel=visit.status in domain.TRANSITIONS["cancel"],
+                  can_answer=visit.status in domain.TRANSITIONS["accept_proposed"])
+
+
+@router.post("/track/{reference}/respond", dependencies=[public()])
+async def answer_on_page(request: Request, reference: str, session: SessionDep):
+    """The delegation's answer to proposed dates, from its page: one proposed period, or none of them (cancel)."""
+    form = await request.form()
+    token, lang, choice = form.get("token"), form.get("lang"), form.get("answer") or ""
+    message = (form.get("message") or "").strip()
+    try:
+        answer = ProposalAnswer.model_validate(
+            {"decline_proposed": True, "message": message} if choice == "decline" else
+            {"accept_proposed": dict(zip(("start", "end"), choice.split("/"), strict=True)), "message": message})
+    except ValueError:  # nothing chosen, or not a period (pydantic's ValidationError is a ValueError)
+        return await _tracking_page(request, session, reference, token, lang, status=422,
+                                    errors={"answer": texts.TEXTS[texts.language(lang)]["answer_missing"]})
+    return await _act(request, reference, token, lang, service.answer_proposal(
+        session=session, settings=_settings(request), reference=reference, token=token, answer=answer,
+        now=datetime.now(UTC)))
+
+
+@router.post("/track/{reference}/cancel", dependencies=[public()])
+async def cancel_on_page(request: Request, reference: str, session: SessionDep):
+    """The delegation calls its visit off from its page, once it has ticked the confirmation."""
+    form = await request.form()
+    token, lang = form.get("token"), form.get("lang")
+    if form.get("confirm") != "yes":
+        return await _tracking_page(request, session, reference, token, lang, status=422,
+                                    errors={"confirm": texts.TEXTS[texts.language(lang)]["cancel_missing"]})
+    return await _act(request, reference, token, lang, service.cancel_request(
+        session=session, settings=_settings(request), reference=reference, principal=None, token=token,
+        now=datetime.now(UTC)))
+
+
+async def _act(request: Request, reference: str, token: str | None, lang: str | None, change: Awaitable[Any]):
+    """Run a delegation's change; back to its page (303) when done, or say plainly why not."""
+    page = f"/track/{reference}?{urlencode({'token': token or '', 'lang': texts.language(lang)})}"
+    lang = texts.language(lang)
+    t = texts.TEXTS[lang]
+    try:
+        await change
+    except service.NotFound:
+        return _not_found(request, lang)
+    except (domain.InvalidTransition, domain.InvalidDecision):  # the page is out of date: another tab, a 2nd click
+        return render(request, "message.html", lang, status=409, title=t["changed_title"], message=t["changed"],
+                      back=(page, t["back_to_request"]))
+    return RedirectResponse(page, status_code=303)
+
+
+def _not_found(request: Request, lang: str) -> HTMLResponse:
+    t = texts.TEXTS[lang]
+    return render(request, "message.html", lang, status=404, title=t["not_found_title"], message=t["not_found"])
 
 
 def form_payload(form: FormData) -> dict[str, Any]:

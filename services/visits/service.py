@@ -436,7 +436,7 @@ async def answer_proposal(*, session: AsyncSession, settings: Settings, referenc
                             why="bad_token" if token else "no_credentials", now=now)
         raise NotFound(reference)
     if answer.accept_proposed is not None:
-        await _take_proposed(session, settings, request, answer.accept_proposed.to_domain(), now)
+        await _take_proposed(session, settings, request, answer.accept_proposed.to_domain(), answer.message, now)
     else:
         await _turn_down_proposed(session, settings, request, answer.message, now)
     await session.commit()
@@ -444,15 +444,18 @@ async def answer_proposal(*, session: AsyncSession, settings: Settings, referenc
 
 
 async def _take_proposed(session: AsyncSession, settings: Settings, request: VisitRequest,
-                         picked: domain.DateRange, now: datetime) -> None:
-    """The picked range becomes the preferred dates and the division decides again, on a fresh deadline."""
+                         picked: domain.DateRange, message: str, now: datetime) -> None:
+    """The picked range becomes the preferred dates and the division decides again, on a fresh deadline.
+
+    The delegation's words, if any, stay in the request's history (erased with its personal data).
+    """
     domain.check_transition("accept_proposed", request.status)
     if not domain.within_one(picked, request.proposed_dates):
         raise domain.InvalidDecision("accept_proposed", "must lie within one of the proposed date ranges")
     request.preferred_dates, request.proposed_dates = [picked], []
     division = (await _divisions(session))[request.division]
     await _route(session, settings, request, division, actor=DELEGATION, by="delegation", now=now,
-                 details={"accepted_dates": ranges([picked])})
+                 details={"accepted_dates": ranges([picked])} | ({"message": message} if message else {}))
 
 
 async def _turn_down_proposed(session: AsyncSession, settings: Settings, request: VisitRequest, message: str,

@@ -1,8 +1,10 @@
 """The whole city in one event loop: four real services on PostgreSQL and Kafka, and a real SMTP server."""
 
 import importlib
+import subprocess
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +14,20 @@ from shared.settings import ServiceSettings
 from tests.support import bearer, serve, unique
 from visitdesk.cli import SERVICES
 from visitdesk.mailsink import MailSink, mailsink
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the pages the browser tests visit
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed by the project's own script if missing; never a Playwright download."""
+    result = subprocess.run([str(ROOT / "deploy" / "browser.sh")], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"deploy/browser.sh failed:\n{result.stderr}")
+    return result.stdout.strip().splitlines()[-1]
 
 
 @dataclass

@@ -2,12 +2,9 @@
 visits service served over real HTTP on PostgreSQL and Kafka. Screenshots go to test-artifacts/."""
 
 import re
-import subprocess
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
 from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import update
 
@@ -16,22 +13,10 @@ from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
 from shared.auth import mint_token
 from tests.integration.queue.live import future, live_visits
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS
 from tests.integration.visits.conftest import just_after_midnight_yesterday
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium, installed by the project's own script if missing; never a Playwright download."""
-    result = subprocess.run([str(ROOT / "deploy" / "browser.sh")], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"deploy/browser.sh failed:\n{result.stderr}")
-    return result.stdout.strip().splitlines()[-1]
 
 
 async def _seed(live) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from services.visits import models
 from services.visits.schemas import helsinki_today
-from tests.integration.visits.conftest import future, just_after_midnight_yesterday
+from tests.integration.visits.conftest import future, just_after_midnight_yesterday, token_of
 
 SUBMIT = {"fi": "Lähetä pyyntö", "sv": "Skicka begäran", "en": "Send request"}
 THANKS = {"fi": "Kiitos, pyyntönne on vastaanotettu", "sv": "Tack, er begäran har tagits emot",
@@ -139,3 +139,76 @@ async def test_the_tracking_page_dates_the_history_in_helsinki_days(visits):
     assert page.status_code == 200
     history = page.text.split('<ol class="history">', 1)[1].split("</ol>", 1)[0]
     assert re.findall(r"<time [^>]*>([^<]+)</time>", history) == [yesterday.isoformat()] * 2  # submitted, routed
+
+
+async def proposed(visits, **changes) -> tuple[dict, str]:
+    """A request the division answered with two other periods; its tracking page's path."""
+    submitted = await visits.submit(**changes)
+    response = await visits.decide(submitted["reference"], "education", decision="propose", message="Spring is full.",
+                                   proposed_dates=[{"start": future(120), "end": future(122)},
+                                                   {"start": future(140), "end": future(141)}])
+    assert response.json()["status"] == "dates_proposed", response.text
+    return submitted, submitted["tracking_url"].split("8001", 1)[1]
+
+
+async def test_the_delegation_takes_a_proposed_period_on_its_page(visits):
+    submitted, path = await proposed(visits, language="sv")
+    page = await visits.client.get(path)
+    assert "Svara på de föreslagna datumen" in page.text
+    assert f'value="{future(140)}/{future(141)}"' in page.text and 'value="decline"' in page.text
+    form = {"token": token_of(submitted), "lang": "sv", "answer": f"{future(140)}/{future(141)}",
+            "message": "We can come then."}
+    answered = await visits.client.post(f"/track/{submitted['reference']}/respond", data=form)
+    assert answered.status_code == 303
+    assert answered.headers["location"] == f"/track/{submitted['reference']}?token={token_of(submitted)}&lang=sv"
+    visit = await visits.view(submitted["reference"])
+    assert visit["status"] == "routed" and visit["proposed_dates"] == []
+    assert visit["preferred_dates"] == [{"start": future(140), "end": future(141)}]
+    after = await visits.client.get(answered.headers["location"])
+    assert "We can come then." in after.text and "Svara på de föreslagna datumen" not in after.text
+
+    again = await visits.client.post(f"/track/{submitted['reference']}/respond", data=form)  # a second click
+    assert again.status_code == 409 and "Begärans status har redan ändrats" in again.text
+    assert (await visits.view(submitted["reference"]))["preferred_dates"] == visit["preferred_dates"]
+
+
+async def test_the_delegation_turns_the_proposed_periods_down_on_its_page(visits):
+    submitted, path = await proposed(visits)
+    form = {"token": token_of(submitted), "lang": "en", "answer": "decline", "message": "Autumn does not suit us."}
+    answered = await visits.client.post(f"/track/{submitted['reference']}/respond", data=form)
+    assert answered.status_code == 303
+    assert (await visits.view(submitted["reference"]))["status"] == "cancelled"
+
+
+async def test_an_answer_without_a_choice_or_with_a_wrong_token_changes_nothing(visits):
+    submitted, path = await proposed(visits)
+    reference = submitted["reference"]
+    nothing = await visits.client.post(f"/track/{reference}/respond", data={"token": token_of(submitted),
+                                                                             "lang": "en", "message": "Hmm."})
+    assert nothing.status_code == 422
+    assert re.search(r'id="answer-error"[^>]*>.*Choose one of the proposed periods', nothing.text)
+    outside = await visits.client.post(f"/track/{reference}/respond", data={
+        "token": token_of(submitted), "lang": "en", "answer": f"{future(200)}/{future(201)}"})
+    assert outside.status_code == 409  # not a period the division proposed: the page was out of date
+    stranger = await visits.client.post(f"/track/{reference}/respond", data={
+        "token": "guess", "lang": "en", "answer": "decline"})
+    assert stranger.status_code == 404 and "Request not found" in stranger.text
+    assert (await visits.view(reference))["status"] == "dates_proposed"
+
+
+async def test_the_delegation_calls_its_visit_off_on_its_page_once_it_confirms(visits):
+    submitted = await visits.submit(language="fi")
+    reference, path = submitted["reference"], submitted["tracking_url"].split("8001", 1)[1]
+    page = await visits.client.get(path)
+    assert "Vierailun peruminen" in page.text and f'action="/track/{reference}/cancel"' in page.text
+    unconfirmed = await visits.client.post(f"/track/{reference}/cancel", data={"token": token_of(submitted),
+                                                                                "lang": "fi"})
+    assert unconfirmed.status_code == 422 and "Vahvistakaa peruminen" in unconfirmed.text
+    assert (await visits.view(reference))["status"] == "routed"
+    confirmed = await visits.client.post(f"/track/{reference}/cancel", data={"token": token_of(submitted),
+                                                                              "lang": "fi", "confirm": "yes"})
+    assert confirmed.status_code == 303
+    assert (await visits.view(reference))["status"] == "cancelled"
+    after = await visits.client.get(confirmed.headers["location"])
+    assert '<dd class="status status-cancelled">Peruttu</dd>' in after.text
+    assert "Vierailun peruminen" not in after.text  # nothing left to call off
