@@ -62,6 +62,7 @@ class VisitRouted(VisitState):
     type: ClassVar[str] = "visit.routed.v1"
     # "delegation": the delegation took one of the dates the division proposed.
     routed_by: Literal["rule", "person", "waitlist", "delegation"] = "rule"
+    message: str = ""  # the delegation's words when it takes proposed dates
 
 
 class VisitWaitlisted(VisitState):
@@ -97,6 +98,7 @@ class VisitCancelled(VisitState):
     type: ClassVar[str] = "visit.cancelled.v1"
     was_accepted: bool = False
     message: str = ""  # the delegation's words when it turns proposed dates down
+    declined_proposed: bool = False  # the delegation turned down the dates its division proposed
 
 
 class VisitCompleted(VisitState):

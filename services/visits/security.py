@@ -34,9 +34,13 @@ def valid_idempotency_key(value: object) -> bool:
     return isinstance(value, str) and re.fullmatch(IDEMPOTENCY_KEY, value) is not None
 
 
-def keyed_tracking_token(secret: str, key_hash: str) -> str:
-    """The tracking token of a submission with an idempotency key: derived, so a retry can show it again unstored."""
-    digest = hmac.new(secret.encode(), f"tracking:{key_hash}".encode(), hashlib.sha256).digest()
+def keyed_tracking_token(secret: str, key_hash: str, reference: str) -> str:
+    """The tracking token of a submission with an idempotency key: derived, so a retry can show it again unstored.
+
+    The reference is part of it: once a key is forgotten (after a day), the same key may come again with another
+    request, which must not get a token that opens the first one.
+    """
+    digest = hmac.new(secret.encode(), f"tracking:{key_hash}:{reference}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

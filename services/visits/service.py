@@ -117,13 +117,15 @@ async def _reserve(sessions: async_sessionmaker[AsyncSession], key: IdempotencyK
 def _replay(settings: Settings, key: IdempotencyKey, first: SubmissionKey) -> Submission:
     if first.fingerprint != key.fingerprint:
         raise KeyReused()
-    return Submission(**first.answer, token=security.keyed_tracking_token(settings.csrf_secret, key.hash))
+    token = security.keyed_tracking_token(settings.csrf_secret, key.hash, first.answer["reference"])
+    return Submission(**first.answer, token=token)
 
 
 async def _store(session: AsyncSession, settings: Settings, data: VisitRequestCreate, reference: str,
                  key: IdempotencyKey | None, now: datetime) -> Submission:
     """The submission's transaction: three reads, the request's rows, then history and audit in one flush."""
-    token = security.keyed_tracking_token(settings.csrf_secret, key.hash) if key else security.new_tracking_token()
+    token = (security.keyed_tracking_token(settings.csrf_secret, key.hash, reference) if key
+             else security.new_tracking_token())
     request, division, full_weeks = await _new_request(session, data, reference, token, now)
     url = tracking_url(settings, reference, token)
     journal = Deferred.begin(session)  # the history rows point at the request: written after it
@@ -254,7 +256,7 @@ async def _full_weeks(session: AsyncSession, division: str) -> set[str]:
 
 async def _route(session: AsyncSession, settings: Settings, request: VisitRequest, division: domain.Division, *,
                  actor: Actor, by: str, now: datetime, tracking_url: str | None = None,
-                 details: dict | None = None, waitlisted: bool = True) -> None:
+                 details: dict | None = None, waitlisted: bool = True, message: str = "") -> None:
     """Hand the request to its division with a fresh decision deadline."""
     request.status = "routed"
     request.decision_deadline = domain.add_working_days(domain.local_date(now), division.decision_deadline_days)
@@ -262,7 +264,8 @@ async def _route(session: AsyncSession, settings: Settings, request: VisitReques
     if waitlisted:  # a request submitted in this transaction has no waitlist rows to leave
         await _leave_waitlist(session, request)
     await record_change(session, settings, request, events.VisitRouted, action="routed", actor=actor, by=by, now=now,
-                        tracking_url=tracking_url, details={"routed_by": by, **(details or {})}, routed_by=by)
+                        tracking_url=tracking_url, details={"routed_by": by, **(details or {})}, routed_by=by,
+                        message=message)
 
 
 async def _waitlist(session: AsyncSession, settings: Settings, request: VisitRequest, full_weeks: set[str], *,
@@ -455,7 +458,8 @@ async def _take_proposed(session: AsyncSession, settings: Settings, request: Vis
     request.preferred_dates, request.proposed_dates = [picked], []
     division = (await _divisions(session))[request.division]
     await _route(session, settings, request, division, actor=DELEGATION, by="delegation", now=now,
-                 details={"accepted_dates": ranges([picked])} | ({"message": message} if message else {}))
+                 details={"accepted_dates": ranges([picked])} | ({"message": message} if message else {}),
+                 message=message)
 
 
 async def _turn_down_proposed(session: AsyncSession, settings: Settings, request: VisitRequest, message: str,
@@ -463,7 +467,8 @@ async def _turn_down_proposed(session: AsyncSession, settings: Settings, request
     """None of the proposed dates suit the delegation: the request is cancelled, in its own words."""
     request.status, request.ended_at = domain.check_transition("decline_proposed", request.status), now
     await record_change(session, settings, request, events.VisitCancelled, action="cancelled", actor=DELEGATION,
-                        now=now, details={"declined_proposed": True, "message": message}, message=message)
+                        now=now, details={"declined_proposed": True, "message": message}, message=message,
+                        declined_proposed=True)
 
 
 # ---------------------------------------------------------------- scheduled jobs

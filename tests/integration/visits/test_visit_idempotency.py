@@ -142,8 +142,12 @@ async def test_the_retention_job_forgets_keys_after_a_day_and_the_key_then_makes
         await privacy.retention_round(session=session, settings=visits.settings,
                                       now=row.created_at + timedelta(hours=24, seconds=1))
     assert await visits.count(models.SubmissionKey, models.SubmissionKey.key_hash == row.key_hash) == 0
-    later = await post(visits, body, key)
+    later = await post(visits, request_body(organisation=unique("Someone else ")), key)
     assert later.status_code == 201 and later.json()["reference"] != first["reference"]
+    # The key's second request has a token of its own: it does not open the first one.
+    assert token_of(later.json()) != token_of(first)
+    peek = await visits.client.get(f"/api/v1/requests/{first['reference']}", params={"token": token_of(later.json())})
+    assert peek.status_code == 404
 
 
 # ---------------------------------------------------------------- the form's nonce

@@ -42,10 +42,11 @@ def test_only_hashes_are_kept_and_the_namespace_separates_api_keys_from_form_non
 
 
 def test_the_tracking_token_of_a_keyed_submission_is_the_same_each_time_and_secret_bound():
-    token = security.keyed_tracking_token("secret", "0" * 64)
-    assert token == security.keyed_tracking_token("secret", "0" * 64)
-    assert token != security.keyed_tracking_token("other secret", "0" * 64)
-    assert token != security.keyed_tracking_token("secret", "1" * 64)
+    token = security.keyed_tracking_token("secret", "0" * 64, "HEL-2027-000001")
+    assert token == security.keyed_tracking_token("secret", "0" * 64, "HEL-2027-000001")
+    assert token != security.keyed_tracking_token("other secret", "0" * 64, "HEL-2027-000001")
+    assert token != security.keyed_tracking_token("secret", "1" * 64, "HEL-2027-000001")
+    assert token != security.keyed_tracking_token("secret", "0" * 64, "HEL-2027-000002")  # the key, used again
     assert len(token) == len(security.new_tracking_token()) and "=" not in token
 
 
