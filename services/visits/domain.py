@@ -17,6 +17,9 @@ RANKS = ("head_of_state", "head_of_government", "minister", "ambassador", "mayor
 DECLINE_REASONS = ("no_capacity", "out_of_scope", "short_notice", "duplicate", "other")
 FLAGS = ("short_notice", "possible_duplicate", "escalated")
 DUPLICATE_WINDOW_MONTHS = 24
+# How far ahead a period may reach, and how long one may be: beyond that it is a typing error (year 9999 even
+# broke the week arithmetic), and every preferred week is checked against the full ones.
+BOOKING_HORIZON, LONGEST_PERIOD = timedelta(days=5 * 365 + 1), timedelta(days=366)
 
 # Which statuses each action may start from; anything else is a conflict (409).
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -46,6 +46,10 @@ class DateRangeIn(Strict):
         start = info.data.get("start")
         if start is not None and value < start:
             raise ValueError("must not be before start")
+        if value > helsinki_today() + domain.BOOKING_HORIZON:
+            raise ValueError("must be at most five years ahead")
+        if start is not None and value - start > domain.LONGEST_PERIOD:
+            raise ValueError("a period may be at most a year long")
         return value
 
     def to_domain(self) -> domain.DateRange:

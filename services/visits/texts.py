@@ -103,7 +103,8 @@ ERRORS = {
         "delegation_size": "Kirjoittakaa henkilömäärä kokonaislukuna väliltä 1–200.",
         "highest_rank": "Valitkaa delegaation korkea-arvoisimman jäsenen asema.",
         "preferred_start": "Ajanjakso {n}: antakaa alkamispäivä (VVVV-KK-PP), joka on tänään tai myöhemmin.",
-        "preferred_end": "Ajanjakso {n}: antakaa päättymispäivä (VVVV-KK-PP), joka ei ole ennen alkamispäivää.",
+        "preferred_end": "Ajanjakso {n}: antakaa päättymispäivä (VVVV-KK-PP), joka ei ole ennen alkamispäivää. "
+                         "Ajanjakso voi olla enintään vuoden pituinen ja päättyä enintään viiden vuoden päästä.",
         "purpose": "Kuvatkaa vierailun tarkoitus (enintään 2 000 merkkiä).",
         "members": "Kirjoittakaa kukin jäsen omalle rivilleen muodossa: nimi; arvo tai tehtävä; rooli.",
         "needs_interpreter_language": "Tulkkauskieli voi olla enintään 100 merkkiä.",
@@ -121,7 +122,8 @@ ERRORS = {
         "delegation_size": "Ange antalet personer som ett heltal mellan 1 och 200.",
         "highest_rank": "Välj den högst rankade medlemmens ställning.",
         "preferred_start": "Period {n}: ange ett startdatum (ÅÅÅÅ-MM-DD) som är i dag eller senare.",
-        "preferred_end": "Period {n}: ange ett slutdatum (ÅÅÅÅ-MM-DD) som inte är före startdatumet.",
+        "preferred_end": "Period {n}: ange ett slutdatum (ÅÅÅÅ-MM-DD) som inte är före startdatumet. "
+                         "En period får vara högst ett år lång och sluta högst fem år framåt.",
         "purpose": "Beskriv syftet med besöket (högst 2 000 tecken).",
         "members": "Ange varje medlem på en egen rad: namn; titel; roll.",
         "needs_interpreter_language": "Tolkningsspråket får vara högst 100 tecken.",
@@ -139,7 +141,8 @@ ERRORS = {
         "delegation_size": "Enter the number of people as a whole number from 1 to 200.",
         "highest_rank": "Choose the position of the highest-ranking member.",
         "preferred_start": "Period {n}: enter a start date (YYYY-MM-DD) that is today or later.",
-        "preferred_end": "Period {n}: enter an end date (YYYY-MM-DD) that is not before the start date.",
+        "preferred_end": "Period {n}: enter an end date (YYYY-MM-DD) that is not before the start date. "
+                         "A period may be at most a year long and end at most five years ahead.",
         "purpose": "Describe the purpose of the visit (at most 2,000 characters).",
         "members": "Give each member on a line of their own as: name; title; role.",
         "needs_interpreter_language": "The interpreting language can be at most 100 characters.",

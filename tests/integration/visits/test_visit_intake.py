@@ -84,6 +84,11 @@ INVALID = {  # case -> (change, the field the 422 must name)
                              "preferred_dates.0.start"),
     "preferred_dates.reversed": (_set("preferred_dates", [{"start": future(50), "end": future(40)}]),
                                  "preferred_dates.0.end"),
+    # The last week of year 9999 broke the week arithmetic (a 500); decades of weeks held the loop.
+    "preferred_dates.year_9999": (_set("preferred_dates", [{"start": future(50), "end": "9999-12-31"}]),
+                                  "preferred_dates.0.end"),
+    "preferred_dates.decades": (_set("preferred_dates", [{"start": future(50), "end": future(50 + 3650)}]),
+                                "preferred_dates.0.end"),
     "purpose": (_set("purpose", "x" * 2001), "purpose"),
     "members": (_set("members", [{"title": "Mayor"}]), "members.0.name"),
     "needs": (_set("needs", {"interpreter_language": "x" * 101}), "needs.interpreter_language"),

@@ -1,7 +1,7 @@
 """Completing visits, answering proposed dates, retention cut-offs and what erasure blanks (no I/O)."""
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from services.visits import domain, privacy
 from services.visits.domain import DateRange
 from services.visits.models import HistoryEntry, Member, VisitRequest
-from services.visits.schemas import DivisionUpdate, ProposalAnswer
+from services.visits.schemas import DivisionUpdate, ProposalAnswer, helsinki_today
 from shared.events import Envelope
 
 PROPOSED = [DateRange(date(2031, 5, 5), date(2031, 5, 9)), DateRange(date(2031, 6, 2), date(2031, 6, 6))]
@@ -50,11 +50,12 @@ def test_retention_counts_days_from_the_visit_day_or_the_end_of_the_request():
 
 
 def test_an_answer_is_either_a_range_or_a_no():
-    taken = ProposalAnswer.model_validate({"accept_proposed": {"start": "2099-05-05", "end": "2099-05-06"}})
-    assert taken.accept_proposed.to_domain() == DateRange(date(2099, 5, 5), date(2099, 5, 6))
+    start = helsinki_today() + timedelta(days=100)
+    period = {"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat()}
+    taken = ProposalAnswer.model_validate({"accept_proposed": period})
+    assert taken.accept_proposed.to_domain() == DateRange(start, start + timedelta(days=1))
     assert ProposalAnswer.model_validate({"decline_proposed": True, "message": "Too late."}).decline_proposed
-    for body in ({}, {"decline_proposed": False},
-                 {"accept_proposed": {"start": "2099-05-05", "end": "2099-05-06"}, "decline_proposed": True}):
+    for body in ({}, {"decline_proposed": False}, {"accept_proposed": period, "decline_proposed": True}):
         with pytest.raises(ValidationError):
             ProposalAnswer.model_validate(body)
 

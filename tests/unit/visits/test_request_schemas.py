@@ -61,6 +61,11 @@ def test_optional_parts_may_be_left_out():
     (lambda b: b["preferred_dates"][0].update(start="2020-01-01"), ("preferred_dates", 0, "start")),
     (lambda b: b["preferred_dates"][0].update(end=(helsinki_today() + timedelta(days=1)).isoformat()),
      ("preferred_dates", 0, "end")),
+    (lambda b: b["preferred_dates"][0].update(end="9999-12-31"), ("preferred_dates", 0, "end")),
+    (lambda b: b["preferred_dates"][0].update(end=(helsinki_today() + timedelta(days=5 * 365 + 2)).isoformat()),
+     ("preferred_dates", 0, "end")),
+    (lambda b: b["preferred_dates"][0].update(end=(helsinki_today() + timedelta(days=60 + 367)).isoformat()),
+     ("preferred_dates", 0, "end")),
     (lambda b: b.update(purpose="x" * 2001), ("purpose",)),
     (lambda b: b.update(purpose=""), ("purpose",)),
     (lambda b: b.update(unexpected="field"), ("unexpected",)),
@@ -75,6 +80,12 @@ def test_a_date_range_may_be_a_single_day_starting_today():
     body = valid()
     body["preferred_dates"] = [{"start": helsinki_today().isoformat(), "end": helsinki_today().isoformat()}]
     assert VisitRequestCreate.model_validate(body).preferred_dates[0].start == helsinki_today()
+
+
+def test_a_period_may_be_a_year_long_and_end_five_years_ahead():
+    body, last = valid(), helsinki_today() + timedelta(days=5 * 365 + 1)
+    body["preferred_dates"] = [{"start": (last - timedelta(days=366)).isoformat(), "end": last.isoformat()}]
+    assert VisitRequestCreate.model_validate(body).preferred_dates[0].end == last
 
 
 @pytest.mark.parametrize("body", [
