@@ -381,6 +381,7 @@ async def _redirect(session, settings, request: VisitRequest, decision: Redirect
         raise domain.InvalidDecision("to_division", "the request is already with this division")
     from_division, target = request.division, divisions[decision.to_division]
     request.status, request.division = "redirected", target.code
+    request.proposed_dates = []  # the old division's proposal goes with it: the new one decides on the preferred
     request.info_divisions = [d for d in request.info_divisions if d != target.code]
     request.short_notice = domain.is_short_notice(request.preferred_dates, domain.local_date(request.created_at),
                                                   target.lead_time_weeks)
@@ -395,6 +396,7 @@ async def _propose(session, settings, request: VisitRequest, decision: ProposeDe
                    now: datetime) -> None:
     request.status = domain.check_transition("propose", request.status)
     request.proposed_dates = [r.to_domain() for r in decision.proposed_dates]
+    request.escalated_at = None  # the division has answered; the request now waits on the delegation
     await _leave_waitlist(session, request)
     proposed = ranges(request.proposed_dates)
     await record_change(session, settings, request, events.VisitDatesProposed, action="dates_proposed", actor=actor,

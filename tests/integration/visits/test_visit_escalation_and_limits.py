@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from services.visits import models, service
-from tests.integration.visits.conftest import request_body, start_visits
+from tests.integration.visits.conftest import future, request_body, start_visits
 from tests.support import envelopes, eventually
 
 
@@ -63,3 +63,33 @@ async def test_public_submissions_are_rate_limited_per_client_address(new_databa
 
 async def _flags(visits, reference: str) -> list[str]:
     return (await visits.view(reference))["flags"]
+
+
+async def test_proposing_other_dates_answers_an_escalated_request(visits):
+    submitted = await visits.submit()
+    view = await visits.view(submitted["reference"])
+    deadline = datetime.fromisoformat(view["decision_deadline"]).replace(tzinfo=UTC)
+    async with visits.app.state.sessions() as session:
+        assert await service.escalate_overdue(session=session, settings=visits.settings,
+                                              now=deadline + timedelta(days=2)) == 1
+    proposed = await visits.decide(submitted["reference"], "education", decision="propose", message="Autumn?",
+                                   proposed_dates=[{"start": future(150), "end": future(152)}])
+    assert proposed.status_code == 200 and proposed.json()["flags"] == []  # now it waits on the delegation
+    queue = (await visits.client.get("/api/v1/queue", headers=visits.staff("communications"))).json()
+    assert submitted["reference"] not in [r["reference"] for r in queue["overdue"]["items"]]
+    assert queue["counts"]["overdue"] == 0
+
+
+async def test_a_redirect_takes_the_old_divisions_proposal_with_it(visits):
+    submitted = await visits.submit(focus_areas=["culture"])
+    reference = submitted["reference"]
+    await visits.decide(reference, "culture-and-leisure", decision="propose", message="Spring is full.",
+                        proposed_dates=[{"start": future(150), "end": future(152)}])
+    redirected = await visits.decide(reference, "culture-and-leisure", decision="redirect",
+                                     to_division="education", message="Schools are theirs.")
+    assert redirected.status_code == 200 and redirected.json()["proposed_dates"] == []
+    # The new division decides on the preferred dates: the delegation never agreed to the old proposal.
+    inside_old_proposal = await visits.decide(reference, "education", decision="accept", visit_date=future(151),
+                                              host="Head of unit")
+    assert inside_old_proposal.status_code == 422
+    assert (await visits.view(reference))["status"] == "routed"
