@@ -8,7 +8,9 @@ from fastapi.exceptions import RequestValidationError
 from services.capacity import service
 from services.capacity.domain import WEEK_PATTERN, InvalidWeek, validate_week
 from services.capacity.models import Division
-from services.capacity.schemas import DivisionCode, DivisionLimitPublic, LimitUpdate, WeekCapacityPublic
+from services.capacity.schemas import (
+    DefaultLimitUpdate, DivisionCode, DivisionLimitPublic, LimitUpdate, WeekCapacityPublic,
+)
 from shared.auth import Principal, require
 from shared.db import SessionDep
 from shared.web import error_responses
@@ -70,7 +72,7 @@ async def read_default_limit(_: Admin, division: KnownDivision) -> DivisionLimit
 
 
 @router.put("/{division}", responses=error_responses(401, 403, 404, 413))
-async def put_default_limit(_: Admin, division: KnownDivision, body: LimitUpdate, session: SessionDep,
+async def put_default_limit(_: Admin, division: KnownDivision, body: DefaultLimitUpdate, session: SessionDep,
                             request: Request) -> DivisionLimitPublic:
     """Set the division's default weekly limit for every week without its own."""
     changed = await service.set_default_limit(session=session, settings=request.app.state.settings,

@@ -16,6 +16,17 @@ class LimitUpdate(BaseModel):
     limit: Limit
 
 
+class DefaultLimitUpdate(BaseModel):
+    """`{"limit": n}` with n >= 1, or `{"limit": null}` for unlimited: a division's default for every week.
+
+    Not 0: a default of 0 would make every week full, and weeks nobody has reserved in yet are never announced
+    to visits, which would keep routing requests into them. A single week is closed with its own limit of 0.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    limit: Annotated[int, Field(ge=1, le=10_000, strict=True)] | None
+
+
 class ReservationPublic(BaseModel):
     reference: str
     request_id: str

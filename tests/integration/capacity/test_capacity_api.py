@@ -132,6 +132,14 @@ async def test_a_week_limit_of_zero_fills_an_empty_week(capacity):
     assert len(await capacity.published(f"education:{week}", "capacity.week_full.v1")) == 1
 
 
+async def test_a_default_limit_of_zero_is_refused_naming_the_limit_and_changes_nothing(capacity):
+    # Every week would be full, but weeks nobody reserved in are never announced: visits would keep routing there.
+    response = await capacity.client.put("/api/v1/capacity/education", json={"limit": 0}, headers=capacity.headers())
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "limit"]
+    kept = await capacity.client.get("/api/v1/capacity/education", headers=capacity.headers())
+    assert kept.json() == {"division": "education", "limit": 6}
+
+
 async def test_the_seeded_default_limits_are_six_for_education_and_unlimited_elsewhere(capacity):
     education = await capacity.client.get("/api/v1/capacity/education", headers=capacity.headers())
     forum = await capacity.client.get("/api/v1/capacity/forum-virium", headers=capacity.headers())
