@@ -19,7 +19,8 @@ def handlers(settings: Settings) -> dict[str, Handler]:
 
     async def week_reopened(session: AsyncSession, envelope: Envelope) -> None:
         week = envelope.parse(CapacityWeekChanged)
+        free = None if week.limit is None else max(week.limit - week.reserved, 0)
         await service.reopen_week(session=session, settings=settings, division=week.division,
-                                  iso_week=week.iso_week, now=datetime.now(UTC))
+                                  iso_week=week.iso_week, free=free, now=datetime.now(UTC))
 
     return {"capacity.week_full.v1": week_full, "capacity.week_reopened.v1": week_reopened}

@@ -126,3 +126,5 @@ class CapacityWeekChanged(Event):
     topic: ClassVar[str] = "capacity.v1"
     division: str
     iso_week: str = Field(pattern=r"^\d{4}-W\d{2}$")
+    reserved: int = Field(ge=0)
+    limit: int | None  # None: no limit (any number of places)

@@ -112,6 +112,8 @@ class VisitRequest(Base):
     duplicate_of: Mapped[str | None] = mapped_column(String(20))
     decision_deadline: Mapped[date | None] = mapped_column(Date)
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The freed week the waitlist offered this request, while its division decides: a place held for it.
+    offered_week: Mapped[str | None] = mapped_column(String(8))
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # declined, cancelled or completed
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # personal data anonymised
     tracking_token_hash: Mapped[str] = mapped_column(String(64))
@@ -131,6 +133,7 @@ class VisitRequest(Base):
         Index("ix_requests_deadline", "status", "decision_deadline"),
         Index("ix_requests_status_visit_date", "status", "visit_date"),
         Index("ix_requests_status_ended_at", "status", "ended_at"),
+        Index("ix_requests_offered_week", "division", "offered_week"),
     )
 
     @property

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -126,15 +126,15 @@ async def _store(session: AsyncSession, settings: Settings, data: VisitRequestCr
     """The submission's transaction: three reads, the request's rows, then history and audit in one flush."""
     token = (security.keyed_tracking_token(settings.csrf_secret, key.hash, reference) if key
              else security.new_tracking_token())
-    request, division, full_weeks = await _new_request(session, data, reference, token, now)
+    request, division, no_room = await _new_request(session, data, reference, token, now)
     url = tracking_url(settings, reference, token)
     journal = Deferred.begin(session)  # the history rows point at the request: written after it
     with session.no_autoflush:
         # Only the events of this transaction carry the link: afterwards just its hash is left.
         await record_change(session, settings, request, events.VisitSubmitted, action="submitted",
                             actor=DELEGATION, now=now, tracking_url=url)
-        if domain.all_weeks_full(request.preferred_dates, full_weeks):
-            await _waitlist(session, settings, request, full_weeks, now=now, tracking_url=url)
+        if domain.all_weeks_full(request.preferred_dates, no_room):
+            await _waitlist(session, settings, request, no_room, now=now, tracking_url=url)
         else:
             await _route(session, settings, request, division, actor=RULE, by="rule", now=now, tracking_url=url,
                          waitlisted=False)
@@ -150,7 +150,7 @@ async def _store(session: AsyncSession, settings: Settings, data: VisitRequestCr
 
 async def _new_request(session: AsyncSession, data: VisitRequestCreate, reference: str, token: str,
                        now: datetime) -> tuple[VisitRequest, domain.Division, set[str]]:
-    """The request, routed in memory and flagged, with its division and that division's full weeks."""
+    """The request, routed in memory and flagged, with its division and that division's weeks without room."""
     divisions, rules = await _divisions_and_rules(session)
     routing = domain.route(data.focus_areas, rules, divisions)
     division = divisions[routing.division]
@@ -169,7 +169,7 @@ async def _new_request(session: AsyncSession, data: VisitRequestCreate, referenc
         members=[Member(position=i, **m.model_dump()) for i, m in enumerate(data.members)],
     )
     request.duplicate_of = await _earlier_duplicate(session, request, now)
-    return request, division, await _full_weeks(session, request.division)
+    return request, division, await _weeks_without_room(session, request.division)
 
 
 async def _insert_new_request(session: AsyncSession, request: VisitRequest) -> None:
@@ -195,8 +195,8 @@ def tracking_url(settings: Settings, reference: str, token: str) -> str:
 
 # The submission's statements are built once and kept: building a statement and its cache key costs more than
 # running it (the duplicate check: 0.98 ms of CPU built each time, 0.27 ms kept; see bench/README.md).
-_requests, _divisions_table, _rules, _full_weeks_table = (
-    VisitRequest.__table__, DivisionRow.__table__, RoutingRule.__table__, FullWeek.__table__)
+_requests, _divisions_table, _rules, _full_weeks_table, _waitlist_table = (
+    VisitRequest.__table__, DivisionRow.__table__, RoutingRule.__table__, FullWeek.__table__, WaitlistEntry.__table__)
 EARLIER_DUPLICATE = (
     select(_requests.c.reference)
     .where(_requests.c.organisation_key == bindparam("organisation_key"),
@@ -208,7 +208,11 @@ DIVISIONS_AND_RULES = select(
 INSERT_REQUEST = _requests.insert()
 INSERT_FOCUS_AREA = RequestFocusArea.__table__.insert()
 INSERT_MEMBER = Member.__table__.insert()
-FULL_WEEKS = select(_full_weeks_table.c.iso_week).where(_full_weeks_table.c.division == bindparam("division"))
+# A week has no room for a new request when it is full, or when earlier requests are waiting for it: a place
+# that opens there goes to them first.
+WEEKS_WITHOUT_ROOM = union(
+    select(_full_weeks_table.c.iso_week).where(_full_weeks_table.c.division == bindparam("division")),
+    select(_waitlist_table.c.iso_week).where(_waitlist_table.c.division == bindparam("division")))
 
 
 @cache
@@ -248,8 +252,8 @@ async def _divisions_and_rules(session: AsyncSession) -> tuple[dict[str, domain.
     return divisions, rules
 
 
-async def _full_weeks(session: AsyncSession, division: str) -> set[str]:
-    return set(await session.scalars(FULL_WEEKS, {"division": division}))
+async def _weeks_without_room(session: AsyncSession, division: str) -> set[str]:
+    return set(await session.scalars(WEEKS_WITHOUT_ROOM, {"division": division}))
 
 
 # ---------------------------------------------------------------- state changes shared by the use cases
@@ -335,7 +339,7 @@ async def decide(*, session: AsyncSession, settings: Settings, reference: str, p
         await record_denied(session, actor=Actor.staff(principal), request=request,
                             attempted=f"decide.{decision.decision}", why="other_division", now=now)
         raise NotFound(reference)
-    actor = Actor.staff(principal)
+    actor, offer = Actor.staff(principal), (request.division, request.offered_week)
     if isinstance(decision, AcceptDecision):
         await _accept(session, settings, request, decision, actor, now)
     elif isinstance(decision, DeclineDecision):
@@ -344,6 +348,7 @@ async def decide(*, session: AsyncSession, settings: Settings, reference: str, p
         await _redirect(session, settings, request, decision, actor, now)
     else:
         await _propose(session, settings, request, decision, actor, now)
+    await _pass_on_offer(session, settings, request, offer, now)
     await session.commit()
     return request
 
@@ -421,11 +426,12 @@ async def cancel_request(*, session: AsyncSession, settings: Settings, reference
         if not token or not security.token_matches(token, request.tracking_token_hash):
             await record_denied(session, actor=ANONYMOUS, request=request, attempted="cancel", why="bad_token", now=now)
             raise NotFound(reference)
-    was_accepted = request.status == "accepted"
+    was_accepted, offer = request.status == "accepted", (request.division, request.offered_week)
     request.status, request.ended_at = domain.check_transition("cancel", request.status), now
     await _leave_waitlist(session, request)
     await record_change(session, settings, request, events.VisitCancelled, action="cancelled", actor=actor, now=now,
                         was_accepted=was_accepted)
+    await _pass_on_offer(session, settings, request, offer, now)
     await session.commit()
     return request
 
@@ -599,15 +605,44 @@ async def mark_week_full(*, session: AsyncSession, division: str, iso_week: str,
 
 
 async def reopen_week(*, session: AsyncSession, settings: Settings, division: str, iso_week: str,
-                      now: datetime) -> VisitRequest | None:
-    """Forget a full week and route the oldest request waiting for it; the consumer loop owns the transaction."""
+                      free: int | None, now: datetime) -> list[VisitRequest]:
+    """Forget a full week and offer its `free` places (None: no limit) to the requests waiting longest for it,
+    less the places already offered; the consumer loop owns the transaction."""
     await session.execute(delete(FullWeek).where(FullWeek.division == division, FullWeek.iso_week == iso_week))
-    request_id = await session.scalar(
+    if free is not None:
+        free -= await session.scalar(select(func.count()).select_from(VisitRequest).where(
+            VisitRequest.division == division, VisitRequest.offered_week == iso_week))
+    return await _offer_week(session, settings, division, iso_week, places=free, now=now)
+
+
+async def _offer_week(session: AsyncSession, settings: Settings, division: str, iso_week: str, *,
+                      places: int | None, now: datetime) -> list[VisitRequest]:
+    """Route the oldest requests waiting for an open week, one per place (None: all); each holds its place."""
+    if (places is not None and places <= 0) or await session.get(FullWeek, (division, iso_week)) is not None:
+        return []
+    request_ids = (await session.scalars(
         select(WaitlistEntry.request_id).where(WaitlistEntry.division == division, WaitlistEntry.iso_week == iso_week)
-        .order_by(WaitlistEntry.waitlisted_at, WaitlistEntry.request_id).limit(1))
-    if request_id is None:
-        return None
-    request = await session.get(VisitRequest, request_id, with_for_update=True)
-    divisions = await _divisions(session)
-    await _route(session, settings, request, divisions[request.division], actor=SYSTEM, by="waitlist", now=now)
-    return request
+        .order_by(WaitlistEntry.waitlisted_at, WaitlistEntry.request_id).limit(places))).all()
+    divisions, offered = await _divisions(session), []
+    for request_id in request_ids:
+        request = await session.get(VisitRequest, request_id, with_for_update=True)
+        request.offered_week = iso_week
+        await _route(session, settings, request, divisions[request.division], actor=SYSTEM, by="waitlist", now=now)
+        offered.append(request)
+    return offered
+
+
+async def _pass_on_offer(session: AsyncSession, settings: Settings, request: VisitRequest,
+                         offer: tuple[str, str | None], now: datetime) -> None:
+    """A request that held a freed week and has been decided on: unless it took that week, the next in line gets it.
+
+    `offer` is the request's (division, offered week) before the decision; a redirect changes the division.
+    """
+    division, week = offer
+    if week is None:
+        return
+    request.offered_week = None
+    took_it = (request.status == "accepted" and request.division == division
+               and domain.iso_week(request.visit_date) == week)
+    if not took_it:
+        await _offer_week(session, settings, division, week, places=1, now=now)

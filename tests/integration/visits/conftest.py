@@ -95,11 +95,15 @@ class Visits:
         assert len(records) >= count, [r.value for r in records]
         return records
 
-    async def publish_capacity(self, type_: str, division: str, iso_week: str) -> None:
-        """Put a real capacity.v1 envelope on this app's topic, as the capacity service would."""
+    async def publish_capacity(self, type_: str, division: str, iso_week: str, *, reserved: int | None = None,
+                               limit: int | None = 6) -> None:
+        """Put a real capacity.v1 envelope on this app's topic, as the capacity service would: a full week has
+        `limit` reserved, a reopened one a place less unless told otherwise."""
         key = f"{division}:{iso_week}"
+        if reserved is None:
+            reserved = 6 if type_ == "capacity.week_full.v1" else 5
         envelope = Envelope(type=type_, source="capacity", subject=key,
-                            data={"division": division, "iso_week": iso_week, "reserved": 6, "limit": 6})
+                            data={"division": division, "iso_week": iso_week, "reserved": reserved, "limit": limit})
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
         await producer.start()
         try:

@@ -112,6 +112,26 @@ async def test_migrations_0004_and_0005_go_down_to_0003_and_up_again(database_ur
     assert "ix_requests_country_created_at_id" in await _request_indexes(database_url)
 
 
+async def test_migration_0006_goes_down_to_0005_and_up_again(database_url):
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    assert "ix_requests_offered_week" in await _request_indexes(database_url)
+    await asyncio.to_thread(downgrade, "visits", database_url, "0005")
+    assert "ix_requests_offered_week" not in await _request_indexes(database_url)
+    assert "offered_week" not in await _request_columns(database_url)
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    assert "offered_week" in await _request_columns(database_url)
+
+
+async def _request_columns(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("requests"))
+    finally:
+        await engine.dispose()
+    return {column["name"] for column in columns}
+
+
 async def _request_indexes(url: str) -> set[str]:
     engine = make_engine(url)
     try:

@@ -67,3 +67,54 @@ async def _has(visits, key: str) -> bool:
 
 async def _status(visits, reference: str, status: str) -> bool:
     return (await visits.view(reference))["status"] == status
+
+
+async def _waiting_for(visits, week: str, count: int) -> list[dict]:
+    await visits.publish_capacity("capacity.week_full.v1", "education", week)
+    await eventually(lambda: _has(visits, f"education:{week}"))
+    waiting = [await visits.submit(focus_areas=["education"], preferred_dates=[week_dates(week)])
+               for _ in range(count)]
+    assert [w["status"] for w in waiting] == ["waitlisted"] * count
+    return waiting
+
+
+async def test_a_place_the_first_in_line_does_not_take_goes_to_the_next_and_newcomers_queue_behind(visits):
+    week = "2030-W34"
+    first, second = await _waiting_for(visits, week, 2)
+    await visits.publish_capacity("capacity.week_reopened.v1", "education", week)  # one place
+    await eventually(lambda: _status(visits, first["reference"], "routed"))
+    assert (await visits.view(second["reference"]))["status"] == "waitlisted"
+
+    # A newcomer for the week waits behind the two who came first, though the week is not full.
+    newcomer = await visits.submit(focus_areas=["education"], preferred_dates=[week_dates(week)])
+    assert newcomer["status"] == "waitlisted"
+
+    declined = await visits.decide(first["reference"], "education", decision="decline", reason="out_of_scope",
+                                   message="Not ours.")
+    assert declined.status_code == 200
+    passed_on = await visits.view(second["reference"])
+    assert passed_on["status"] == "routed"  # the place the first left went to the next in line
+    assert (await visits.view(newcomer["reference"]))["status"] == "waitlisted"
+
+    visit_day = week_dates(week)["start"]
+    accepted = await visits.decide(second["reference"], "education", decision="accept", visit_date=visit_day,
+                                   host="Head of unit")
+    assert accepted.status_code == 200  # it took the place: nobody else is offered it
+    assert (await visits.view(newcomer["reference"]))["status"] == "waitlisted"
+
+
+async def test_a_week_reopened_with_two_places_routes_the_two_oldest(visits):
+    week = "2030-W36"
+    first, second, third = await _waiting_for(visits, week, 3)
+    await visits.publish_capacity("capacity.week_reopened.v1", "education", week, reserved=4, limit=6)
+    await eventually(lambda: _status(visits, second["reference"], "routed"))
+    assert (await visits.view(first["reference"]))["status"] == "routed"
+    assert (await visits.view(third["reference"]))["status"] == "waitlisted"
+
+
+async def test_a_week_without_a_limit_any_more_routes_everyone_waiting(visits):
+    week = "2030-W38"
+    waiting = await _waiting_for(visits, week, 3)
+    await visits.publish_capacity("capacity.week_reopened.v1", "education", week, reserved=6, limit=None)
+    for request in waiting:
+        await eventually(lambda r=request: _status(visits, r["reference"], "routed"))
