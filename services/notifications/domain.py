@@ -30,7 +30,7 @@ def back_from_waitlist(event: Event) -> bool:
 
 
 def not_a_redirect(event: Event) -> bool:
-    """Routed by a rule or from the waitlist, not by a person."""
+    """Routed by a rule, from the waitlist or by the delegation taking proposed dates; not by a person."""
     # A person's routing is a redirect, and visit.redirected.v1 already tells the new division, with the message.
     return event.routed_by != "person"
 
@@ -57,7 +57,7 @@ class Rule:
 # staff language (setting, Finnish by default); the delegation's in the request's language.
 RULES: tuple[Rule, ...] = (
     Rule("visit.submitted.v1", "delegation"),  # receipt with reference and tracking link
-    Rule("visit.routed.v1", "division", not_a_redirect),  # new request, or back from the waitlist
+    Rule("visit.routed.v1", "division", not_a_redirect),  # new, back from the waitlist, or proposed dates taken
     Rule("visit.routed.v1", "delegation", back_from_waitlist),  # "a place opened, the division is deciding"
     Rule("visit.waitlisted.v1", "delegation"),  # with the nearest open weeks
     Rule("visit.waitlisted.v1", "communications"),
@@ -65,6 +65,8 @@ RULES: tuple[Rule, ...] = (
     Rule("visit.accepted.v1", "division"),  # the division's own record, and its webhook
     Rule("visit.accepted.v1", "communications", high_level_or_press),
     Rule("visit.declined.v1", "delegation"),
+    Rule("visit.declined.v1", "communications", was_accepted_and_prominent),  # as for a cancelled accepted visit
+    Rule("visit.declined.v1", "protocol_office", was_accepted),  # its protocol plan is cancelled
     Rule("visit.dates_proposed.v1", "delegation"),
     Rule("visit.redirected.v1", "delegation"),  # "your request moved to X"
     Rule("visit.redirected.v1", "division"),

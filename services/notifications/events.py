@@ -73,7 +73,8 @@ class VisitSubmitted(VisitEvent):
 
 class VisitRouted(VisitEvent):
     type: ClassVar[str] = "visit.routed.v1"
-    routed_by: str = "rule"
+    routed_by: str = "rule"  # "delegation": the delegation took one of the dates its division proposed
+    message: str = ""  # the delegation's words when it takes proposed dates
 
 
 class VisitWaitlisted(VisitEvent):
@@ -89,6 +90,7 @@ class VisitDeclined(VisitEvent):
     type: ClassVar[str] = "visit.declined.v1"
     reason: str
     message: str
+    was_accepted: bool = False  # the division declined a visit it had accepted; protocol cancels the plan
 
 
 class VisitRedirected(VisitEvent):
@@ -106,6 +108,8 @@ class VisitDatesProposed(VisitEvent):
 class VisitCancelled(VisitEvent):
     type: ClassVar[str] = "visit.cancelled.v1"
     was_accepted: bool = False
+    message: str = ""  # the delegation's words when it turns proposed dates down
+    declined_proposed: bool = False  # the delegation turned down the dates its division proposed
 
 
 class VisitEscalated(VisitEvent):

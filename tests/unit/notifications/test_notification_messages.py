@@ -38,9 +38,9 @@ def test_an_email_carries_a_message_id_derived_from_its_delivery_and_both_bodies
 
 
 @pytest.mark.parametrize(("language", "subject", "text"), [
-    ("fi", "Vierailupyyntönne on vastaanotettu – HEL-2027-0042", "Hyvä vastaanottaja,\nkiitos yhteydenotosta.\n"),
-    ("sv", "Ert besök är bekräftat – HEL-2027-0042", "Hej,\ner förfrågan är mottagen. Välkomna!\n"),
-    ("en", "Your visit request HEL-2027-0042 has been received", "Dear guest,\n" + "a long line. " * 40 + "\n"),
+    ("fi", "Vierailupyyntönne on vastaanotettu – HEL-2027-0042", "Hyvä vastaanottaja,\nKiitos yhteydenotosta.\n"),
+    ("sv", "Ert besök är bekräftat – HEL-2027-0042", "Hej,\nEr förfrågan är mottagen. Välkomna!\n"),
+    ("en", "Your visit request HEL-2027-0042 has been received", "Dear guest,\n" + "A long line. " * 40 + "\n"),
     ("en", "Your visit request HEL-2027-0042 from the Ministry for Foreign Affairs of Sweden has been received",
      "Dear guest,\n"),  # a subject too long for one header line: folded
 ])

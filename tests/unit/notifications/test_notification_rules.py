@@ -64,6 +64,31 @@ def test_cancelling_a_request_never_accepted_tells_only_the_delegation_and_the_d
     assert domain.recipients(event) == ["delegation", "division"]
 
 
+def test_declining_a_prominent_visit_tells_communications_and_the_protocol_office_once_it_was_accepted(sample):
+    accepted = sample("visit.declined.v1", was_accepted=True, highest_rank="minister")
+    never_accepted = sample("visit.declined.v1", was_accepted=False, highest_rank="minister", needs={"press": True})
+    assert domain.recipients(accepted) == ["delegation", "communications", "protocol_office"]
+    assert domain.recipients(never_accepted) == ["delegation"]
+
+
+def test_declining_an_accepted_press_visit_tells_communications_whatever_the_rank(sample):
+    event = sample("visit.declined.v1", was_accepted=True, highest_rank="other", needs={"press": True})
+    assert "communications" in domain.recipients(event)
+
+
+def test_declining_an_accepted_low_level_visit_tells_the_protocol_office_but_not_communications(sample):
+    event = sample("visit.declined.v1", was_accepted=True, highest_rank="senior_official")
+    assert domain.recipients(event) == ["delegation", "protocol_office"]
+
+
+def test_a_decline_after_acceptance_is_told_to_whoever_hears_the_same_cancellation(sample):
+    for rank, press in (("minister", False), ("expert", True), ("expert", False)):
+        declined = sample("visit.declined.v1", was_accepted=True, highest_rank=rank, needs={"press": press})
+        cancelled = sample("visit.cancelled.v1", was_accepted=True, highest_rank=rank, needs={"press": press})
+        staff = {"communications", "protocol_office"}
+        assert staff & set(domain.recipients(declined)) == staff & set(domain.recipients(cancelled))
+
+
 def test_protocol_plans_go_to_the_protocol_office(sample):
     assert domain.recipients(sample("protocol.plan_created.v1")) == ["protocol_office"]
     assert domain.recipients(sample("protocol.plan_ready.v1")) == ["protocol_office"]

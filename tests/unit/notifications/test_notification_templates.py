@@ -7,14 +7,20 @@ from services.notifications import domain
 from services.notifications.messages import Renderer
 
 LANGUAGES = ("fi", "sv", "en")
-# Variants that take other branches of the templates: no host, no limit, no open weeks, from the waitlist.
+# Variants that take other branches of the templates: no host, no limit, no open weeks, from the waitlist,
+# proposed dates taken or turned down, a decline after acceptance, each host protocol names.
 VARIANTS = {
-    "visit.routed.v1": [{"routed_by": "rule"}, {"routed_by": "waitlist"}],
+    "visit.routed.v1": [{"routed_by": "rule"}, {"routed_by": "waitlist"},
+                        {"routed_by": "delegation", "message": "Sopii."}, {"routed_by": "delegation"}],
+    "visit.declined.v1": [{"was_accepted": False}, {"was_accepted": True, "highest_rank": "minister"},
+                          {"was_accepted": True, "highest_rank": "minister", "visit_date": None, "message": ""}],
     "visit.waitlisted.v1": [{"nearest_open_weeks": ["2027-W11"]}, {"nearest_open_weeks": []}],
     "visit.accepted.v1": [{"host": "Deputy Mayor", "needs": {"press": True}}, {"host": None}],
-    "visit.cancelled.v1": [{"was_accepted": True}, {"was_accepted": False, "visit_date": None}],
+    "visit.cancelled.v1": [{"was_accepted": True}, {"was_accepted": False, "visit_date": None},
+                           {"declined_proposed": True, "message": "Ei käy."}, {"declined_proposed": True}],
     "capacity.week_full.v1": [{"limit": 6}, {"limit": None}],
-    "protocol.plan_created.v1": [{}, {"visit_date": None, "host": None, "conflicts": []}],
+    "protocol.plan_created.v1": [{}, {"visit_date": None, "host": None, "conflicts": []}, {"host": "Mayor"},
+                                 {"host": "Director, education"}, {"host": "education"}, {"host": "Rehtori"}],
 }
 CASES = [(rule.event_type, rule.recipient, lang, variant)
          for rule in domain.RULES for lang in LANGUAGES for variant in VARIANTS.get(rule.event_type, [{}])]
