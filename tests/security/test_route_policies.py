@@ -19,6 +19,8 @@ PUBLIC = {
         ("POST", "/api/v1/requests/{reference}/respond"),
         ("GET", "/apply"), ("POST", "/apply"), ("GET", "/apply/confirmation/{reference}"),
         ("GET", "/track/{reference}"),
+        # The tracking page's forms: the tracking token travels in the body; a forged post cannot know it.
+        ("POST", "/track/{reference}/respond"), ("POST", "/track/{reference}/cancel"),
         ("GET", "/queue"),  # the dashboard's empty shell; its data comes from the API with a staff token
     },
     "protocol": PLATFORM,
