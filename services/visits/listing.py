@@ -58,6 +58,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created_at, request_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         moment = datetime.fromisoformat(created_at)
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), str(request_id)
-    except (binascii.Error, ValueError, TypeError) as exc:
+        # In UTC here: an offset on the first or last day of the calendar cannot be converted (it was a 500).
+        return (moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)), str(request_id)
+    except (binascii.Error, ValueError, TypeError, OverflowError) as exc:
         raise InvalidCursor("cursor is not one this API returned") from exc

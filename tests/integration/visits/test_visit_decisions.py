@@ -1,5 +1,9 @@
 """Division decisions, redirects, cancellations, access rules and the staff listing."""
 
+import base64
+
+import pytest
+
 from services.visits import models
 from tests.integration.visits.conftest import future, token_of
 from tests.support import envelopes
@@ -186,8 +190,10 @@ async def test_keyset_pagination_returns_every_row_once_newest_first(visits):
     assert len(everything) == len(set(everything)) == await visits.count(models.VisitRequest)
 
 
-async def test_a_forged_cursor_is_refused(visits):
-    response = await visits.client.get("/api/v1/requests", params={"cursor": "bm9wZQ"}, headers=visits.staff())
+@pytest.mark.parametrize("raw", [b"nope", b'["0001-01-01T00:00:00+05:00", "x"]', b'["9999-12-31T23:00:00-05:00", "x"]'])
+async def test_a_forged_cursor_is_refused(visits, raw):
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = await visits.client.get("/api/v1/requests", params={"cursor": cursor}, headers=visits.staff())
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "cursor"]
 
 
