@@ -1,6 +1,5 @@
 """Messages: templates rendered to subject, text and HTML; e-mails and signed webhook bodies built from them."""
 
-import gettext
 import hashlib
 import hmac
 import json
@@ -13,12 +12,12 @@ from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pycountry
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+
+from shared import countries
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -51,17 +50,8 @@ def format_week(context, iso_week: str) -> str:
 
 @pass_context
 def country_name(context, code: str) -> str:
-    country = pycountry.countries.get(alpha_2=code)
-    if country is None:
-        return code
-    return _country_names(context["lang"]).gettext(country.name)
-
-
-@cache
-def _country_names(language: str) -> gettext.NullTranslations:
-    if language == "en":
-        return gettext.NullTranslations()
-    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
+    """The name the city uses, in the mail's language (as on the form): "South Korea", not "Korea, Republic of"."""
+    return countries.country_name(code, context["lang"])
 
 
 def _environment(*, html: bool, directory: Path) -> Environment:

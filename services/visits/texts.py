@@ -1,10 +1,9 @@
 """The public pages' words in Finnish, Swedish and English, and country names in each."""
 
-import gettext
 import unicodedata
 from functools import cache
 
-import pycountry
+from shared.countries import all_countries
 
 LANGUAGES = ("fi", "sv", "en")
 
@@ -378,17 +377,4 @@ def _collation_key(name: str, lang: str) -> str:
 @cache
 def countries(lang: str) -> list[tuple[str, str]]:
     """(alpha-2 code, name in `lang`) for every ISO 3166-1 country, in that language's order."""
-    names = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
-    pairs = [(c.alpha_2, _country_name(c, names)) for c in pycountry.countries]
-    return sorted(pairs, key=lambda p: _collation_key(p[1], lang))
-
-
-def _country_name(country, names: gettext.NullTranslations) -> str:
-    """The short common name ("Taiwan", "Bolivia") where the catalogue translates it, else the official one."""
-    if country.alpha_2 == "TW":  # the catalogue's official name is not how the city addresses Taiwan
-        return "Taiwan"
-    common = getattr(country, "common_name", None)
-    if common and names.gettext(common) != common:
-        return names.gettext(common)
-    translated = names.gettext(country.name)
-    return common if translated == country.name and common else translated
+    return sorted(all_countries(lang), key=lambda p: _collation_key(p[1], lang))

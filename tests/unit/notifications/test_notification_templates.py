@@ -5,6 +5,7 @@ from jinja2 import UndefinedError
 
 from services.notifications import domain
 from services.notifications.messages import Renderer
+from services.visits import texts
 
 LANGUAGES = ("fi", "sv", "en")
 # Variants that take other branches of the templates: no host, no limit, no open weeks, from the waitlist,
@@ -81,6 +82,15 @@ def test_country_codes_are_named_in_the_readers_language(renderer, sample):
     assert "Saksa" in render(renderer, event, "division", "fi").text
     assert "Tyskland" in render(renderer, event, "division", "sv").text
     assert "Germany" in render(renderer, event, "division", "en").text
+
+
+@pytest.mark.parametrize("code", ["KR", "TW", "IR", "DE"])
+def test_staff_mails_name_a_country_as_the_form_does(renderer, sample, code):
+    # The common name where the catalogue has one ("South Korea"), not the official "Korea, Republic of".
+    for lang in ("fi", "sv", "en"):
+        on_the_form = dict(texts.countries(lang))[code]
+        mail = render(renderer, sample("visit.routed.v1", country=code), "division", lang).text
+        assert f"({on_the_form})" in mail, (lang, on_the_form)
 
 
 def test_a_delegation_message_without_a_known_link_leaves_the_link_out(renderer, sample):
