@@ -109,6 +109,21 @@ def test_proposed_dates_turned_down_without_words_show_no_empty_message(renderer
     assert FROM_DELEGATION[lang] not in message.text and "pre-line" not in message.html
 
 
+NONE_SUITED = {"fi": ", koska mikään ehdotetuista ajoista ei sopinut teille.",
+               "sv": ", eftersom ingen av de föreslagna tiderna passade er.",
+               "en": ", as none of the proposed dates suited you."}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_delegation_that_turned_proposed_dates_down_is_told_that_is_why_its_request_ended(
+        renderer, sample, lang):
+    turned_down = render(renderer, sample("visit.cancelled.v1", was_accepted=False, declined_proposed=True),
+                         "delegation", lang)
+    plain = render(renderer, sample("visit.cancelled.v1", was_accepted=False), "delegation", lang)
+    assert NONE_SUITED[lang] in turned_down.text and NONE_SUITED[lang] in turned_down.html
+    assert NONE_SUITED[lang] not in plain.text
+
+
 # --- a division declines a visit it had accepted --------------------------------------------------
 
 @pytest.mark.parametrize("recipient", ["protocol_office", "communications"])
