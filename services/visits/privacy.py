@@ -49,9 +49,13 @@ def personal_values(request: VisitRequest) -> list[str]:
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:
-    """`value` (JSON-like) with every occurrence of a secret replaced, case-insensitively."""
+    """`value` (JSON-like) with every occurrence of a secret as a whole word replaced, case-insensitively.
+
+    Whole words only: a member called "Ann" or titled "Mayor" must not blank "annual" or "mayors".
+    """
     if isinstance(value, str) and secrets:
-        return re.sub("|".join(map(re.escape, secrets)), ERASED, value, flags=re.IGNORECASE)
+        pattern = r"(?<!\w)(?:" + "|".join(map(re.escape, secrets)) + r")(?!\w)"
+        return re.sub(pattern, ERASED, value, flags=re.IGNORECASE)
     if isinstance(value, dict):
         return {k: scrub(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
@@ -60,10 +64,11 @@ def scrub(value: Any, secrets: list[str]) -> Any:
 
 
 def erased_history(entry: HistoryEntry, secrets: list[str]) -> dict[str, Any]:
-    """The entry's details without personal values; the delegation's own words go entirely."""
-    details = scrub(entry.details or {}, secrets)
-    if entry.by == "delegation" and details.get("message"):
-        details["message"] = ERASED
+    """The entry's details without personal values: the delegation's own words go entirely, copies of personal
+    values leave a staff member's message. The other details are codes, dates and the city's own host."""
+    details = dict(entry.details or {})
+    if details.get("message"):
+        details["message"] = ERASED if entry.by == "delegation" else scrub(details["message"], secrets)
     return details
 
 
@@ -76,9 +81,9 @@ def erased_payload(payload: str, secrets: list[str]) -> str:
             data[name] = None
     if (data.get("needs") or {}).get("accessibility"):
         data["needs"]["accessibility"] = ERASED
-    if data.get("actor") == "delegation" and data.get("message"):
-        data["message"] = ERASED
-    erased = json.dumps(scrub(envelope, secrets), ensure_ascii=False, separators=(",", ":"))
+    if data.get("message"):  # the only free text of an event; the rest are codes, dates and the city's host
+        data["message"] = ERASED if data.get("actor") == "delegation" else scrub(data["message"], secrets)
+    erased = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
     return payload if json.loads(erased) == json.loads(payload) else erased
 
 
@@ -127,7 +132,7 @@ async def _erase(session: AsyncSession, settings: Settings, request: VisitReques
         await session.execute(update(HistoryEntry).where(HistoryEntry.id == entry_id).values(details=details))
     for seq, payload in plan.outbox.items():
         await session.execute(update(models.outbox).where(models.outbox.c.seq == seq).values(payload=payload))
-    request.erased_at = request.erased_at or now
+    request.erased_at = now  # with `updated_at` (record_erasure): a later change shows as newer than the erasure
     await record_erasure(session, settings, request, actor=actor, now=now, fields=plan.fields, trigger=trigger)
 
 
@@ -146,11 +151,15 @@ async def erase_personal_data(*, session: AsyncSession, settings: Settings, refe
 
 
 async def erase_expired_personal_data(*, session: AsyncSession, settings: Settings, now: datetime) -> int:
-    """Erase requests whose visit day, or end without a visit, is `personal_data_retention_days` past."""
+    """Erase requests whose visit day, or end without a visit, is `personal_data_retention_days` past.
+
+    Also those erased before and changed since: an admin may erase an open request, and the delegation may still
+    write afterwards (an answer to proposed dates), which must not stay for good.
+    """
     visited_before, ended_by = domain.retention_cutoffs(now, settings.personal_data_retention_days)
     due = list(await session.scalars(
         select(VisitRequest)
-        .where(VisitRequest.erased_at.is_(None),
+        .where(or_(VisitRequest.erased_at.is_(None), VisitRequest.erased_at < VisitRequest.updated_at),
                or_(and_(VisitRequest.status.in_(domain.VISITED), VisitRequest.visit_date < visited_before),
                    and_(VisitRequest.status.in_(domain.ENDED_WITHOUT_VISIT), VisitRequest.ended_at <= ended_by)))
         .order_by(VisitRequest.id).limit(100).with_for_update(skip_locked=True)))

@@ -193,6 +193,29 @@ async def test_the_retention_job_erases_after_the_configured_days_and_runs_in_th
         assert await scan(visits, values_of(past)) == {}
 
 
+async def test_words_written_after_an_erasure_are_erased_when_retention_comes(new_database, kafka_bootstrap):
+    async with start_visits(await new_database("visits"), kafka_bootstrap, personal_data_retention_days=30) as visits:
+        submitted = await visits.submit(**personal_data())
+        reference = submitted["reference"]
+        await visits.decide(reference, "education", decision="propose", message="Autumn?",
+                            proposed_dates=[{"start": future(150), "end": future(152)}])
+        assert (await _erase(visits, reference, dry_run=False)).status_code == 200  # still open: it goes on
+        words = f"No, thank you. Call me: {unique('Jaan ')}"
+        answered = await visits.client.post(f"/api/v1/requests/{reference}/respond",
+                                            params={"token": token_of(submitted)},
+                                            json={"decline_proposed": True, "message": words})
+        assert answered.status_code == 200
+        assert await scan(visits, [words]) != {}
+        [request] = await visits.rows(models.VisitRequest, models.VisitRequest.reference == reference)
+
+        async with visits.app.state.sessions() as session:
+            assert await privacy.erase_expired_personal_data(
+                session=session, settings=visits.settings, now=request.ended_at + timedelta(days=30)) == 1
+            assert await privacy.erase_expired_personal_data(  # and not again, with nothing new
+                session=session, settings=visits.settings, now=request.ended_at + timedelta(days=31)) == 0
+        assert await scan(visits, [words]) == {}
+
+
 async def _erased(visits, reference: str) -> bool:
     return (await visits.view(reference))["erased_at"] is not None
 

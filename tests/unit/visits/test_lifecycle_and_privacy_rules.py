@@ -106,6 +106,21 @@ def test_an_event_payload_loses_the_contact_and_tracking_link_but_keeps_the_stat
     assert privacy.erased_payload(privacy.erased_payload(payload, []), []) == privacy.erased_payload(payload, [])
 
 
+def test_only_whole_words_of_free_text_are_scrubbed_and_the_codes_stay():
+    # A member called "Ann" and titled "Mayor": neither "annual" nor the rank "mayor" nor an id may suffer.
+    secrets = ["Mayor", "Ann"]
+    assert privacy.scrub("Our annual plan; the Mayor's office; mayors", secrets) == \
+        "Our annual plan; the [erased]'s office; mayors"
+    data = {"request_id": "3f2a-ann0", "highest_rank": "mayor", "host": "Deputy Mayor", "actor": "officer-1",
+            "message": "Ann, welcome"}
+    payload = Envelope(type="visit.accepted.v1", source="visits", subject="r-1", data=data).model_dump_json()
+    assert json.loads(privacy.erased_payload(payload, secrets))["data"] == data | {"message": "[erased], welcome"}
+    entry = HistoryEntry(by="person", details={"visit_date": "2027-05-05", "host": "Deputy Mayor",
+                                               "message": "Ann: annual plan"})
+    assert privacy.erased_history(entry, secrets) == {"visit_date": "2027-05-05", "host": "Deputy Mayor",
+                                                      "message": "[erased]: annual plan"}
+
+
 def test_the_request_fields_count_what_is_there_to_erase():
     assert privacy.request_fields(_request()) == {
         "contact_name": 1, "contact_email": 1, "contact_phone": 1, "member_names": 2, "member_titles": 1,
