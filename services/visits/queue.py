@@ -155,7 +155,8 @@ def _item(request: VisitRequest, now: datetime) -> QueueItem:
         focus_areas=request.focus_areas, country=request.country, highest_rank=request.highest_rank,
         press=bool(request.needs.get("press")), flags=request.flags, visit_date=request.visit_date,
         decision_deadline=request.decision_deadline, created_at=request.created_at, today=domain.local_date(now))
-    return QueueItem(**fields, age_days=(now - request.created_at).days)
+    # Helsinki days, as the dashboard counts them: received at 23:59 yesterday is a day old.
+    return QueueItem(**fields, age_days=(domain.local_date(now) - domain.local_date(request.created_at)).days)
 
 
 async def _counts(session: AsyncSession, scope: list, today: date) -> QueueCounts:
@@ -186,7 +187,9 @@ async def request_stats(*, session: AsyncSession, principal: Principal, filters:
     dimensions = {"country": VisitRequest.country, "focus_area": VisitRequest.primary_focus_area,
                   "outcome": _outcome(), "division": VisitRequest.division, "month": _month(session)}
     chosen = [dimensions[name].label(name) for name in group_by]
-    window = VisitRequest.created_at.between(_local_midnight(start), _local_midnight(end + timedelta(days=1)))
+    # Half-open: a request created at midnight belongs to the day it starts, not to both.
+    window = and_(VisitRequest.created_at >= _local_midnight(start),
+                  VisitRequest.created_at < _local_midnight(end + timedelta(days=1)))
     scope = _scope(principal, filters.division, filters.country, None)
     if filters.focus_area:  # the primary one, as in the groups
         scope.append(VisitRequest.primary_focus_area == filters.focus_area)

@@ -1,8 +1,11 @@
 """GET /api/v1/queue: counts, overdue, waiting, upcoming and waitlisted requests, by role."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import update
 
 from services.visits import domain, models
+from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
 from tests.integration.queue.live import future
 from tests.support import eventually
@@ -103,3 +106,14 @@ async def _waitlisted(live, country: str) -> dict:
 
 def _references(table: dict) -> list[str]:
     return [item["reference"] for item in table["items"]]
+
+
+async def test_a_requests_age_counts_helsinki_days(live):
+    submitted = await live.submit(country="WS")
+    a_minute_before_midnight = datetime.combine(helsinki_today(), time(0), HELSINKI) - timedelta(minutes=1)
+    async with live.app.state.sessions() as session:
+        await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == submitted["reference"])
+                              .values(created_at=a_minute_before_midnight))
+        await session.commit()
+    [row] = (await live.queue(country="WS"))["waiting"]["items"]
+    assert row["age_days"] == 1  # received yesterday, as the dashboard says

@@ -1,7 +1,11 @@
 """GET /api/v1/stats and its CSV: requests counted per country, focus area, outcome, division and month."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
+from sqlalchemy import update
+
+from services.visits import models
+from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
 from tests.integration.queue.live import future
 
@@ -78,3 +82,18 @@ async def test_unknown_groups_and_backwards_periods_are_refused(live):
             assert response.status_code == 422, (path, params, response.text)
     planet = await live.client.get("/api/v1/stats", params={"group_by": "country,planet"}, headers=auth)
     assert planet.json()["detail"][0]["loc"] == ["query", "group_by"] and "planet" in planet.json()["detail"][0]["msg"]
+
+
+async def test_a_request_made_at_midnight_counts_for_the_day_it_starts_only(live):
+    submitted = await live.submit(country="TO")
+    midnight = datetime.combine(helsinki_today(), time(0), HELSINKI)
+    async with live.app.state.sessions() as session:
+        await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == submitted["reference"])
+                              .values(created_at=midnight))
+        await session.commit()
+    auth, totals = live.auth("communications"), {}
+    for day in (helsinki_today() - timedelta(days=1), helsinki_today()):
+        response = await live.client.get("/api/v1/stats", params={
+            "group_by": "country", "country": "TO", "from": day.isoformat(), "to": day.isoformat()}, headers=auth)
+        totals[day.isoformat()] = response.json()["total"]
+    assert totals == {(helsinki_today() - timedelta(days=1)).isoformat(): 0, helsinki_today().isoformat(): 1}

@@ -113,7 +113,22 @@ async def test_migrations_0004_and_0005_go_down_to_0003_and_up_again(database_ur
 
 
 async def test_migration_0006_goes_down_to_0005_and_up_again(database_url):
-    await asyncio.to_thread(upgrade, "visits", database_url)
+    await asyncio.to_thread(upgrade, "visits", database_url, "0005")
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:  # escalated, then given other dates before proposing cleared the flag
+            await conn.execute(insert(VisitRequest.__table__).values(
+                id="r-1", reference="HEL-2026-000001", status="dates_proposed", division="education",
+                info_divisions=[], primary_focus_area="education", organisation="Examplia",
+                organisation_key="examplia", country="EE", language="en", highest_rank="expert", delegation_size=3,
+                preferred_dates=[], proposed_dates=[], purpose="Schools.", needs={}, short_notice=False,
+                tracking_token_hash="0" * 64, escalated_at=now, created_at=now, updated_at=now))
+        await asyncio.to_thread(upgrade, "visits", database_url)
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(VisitRequest.escalated_at)) is None  # no longer overdue
+    finally:
+        await engine.dispose()
     assert "ix_requests_offered_week" in await _request_indexes(database_url)
     await asyncio.to_thread(downgrade, "visits", database_url, "0005")
     assert "ix_requests_offered_week" not in await _request_indexes(database_url)

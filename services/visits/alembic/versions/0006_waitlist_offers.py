@@ -1,4 +1,5 @@
-"""The week a request came off the waitlist for, while its division decides (a place held for it).
+"""The week a request came off the waitlist for, while its division decides (a place held for it); and proposed
+dates answer an escalation, for the requests escalated before they were proposed other dates as well.
 
 Revision ID: 0006
 Revises: 0005
@@ -17,6 +18,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("requests", sa.Column("offered_week", sa.String(8), nullable=True))
     op.create_index("ix_requests_offered_week", "requests", ["division", "offered_week"])
+    op.execute("UPDATE requests SET escalated_at = NULL WHERE status = 'dates_proposed'")
 
 
 def downgrade() -> None:
