@@ -122,7 +122,7 @@ class ConsumerLoop:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.info("consumer.run_failed", service=self.service, records=len(records), error=repr(exc),
+            log.info("consumer.run_failed", service=self.service, records=len(records), error=_describe(exc),
                      then="one at a time")
             return False
         for record, envelope in handled:

@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
 from shared.events import Envelope
+from shared.logs import configure_logging
 from tests.integration.platform.conftest import ProbeHappened, record_effect
 from tests.support import eventually, read_topic
 
@@ -155,3 +156,26 @@ async def test_a_failing_event_in_a_run_costs_only_itself_and_the_others_take_ef
     dead = await read_topic(probe.bootstrap, f"{probe.topic}.dlq", count=2, timeout=5)
     assert [dict(d.headers)["dlq.origin.offset"] for d in dead] == [b"1"]
     assert await probe.effect_notes() == ["before", "after"]
+
+
+async def test_an_event_that_fails_validation_is_logged_and_dead_lettered_without_its_data(probe, capsys):
+    # In a run of events, a handler's parse fails on one carrying personal data: the log of the failed run and
+    # the DLQ name the field, not the data.
+    secret = "liisa.secret@example.ee"
+    bad = Envelope(type="probe.happened.v1", source="test", subject="req-1", data={"contact_email": secret})
+    await _send(probe, bad)
+    await _send(probe, _probe_event("fine"))
+    try:
+        configure_logging("INFO")
+        loop = probe.loop(max_attempts=2, events_per_transaction=20)
+        await loop.consumer.start()
+        await _run_until(probe, loop, ["fine"])
+        output = capsys.readouterr().out
+    finally:
+        with capsys.disabled():
+            configure_logging("INFO")
+    dead = await read_topic(probe.bootstrap, f"{probe.topic}.dlq", count=1, timeout=10)
+    reason = dict(dead[0].headers)["dlq.error"].decode()
+    assert "note: Field required" in reason and secret not in reason
+    assert '"event": "consumer.run_failed"' in output and "note: Field required" in output
+    assert secret not in output
