@@ -4,6 +4,7 @@ visits service served over real HTTP on PostgreSQL and Kafka. Screenshots go to 
 import re
 import time
 from datetime import datetime, timedelta
+from datetime import time as time_of_day
 
 from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import update
@@ -149,5 +150,31 @@ async def test_the_dashboard_refuses_a_token_without_the_right_role(new_database
             await expect(page.get_by_role("alert")).to_have_text("This token's role may not see the queue.")
             await expect(page.locator("#dashboard")).to_be_hidden()
             assert await page.evaluate("sessionStorage.length") == 0
+        finally:
+            await browser.close()
+
+
+async def test_a_dashboard_left_open_loads_its_tables_again_on_a_new_helsinki_day(
+        new_database, kafka_bootstrap, chromium):
+    async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
+        submitted = await live.submit(country="KN", preferred_dates=[{"start": future(29), "end": future(40)}])
+        reference = submitted["reference"]
+        await live.decide(reference, "education", decision="accept", visit_date=future(31), host="Host")
+        token = mint_token(live.settings, role="communications", sub="comms-1")
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await browser.new_page()
+            # The page's clock starts a minute before Helsinki's midnight; the service keeps the real date.
+            await page.clock.install(time=datetime.combine(helsinki_today(), time_of_day(23, 59), HELSINKI))
+            await _sign_in(page, live.url, token)
+            row = page.locator(f'#table-upcoming tr[data-reference="{reference}"]')
+            await expect(row).to_have_count(0)  # 31 days ahead: not yet "in the next 30 days"
+            # A day later the visit is 30 days ahead, and no event says so: here the date moves in the database.
+            async with live.app.state.sessions() as session:
+                await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == reference)
+                                      .values(visit_date=helsinki_today() + timedelta(days=30)))
+                await session.commit()
+            await page.clock.fast_forward("02:00")  # past midnight in Helsinki
+            await expect(row).to_be_visible()
         finally:
             await browser.close()

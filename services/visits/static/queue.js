@@ -19,7 +19,8 @@
   const labels = JSON.parse(document.getElementById("labels").textContent);
   const $ = (id) => document.getElementById(id);
   const state = {token: null, items: new Map(), more: {}, position: null, filters: {}, stream: null,
-                 retries: 0, reload: false, refreshTimer: null, signedIn: false, flashes: new Map(), chartsAt: 0};
+                 retries: 0, reload: false, refreshTimer: null, signedIn: false, flashes: new Map(), chartsAt: 0,
+                 snapshotDay: null, dayTimer: null};
 
   class AuthError extends Error {}
 
@@ -68,6 +69,7 @@
     $("dashboard").hidden = false;
     connect();
     loadCharts();
+    state.dayTimer ??= setInterval(checkDay, 60000);
     $("main").focus();
   }
 
@@ -96,8 +98,21 @@
       state.more[section] = snapshot[section].more;
     }
     if (takePosition) state.position = snapshot.position;
+    state.snapshotDay = helsinkiDay(new Date());
     renderCounts(snapshot.counts);
     renderTables();
+  }
+
+  async function checkDay() {
+    // Which table a request is in depends on the date (upcoming: the next 30 days), and no event says a new
+    // day has begun: on a new Helsinki day, a dashboard left open loads its tables again.
+    if (!state.signedIn || helsinkiDay(new Date()) === state.snapshotDay) return;
+    try {
+      await loadSnapshot(true);
+      connect();
+    } catch (error) {
+      if (error instanceof AuthError) signOut(error.message);
+    }
   }
 
   async function refreshCounts() {
