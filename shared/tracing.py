@@ -1,6 +1,7 @@
 """OpenTelemetry traces that follow one request from HTTP through the outbox and Kafka to its handlers."""
 
 import os
+import re
 from contextlib import contextmanager
 
 from fastapi import FastAPI
@@ -29,7 +30,22 @@ def configure_tracing(service: str) -> None:
 
 def instrument_app(app: FastAPI) -> None:
     # One server span per request; the per-message receive/send spans say nothing and cost CPU on every call.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"],
+                                       server_request_hook=redact_tokens)
+
+
+TOKEN_IN_QUERY = re.compile(r"(^|[?&])(token)=[^&#]*", re.IGNORECASE)
+
+
+def redact_tokens(span, scope) -> None:
+    """A tracking token is the only key to a delegation's request: spans, which go to a collector, keep the rest
+    of the URL. The instrumentation records the query string whole (it redacts only cloud signatures)."""
+    if span is None or not span.is_recording():
+        return
+    for name in ("http.url", "url.full", "url.query"):
+        value = (getattr(span, "attributes", None) or {}).get(name)
+        if isinstance(value, str) and TOKEN_IN_QUERY.search(value):
+            span.set_attribute(name, TOKEN_IN_QUERY.sub(r"\1\2=REDACTED", value))
 
 
 def traceparent_now() -> str:
