@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
+from starlette.datastructures import URL, FormData
 
 from services.visits import domain, security, service, texts
 from services.visits.api import submissions_left
@@ -41,10 +41,14 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
-def render(request: Request, template: str, lang: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    """A page in `lang`, with language links that keep the rest of the query."""
-    links = {code: f"{request.url.path}?{request.url.include_query_params(lang=code).query}"
-             for code in texts.LANGUAGES}
+def render(request: Request, template: str, lang: str, *, status: int = 200, links_to: str | None = None,
+           **context: Any) -> HTMLResponse:
+    """A page in `lang`, with language links that keep the rest of the query.
+
+    `links_to` is the page the language links show when this one answered a form post (which has no GET).
+    """
+    base = URL(links_to) if links_to else request.url
+    links = {code: f"{base.path}?{base.include_query_params(lang=code).query}" for code in texts.LANGUAGES}
     response = request.app.state.templates.TemplateResponse(
         request, template, {"lang": lang, "t": texts.TEXTS[lang], "language_links": links, **context},
         status_code=status)
@@ -76,17 +80,18 @@ async def apply_form(request: Request, lang: str | None = None) -> HTMLResponse:
 async def submit_form(request: Request):
     """Check the form; on success store the request and go to the confirmation (303)."""
     form = await request.form()
-    lang, t = texts.language(form.get("lang")), texts.TEXTS[texts.language(form.get("lang"))]
+    lang = texts.language(form_text(form, "lang"))
+    t = texts.TEXTS[lang]
     retry_after = submissions_left(request)
     if retry_after is not None:
         page = render(request, "message.html", lang, status=429, title=t["limit_title"],
-                      message=t["limit"].format(minutes=math.ceil(retry_after / 60)))
+                      message=_minutes(t, math.ceil(retry_after / 60)))
         page.headers["Retry-After"] = str(math.ceil(retry_after))
         return page
     settings = _settings(request)
-    if not security.csrf_valid(settings.csrf_secret, request.cookies.get(CSRF_COOKIE), form.get("csrf_token")):
+    if not security.csrf_valid(settings.csrf_secret, request.cookies.get(CSRF_COOKIE), form_text(form, "csrf_token")):
         return render(request, "message.html", lang, status=403, title=t["csrf_title"], message=t["csrf"])
-    if form.get("website"):  # only bots fill the hidden field: let them believe it worked
+    if form_text(form, "website"):  # only bots fill the hidden field: let them believe it worked
         return RedirectResponse(f"/apply/confirmation/received?lang={lang}", status_code=303)
     try:
         data = VisitRequestCreate.model_validate(form_payload(form))
@@ -94,8 +99,8 @@ async def submit_form(request: Request):
         return render(request, "apply.html", lang, status=422,
                       values={"submission_id": str(uuid.uuid4())} | dict(form),
                       errors=form_errors(exc, lang, periods=filled_periods(form)),
-                      others=form.getlist("other_focus_areas"), csrf=form.get("csrf_token"))
-    nonce = form.get("submission_id")  # absent on a page served before nonces: no idempotency then
+                      others=form.getlist("other_focus_areas"), csrf=form_text(form, "csrf_token"))
+    nonce = form_text(form, "submission_id")  # absent on a page served before nonces: no idempotency then
     try:
         submitted = await service.submit_request(
             sessions=request.app.state.sessions, settings=settings, data=data,
@@ -127,32 +132,42 @@ async def track(request: Request, reference: str, session: SessionDep, token: st
 
 
 async def _tracking_page(request: Request, session: AsyncSession, reference: str, token: str | None,
-                         lang: str | None, *, status: int = 200, errors: dict[str, str] | None = None) -> HTMLResponse:
+                         lang: str | None, *, status: int = 200, errors: dict[str, str] | None = None,
+                         typed: dict[str, str] | None = None) -> HTMLResponse:
+    """The page itself, or again after a form post on it that needs correcting (`typed`: what was sent)."""
     try:
         visit = await service.visible_request(session=session, reference=reference, principal=None, token=token,
                                               attempted="track", now=datetime.now(UTC))
     except service.NotFound:
-        return _not_found(request, texts.language(lang))
+        return _not_found(request, texts.language(lang), links_to=_page_of(reference, token))
     history = [e for e in await service.history_of(session=session, request=visit) if e.action != "escalated"]
     return render(request, "track.html", texts.language(lang or visit.language), status=status, visit=visit,
-                  history=history, token=token, errors=errors or {},
+                  history=history, token=token, errors=errors or {}, typed=typed or {},
+                  links_to=_page_of(reference, token),
                   can_cancel=visit.status in domain.TRANSITIONS["cancel"],
                   can_answer=visit.status in domain.TRANSITIONS["accept_proposed"])
+
+
+def _page_of(reference: str, token: str | None) -> str:
+    return f"/track/{reference}?{urlencode({'token': token or ''})}"
 
 
 @router.post("/track/{reference}/respond", dependencies=[public()])
 async def answer_on_page(request: Request, reference: str, session: SessionDep):
     """The delegation's answer to proposed dates, from its page: one proposed period, or none of them (cancel)."""
     form = await request.form()
-    token, lang, choice = form.get("token"), form.get("lang"), form.get("answer") or ""
-    message = (form.get("message") or "").strip()
+    token, lang, choice, message = (form_text(form, name) for name in ("token", "lang", "answer", "message"))
+    t = texts.TEXTS[texts.language(lang)]
     try:
         answer = ProposalAnswer.model_validate(
             {"decline_proposed": True, "message": message} if choice == "decline" else
-            {"accept_proposed": dict(zip(("start", "end"), choice.split("/"), strict=True)), "message": message})
-    except ValueError:  # nothing chosen, or not a period (pydantic's ValidationError is a ValueError)
+            {"accept_proposed": _from_today(choice), "message": message})
+    except ValueError as exc:  # nothing chosen, not a period, or too long (ValidationError is a ValueError)
+        too_long = isinstance(exc, ValidationError) and any("message" in e["loc"] for e in exc.errors())
         return await _tracking_page(request, session, reference, token, lang, status=422,
-                                    errors={"answer": texts.TEXTS[texts.language(lang)]["answer_missing"]})
+                                    errors={"message": t["message_too_long"]} if too_long
+                                    else {"answer": t["answer_missing"]},
+                                    typed={"answer": choice, "message": message})
     return await _act(request, reference, token, lang, service.answer_proposal(
         session=session, settings=_settings(request), reference=reference, token=token, answer=answer,
         now=datetime.now(UTC)))
@@ -162,8 +177,8 @@ async def answer_on_page(request: Request, reference: str, session: SessionDep):
 async def cancel_on_page(request: Request, reference: str, session: SessionDep):
     """The delegation calls its visit off from its page, once it has ticked the confirmation."""
     form = await request.form()
-    token, lang = form.get("token"), form.get("lang")
-    if form.get("confirm") != "yes":
+    token, lang = form_text(form, "token"), form_text(form, "lang")
+    if form_text(form, "confirm") != "yes":
         return await _tracking_page(request, session, reference, token, lang, status=422,
                                     errors={"confirm": texts.TEXTS[texts.language(lang)]["cancel_missing"]})
     return await _act(request, reference, token, lang, service.cancel_request(
@@ -179,22 +194,41 @@ async def _act(request: Request, reference: str, token: str | None, lang: str | 
     try:
         await change
     except service.NotFound:
-        return _not_found(request, lang)
+        return _not_found(request, lang, links_to=_page_of(reference, token))
     except (domain.InvalidTransition, domain.InvalidDecision):  # the page is out of date: another tab, a 2nd click
         return render(request, "message.html", lang, status=409, title=t["changed_title"], message=t["changed"],
-                      back=(page, t["back_to_request"]))
+                      back=(page, t["back_to_request"]), links_to=_page_of(reference, token))
     return RedirectResponse(page, status_code=303)
 
 
-def _not_found(request: Request, lang: str) -> HTMLResponse:
+def _not_found(request: Request, lang: str, *, links_to: str | None = None) -> HTMLResponse:
     t = texts.TEXTS[lang]
-    return render(request, "message.html", lang, status=404, title=t["not_found_title"], message=t["not_found"])
+    return render(request, "message.html", lang, status=404, title=t["not_found_title"], message=t["not_found"],
+                  links_to=links_to)
+
+
+def _from_today(choice: str) -> dict[str, str]:
+    """A proposed period picked as "start/end"; one that has begun is taken from today (its start is past)."""
+    start, end = choice.split("/")
+    today = domain.local_date(datetime.now(UTC)).isoformat()
+    return {"start": max(start, today), "end": end}
+
+
+def _minutes(t: dict[str, str], minutes: int) -> str:
+    return t["limit_one"] if minutes == 1 else t["limit"].format(minutes=minutes)
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A text field as typed, without surrounding space and with the browser's CRLF line breaks as LF (a textarea's
+    length limit counts a line break as one character); "" when absent or not text (a file)."""
+    value = form.get(name)
+    return value.replace("\r\n", "\n").strip() if isinstance(value, str) else ""
 
 
 def form_payload(form: FormData) -> dict[str, Any]:
     """The form's flat fields shaped as `VisitRequestCreate`; empty optional fields become absent."""
     def text(name: str) -> str | None:
-        return (form.get(name) or "").strip() or None
+        return form_text(form, name) or None
 
     primary = text("primary_focus_area")
     others = [a for a in form.getlist("other_focus_areas") if a and a != primary]
@@ -209,7 +243,7 @@ def form_payload(form: FormData) -> dict[str, Any]:
         "language": text("language") or "", "focus_areas": [primary, *others] if primary else [],
         "delegation_size": text("delegation_size") or "", "highest_rank": text("highest_rank") or "",
         "preferred_dates": preferred, "purpose": text("purpose") or "",
-        "members": [_member(line) for line in (form.get("members") or "").splitlines() if line.strip()],
+        "members": [_member(line) for line in form_text(form, "members").splitlines() if line.strip()],
         "needs": {"interpreter_language": text("needs_interpreter_language"), "press": form.get("needs_press") == "yes",
                   "accessibility": text("needs_accessibility")},
     }
@@ -218,7 +252,7 @@ def form_payload(form: FormData) -> dict[str, Any]:
 def filled_periods(form: FormData) -> list[int]:
     """The form's numbers (1-3) of the date periods with anything typed in: the ranges sent, in their order."""
     return [n for n in (1, 2, 3)
-            if (form.get(f"preferred_{n}_start") or "").strip() or (form.get(f"preferred_{n}_end") or "").strip()]
+            if form_text(form, f"preferred_{n}_start") or form_text(form, f"preferred_{n}_end")]
 
 
 def _member(line: str) -> dict[str, str | None]:

@@ -44,6 +44,11 @@ def keyed_tracking_token(secret: str, key_hash: str, reference: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of a value from the browser; compared as bytes, as any text may arrive."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _sign(secret: str, purpose: str, value: str) -> str:
     return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
@@ -56,10 +61,10 @@ def new_csrf_token(secret: str) -> str:
 
 def csrf_valid(secret: str, cookie: str | None, field: str | None) -> bool:
     """Double submit: the field equals the cookie, and we signed it (a planted cookie will not do)."""
-    if not cookie or not field or not hmac.compare_digest(cookie, field):
+    if not cookie or not field or not _same(cookie, field):
         return False
     nonce, _, signature = cookie.partition(".")
-    return bool(nonce) and hmac.compare_digest(signature, _sign(secret, "csrf", nonce))
+    return bool(nonce) and _same(signature, _sign(secret, "csrf", nonce))
 
 
 def new_receipt(secret: str, reference: str, token: str) -> str:
@@ -70,7 +75,7 @@ def new_receipt(secret: str, reference: str, token: str) -> str:
 def read_receipt(secret: str, receipt: str | None, reference: str) -> str | None:
     """The tracking token in a valid receipt for `reference`, else None."""
     token, _, signature = (receipt or "").partition(".")
-    if not token or not hmac.compare_digest(signature, _sign(secret, "receipt", f"{reference}:{token}")):
+    if not token or not _same(signature, _sign(secret, "receipt", f"{reference}:{token}")):
         return None
     return token
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from services.visits import models
+from services.visits import domain, models
 from services.visits.schemas import helsinki_today
 from tests.integration.visits.conftest import future, just_after_midnight_yesterday, token_of
 
@@ -212,3 +212,54 @@ async def test_the_delegation_calls_its_visit_off_on_its_page_once_it_confirms(v
     after = await visits.client.get(confirmed.headers["location"])
     assert '<dd class="status status-cancelled">Peruttu</dd>' in after.text
     assert "Vierailun peruminen" not in after.text  # nothing left to call off
+
+
+def paragraphs(total: int) -> str:
+    """`total` characters as a browser counts them (a line break is one), in lines of 99 sent with CRLF."""
+    lines = ["x" * 99] * (total // 100)
+    text = "\n".join(lines)
+    return (text + "\n" + "y" * (total - len(text) - 1)).replace("\n", "\r\n")
+
+
+async def test_text_with_line_breaks_is_counted_as_the_browser_counts_it(visits):
+    csrf = await visits.form_csrf("en")
+    purpose = paragraphs(2000)  # 2,000 in the textarea, more on the wire
+    assert len(purpose) > 2000
+    sent = await visits.client.post("/apply", data=form_data(csrf, "en", purpose=purpose))
+    assert sent.status_code == 303, re.findall(r'class="error-message"[^>]*>(.*?)</p>', sent.text)
+
+
+async def test_a_refused_answer_keeps_what_was_typed_and_names_the_message(visits):
+    submitted, path = await proposed(visits)
+    reference, chosen = submitted["reference"], f"{future(140)}/{future(141)}"
+    long = paragraphs(2000) + "z"  # one character too many
+    page = await visits.client.post(f"/track/{reference}/respond", data={
+        "token": token_of(submitted), "lang": "sv", "answer": chosen, "message": long})
+    assert page.status_code == 422
+    assert re.search(r'id="message-error"[^>]*>.*Meddelandet får vara högst 2 000 tecken', page.text)
+    assert f'value="{chosen}" checked' in page.text and long.replace("\r\n", "\n") in page.text
+    assert "<title>Fel: " in page.text  # a screen reader hears at once that something needs correcting
+    sv_link = re.search(r'href="([^"]+)" lang="sv"', page.text).group(1)
+    assert sv_link == f"/track/{reference}?token={token_of(submitted)}&amp;lang=sv"  # the page, not the POST
+    assert (await visits.view(reference))["status"] == "dates_proposed"
+
+
+async def test_a_proposed_period_that_has_begun_can_still_be_taken_from_today(visits):
+    submitted, path = await proposed(visits)
+    reference = submitted["reference"]
+    async with visits.app.state.sessions() as session:  # the division proposed a period that began yesterday
+        await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == reference).values(
+            proposed_dates=[domain.DateRange(helsinki_today() - timedelta(days=1), helsinki_today() + timedelta(days=3))]))
+        await session.commit()
+    begun = f"{future(-1)}/{future(3)}"
+    assert f'value="{begun}"' in (await visits.client.get(path)).text
+    answered = await visits.client.post(f"/track/{reference}/respond", data={
+        "token": token_of(submitted), "lang": "en", "answer": begun})
+    assert answered.status_code == 303
+    assert (await visits.view(reference))["preferred_dates"] == [{"start": future(0), "end": future(3)}]
+
+
+async def test_a_csrf_token_that_is_not_ascii_is_refused_not_an_error(visits):
+    await visits.form_csrf("en")  # sets the cookie
+    page = await visits.client.post("/apply", data=form_data("é", "en"))
+    assert page.status_code == 403

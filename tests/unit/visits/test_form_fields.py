@@ -50,3 +50,11 @@ def test_every_field_has_an_error_message_in_every_language():
             assert all(errors.values())
     assert set(texts.ERRORS["fi"]) == set(texts.ERRORS["sv"]) == set(texts.ERRORS["en"])
     assert set(texts.TEXTS["fi"]) == set(texts.TEXTS["sv"]) == set(texts.TEXTS["en"])
+
+
+def test_the_wait_after_too_many_requests_is_said_in_good_grammar():
+    from services.visits.pages import _minutes
+
+    assert [_minutes(texts.TEXTS[lang], 1).rsplit(" ", 3)[-3:] for lang in ("sv", "en")] == [
+        ["om", "en", "minut."], ["in", "a", "minute."]]
+    assert _minutes(texts.TEXTS["en"], 5).endswith("in 5 minutes.")
