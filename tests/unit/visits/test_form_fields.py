@@ -4,7 +4,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from services.visits import texts
-from services.visits.pages import form_errors, form_field, form_payload
+from services.visits.pages import _minutes, form_errors, form_field, form_payload
 from services.visits.schemas import VisitRequestCreate
 
 
@@ -53,8 +53,6 @@ def test_every_field_has_an_error_message_in_every_language():
 
 
 def test_the_wait_after_too_many_requests_is_said_in_good_grammar():
-    from services.visits.pages import _minutes
-
     assert [_minutes(texts.TEXTS[lang], 1).rsplit(" ", 3)[-3:] for lang in ("sv", "en")] == [
         ["om", "en", "minut."], ["in", "a", "minute."]]
     assert _minutes(texts.TEXTS["en"], 5).endswith("in 5 minutes.")
