@@ -401,7 +401,9 @@ async def _propose(session, settings, request: VisitRequest, decision: ProposeDe
                    now: datetime) -> None:
     request.status = domain.check_transition("propose", request.status)
     request.proposed_dates = [r.to_domain() for r in decision.proposed_dates]
-    request.escalated_at = None  # the division has answered; the request now waits on the delegation
+    # The division has answered: the request waits on the delegation, with no decision due until it does (its
+    # answer routes the request again, on a fresh deadline); nor is it overdue any more.
+    request.decision_deadline = request.escalated_at = None
     await _leave_waitlist(session, request)
     proposed = ranges(request.proposed_dates)
     await record_change(session, settings, request, events.VisitDatesProposed, action="dates_proposed", actor=actor,

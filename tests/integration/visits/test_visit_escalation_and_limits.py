@@ -76,6 +76,7 @@ async def test_proposing_other_dates_answers_an_escalated_request(new_database, 
         proposed = await visits.decide(submitted["reference"], "education", decision="propose", message="Autumn?",
                                        proposed_dates=[{"start": future(150), "end": future(152)}])
         assert proposed.status_code == 200 and proposed.json()["flags"] == []  # now it waits on the delegation
+        assert proposed.json()["decision_deadline"] is None  # no decision is due until the delegation answers
         queue = (await visits.client.get("/api/v1/queue", headers=visits.staff("communications"))).json()
         assert queue["overdue"]["items"] == [] and queue["counts"]["overdue"] == 0
 
