@@ -46,6 +46,10 @@ def _describe(exc: Exception) -> str:
     return repr(exc)
 
 
+class ConsumerDeaf(Exception):
+    """The consumer's fetching has stopped for good; a fresh consumer must take over."""
+
+
 class ConsumerLoop:
     """Handles `handlers[event.type]` for each message; offsets commit after the handler's transaction."""
 
@@ -63,8 +67,15 @@ class ConsumerLoop:
         self.handled_count = 0
 
     async def run(self) -> None:
-        """Poll and handle until `stopping`; the batch in hand is finished and committed first."""
+        """Poll and handle until `stopping`; the batch in hand is finished and committed first.
+
+        Raises `ConsumerDeaf` when the consumer can no longer fetch: its owner replaces it.
+        """
         while not self.stopping:
+            if self.fetcher_died():
+                self.healthy = False
+                log.error("consumer.fetcher_died", service=self.service)
+                raise ConsumerDeaf(self.service)
             try:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=200)
                 self.healthy = True
@@ -80,6 +91,16 @@ class ConsumerLoop:
             done = {tp: last.offset + 1 for tp, last in zip(batches, handled, strict=True) if last is not None}
             if done:
                 await self._commit(done)
+
+    def fetcher_died(self) -> bool:
+        """aiokafka's background fetch task has ended while the consumer runs: nothing will arrive any more.
+
+        It happens after a broker restart under uvloop (a write to a closed connection raises RuntimeError, which
+        the fetch routine does not expect: aio-libs/aiokafka#1038), and `getmany` then returns nothing forever
+        without an error. aiokafka offers no public way to see it, hence its private attribute.
+        """
+        task = getattr(getattr(self.consumer, "_fetcher", None), "_fetch_task", None)
+        return task is not None and task.done()
 
     async def _handle_partition(self, records: list[ConsumerRecord]) -> ConsumerRecord | None:
         """One partition's records in order, a run of them per transaction; returns the last one handled."""

@@ -9,7 +9,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.consumer import ConsumerLoop, Handler
+from shared.consumer import ConsumerDeaf, ConsumerLoop, Handler
 from shared.kafka import ensure_topics, make_consumer, make_producer, start_until_connected
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -54,7 +54,13 @@ class Runtime:
         self.kafka_started.set()
         self.relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         if self.consumes:
-            topics = [self.settings.topic(t) for t in self.consumes]
+            self.consumer_task = asyncio.create_task(self._consume(), name=f"{self.service}-consumer")
+
+    async def _consume(self) -> None:
+        """The consumer loop for the process's life; a consumer that can no longer fetch is replaced by a new one
+        in the same group (offsets are committed only after each transaction, so it carries on where it was)."""
+        topics = [self.settings.topic(t) for t in self.consumes]
+        while True:
             self.consumer = make_consumer(self.settings.kafka_bootstrap, self.settings.topic(self.service), topics)
             await start_until_connected(self.consumer, "consumer")
             self.loop = ConsumerLoop(
@@ -64,7 +70,13 @@ class Runtime:
                 concurrency=self.settings.consumer_concurrency if self.engine.dialect.name == "postgresql" else 1,
                 events_per_transaction=self.settings.consumer_events_per_transaction,
             )
-            self.consumer_task = asyncio.create_task(self.loop.run(), name=f"{self.service}-consumer")
+            self.loop.stopping = self.stopping.is_set()
+            try:
+                await self.loop.run()
+                return
+            except ConsumerDeaf:
+                await self.consumer.stop()
+                log.warning("consumer.replaced", service=self.service)
 
     async def _ensure_topics(self) -> None:
         while True:
