@@ -188,8 +188,8 @@ async def cancel_on_page(request: Request, reference: str, session: SessionDep):
 
 async def _act(request: Request, reference: str, token: str | None, lang: str | None, change: Awaitable[Any]):
     """Run a delegation's change; back to its page (303) when done, or say plainly why not."""
-    page = f"/track/{reference}?{urlencode({'token': token or '', 'lang': texts.language(lang)})}"
     lang = texts.language(lang)
+    page = f"{_page_of(reference, token)}&lang={lang}"
     t = texts.TEXTS[lang]
     try:
         await change

@@ -137,21 +137,20 @@ async def test_migration_0006_goes_down_to_0005_and_up_again(database_url):
     assert "offered_week" in await _request_columns(database_url)
 
 
-async def _request_columns(url: str) -> set[str]:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("requests"))
-    finally:
-        await engine.dispose()
-    return {column["name"] for column in columns}
-
-
 async def _request_indexes(url: str) -> set[str]:
+    return await _names_in_requests(url, "get_indexes")
+
+
+async def _request_columns(url: str) -> set[str]:
+    return await _names_in_requests(url, "get_columns")
+
+
+async def _names_in_requests(url: str, what: str) -> set[str]:
+    """The names of the requests table's indexes or columns, as the database reports them."""
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes("requests"))
+            found = await conn.run_sync(lambda sync: getattr(inspect(sync), what)("requests"))
     finally:
         await engine.dispose()
-    return {index["name"] for index in indexes}
+    return {item["name"] for item in found}

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from services.notifications import domain
-from services.notifications.messages import Renderer
 from services.protocol.domain import HOST_BY_LEVEL, host_for
+from tests.unit.notifications.test_notification_templates import render, renderer  # noqa: F401 (a fixture)
 
 LANGUAGES = ("fi", "sv", "en")
 PICKED = {"start": "2027-04-05", "end": "2027-04-09"}
@@ -44,16 +44,6 @@ HOSTS = {  # by protocol level, for a visit of the education division
            4: "Fostrans- och utbildningssektorn"},
     "en": {1: "the Mayor", 2: "a Deputy Mayor", 3: "Director, Education Division", 4: "Education Division"},
 }
-
-
-@pytest.fixture(scope="module")
-def renderer():
-    return Renderer()
-
-
-def render(renderer, event, recipient, lang):
-    context = event.model_dump() | {"lang": lang, "recipient": recipient, "event_type": event.type}
-    return renderer.render(domain.template_name(lang, recipient, event.type), context)
 
 
 def shows_words(message, words: str, label: str) -> bool:
