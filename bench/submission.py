@@ -1,4 +1,4 @@
-"""The submission's CPU without HTTP: `service.submit_request` called in a row, in this process, on PostgreSQL.
+"""The submission's CPU without HTTP: `Intake.submit` called in a row, in this process, on PostgreSQL.
 
     uv run python -m bench.submission [--count 600]
     BENCH_SOURCE=/tmp/base uv run python -m bench.submission   # the same for another tree (A/B)
@@ -36,12 +36,13 @@ async def run(postgres: str, kafka: str, *, count: int, warm_up: int = 100) -> d
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     rng = random.Random(5)
     bodies = [VisitRequestCreate.model_validate(visit_payload(rng)) for _ in range(warm_up + count)]
+    intake = service.Intake(sessions, settings)
     try:
         for body in bodies[:warm_up]:
-            await service.submit_request(sessions=sessions, settings=settings, data=body, now=datetime.now(UTC))
+            await intake.submit(body, now=datetime.now(UTC))
         cpu, wall = time.process_time(), time.perf_counter()
         for body in bodies[warm_up:]:
-            await service.submit_request(sessions=sessions, settings=settings, data=body, now=datetime.now(UTC))
+            await intake.submit(body, now=datetime.now(UTC))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         await engine.dispose()

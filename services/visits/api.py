@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.visits import domain, listing, privacy, security, service
 from services.visits.config import Settings
@@ -43,13 +42,6 @@ async def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    return request.app.state.sessions
-
-
-SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
-
-
 def submissions_left(request: Request) -> float | None:
     """Count one public submission for the caller's address; seconds to wait if over the limit."""
     return request.app.state.submit_limiter.hit(client_address(request), time.monotonic())
@@ -69,12 +61,11 @@ def now() -> datetime:
 
 @router.post("/requests", status_code=201, dependencies=[public(), Depends(rate_limited)],
              responses=error_responses(429))
-async def submit_visit_request(body: VisitRequestCreate, sessions: SessionsDep, settings: SettingsDep,
+async def submit_visit_request(body: VisitRequestCreate, request: Request, settings: SettingsDep,
                                idempotency_key: IdempotencyKeyHeader = None) -> Submitted:
     """Submit a visit request; keep the tracking URL. Send an Idempotency-Key to retry safely."""
-    submitted = await service.submit_request(
-        sessions=sessions, settings=settings, data=body, now=now(),
-        idempotency_key=None if idempotency_key is None else f"api:{idempotency_key}")
+    submitted = await request.app.state.intake.submit(
+        body, now=now(), idempotency_key=None if idempotency_key is None else f"api:{idempotency_key}")
     return Submitted(reference=submitted.reference, status=submitted.status, division=submitted.division,
                      tracking_url=service.tracking_url(settings, submitted.reference, submitted.token),
                      flags=submitted.flags)

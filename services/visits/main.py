@@ -27,7 +27,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.run_task(service.completion_loop(runtime.sessions, settings))
         runtime.run_task(privacy.retention_loop(runtime.sessions, settings))
         queue.start(app, runtime, settings)
-        yield
+        app.state.intake = service.Intake(runtime.sessions, settings)
+        try:
+            yield
+        finally:
+            await app.state.intake.drain()
 
     app = service_app(service="visits", settings=settings, outbox=models.outbox, processed=models.processed_events,
                       consumes=["capacity.v1"], handlers=consumer.handlers(settings), extras=jobs)

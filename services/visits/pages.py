@@ -102,9 +102,8 @@ async def submit_form(request: Request):
                       others=form.getlist("other_focus_areas"), csrf=form_text(form, "csrf_token"))
     nonce = form_text(form, "submission_id")  # absent on a page served before nonces: no idempotency then
     try:
-        submitted = await service.submit_request(
-            sessions=request.app.state.sessions, settings=settings, data=data,
-            now=datetime.now(UTC), idempotency_key=f"form:{nonce}" if security.valid_idempotency_key(nonce) else None)
+        key = f"form:{nonce}" if security.valid_idempotency_key(nonce) else None
+        submitted = await request.app.state.intake.submit(data, now=datetime.now(UTC), idempotency_key=key)
     except service.KeyReused:
         return render(request, "message.html", lang, status=422, title=t["resent_title"], message=t["resent"])
     response = RedirectResponse(f"/apply/confirmation/{submitted.reference}?lang={lang}", status_code=303)

@@ -80,38 +80,109 @@ class IdempotencyKey:
         return cls(hashlib.sha256(key.encode()).hexdigest(), hashlib.sha256(body.encode()).hexdigest())
 
 
-async def submit_request(*, sessions: async_sessionmaker[AsyncSession], settings: Settings,
-                         data: VisitRequestCreate, now: datetime, idempotency_key: str | None = None) -> Submission:
-    """Store a request, route it (or waitlist it) and publish both events; a key seen before gets its first answer."""
-    key = IdempotencyKey.of(idempotency_key, data) if idempotency_key else None
-    first, reference = await _reserve(sessions, key, now)
-    if first is not None:
-        return _replay(settings, key, first)
-    async with sessions() as session:
+@dataclass
+class Pending:
+    """One submission on its way into a transaction, and the future its caller awaits."""
+
+    data: VisitRequestCreate
+    now: datetime
+    key: IdempotencyKey | None
+    answer: asyncio.Future
+    reference: str = ""
+
+    def settle(self, outcome: Callable[[], Submission]) -> None:
+        if self.answer.done():  # the caller has gone (a dropped connection); the submission is kept all the same
+            return
         try:
-            return await _store(session, settings, data, reference, key, now)
-        except IntegrityError:
-            if key is None:
-                raise
-            await session.rollback()  # a concurrent submission with this key committed first: answer as it did
-            first = await session.get(SubmissionKey, key.hash)
-            if first is None:
-                raise
-            return _replay(settings, key, first)
+            self.answer.set_result(outcome())
+        except Exception as exc:
+            self.answer.set_exception(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(exc)
 
 
-async def _reserve(sessions: async_sessionmaker[AsyncSession], key: IdempotencyKey | None,
-                   now: datetime) -> tuple[SubmissionKey | None, str]:
-    """The key's first submission if there was one, else the next reference; before the submission's transaction.
+class Intake:
+    """Submissions that arrive while a transaction is being written wait for it and go into the next one together.
+
+    Under load one transaction carries many submissions, and its statements (the reads, the inserts, the
+    commit) are shared between them; a lone submission waits for nothing, it is written at once. A transaction
+    that fails is tried again one submission at a time, so one bad submission never fails the others.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, *, most: int = 32):
+        self.sessions, self.settings, self.most = sessions, settings, most
+        self.waiting: list[Pending] = []
+        self.writer: asyncio.Task | None = None
+
+    async def submit(self, data: VisitRequestCreate, *, now: datetime,
+                     idempotency_key: str | None = None) -> Submission:
+        """Store a request, route it (or waitlist it) and publish both events; a key seen before gets its first
+        answer."""
+        key = IdempotencyKey.of(idempotency_key, data) if idempotency_key else None
+        pending = Pending(data, now, key, asyncio.get_running_loop().create_future())
+        self.waiting.append(pending)
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write_waiting(), name="visits-intake")
+        return await pending.answer
+
+    async def _write_waiting(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
+                try:
+                    await submit_all(self.sessions, self.settings, batch)
+                except BaseException as exc:  # never leave a caller waiting, even on cancellation
+                    for pending in batch:
+                        pending.fail(exc if isinstance(exc, Exception) else RuntimeError("intake stopped"))
+                    if not isinstance(exc, Exception):
+                        raise
+        finally:
+            self.writer = None
+
+    async def drain(self) -> None:
+        """Let the submissions in hand be written (on shutdown)."""
+        while self.writer is not None:
+            await asyncio.shield(self.writer)
+
+
+async def submit_all(sessions: async_sessionmaker[AsyncSession], settings: Settings, batch: list[Pending]) -> None:
+    """Settle every pending submission: a retried key gets its first answer, the others are stored together."""
+    firsts = await _reserve(sessions, batch)
+    fresh = []
+    for pending in batch:
+        first = firsts.get(pending.key.hash) if pending.key else None
+        if first is not None:
+            pending.settle(lambda p=pending, f=first: _replay(settings, p.key, f))
+        else:
+            fresh.append(pending)
+    if fresh:
+        await _store_together(sessions, settings, fresh)
+
+
+async def _reserve(sessions: async_sessionmaker[AsyncSession], batch: list[Pending]) -> dict[str, SubmissionKey]:
+    """The first submissions of keys seen before; a reference for each of the others. Before their transaction.
 
     Bumped inside that transaction, the year's counter row would stay locked until it commits, and concurrent
-    submissions would queue on it. Here the bump is one autocommitted statement; the price is a gap in the numbers
-    when a submission fails after it, which is accepted.
+    submissions would queue on it. Here the bump is one autocommitted statement a year; the price is a gap in
+    the numbers when a submission fails after it, which is accepted.
     """
     async with sessions() as session:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        first = await session.get(SubmissionKey, key.hash) if key else None
-        return first, "" if first else await _next_reference(session, now)
+        hashes = [p.key.hash for p in batch if p.key]
+        firsts = ({first.key_hash: first for first in await session.scalars(
+            select(SubmissionKey).where(SubmissionKey.key_hash.in_(hashes)))} if hashes else {})
+        by_year: dict[int, list[Pending]] = {}
+        for pending in batch:
+            if not (pending.key and pending.key.hash in firsts):
+                by_year.setdefault(domain.local_date(pending.now).year, []).append(pending)
+        for year, pendings in by_year.items():
+            last = await session.scalar(_bump_reference(session.bind.dialect.name),
+                                        {"year": year, "count": len(pendings)})
+            for number, pending in enumerate(pendings, start=last - len(pendings) + 1):
+                pending.reference = domain.reference(year, number)
+        return firsts
 
 
 def _replay(settings: Settings, key: IdempotencyKey, first: SubmissionKey) -> Submission:
@@ -121,41 +192,76 @@ def _replay(settings: Settings, key: IdempotencyKey, first: SubmissionKey) -> Su
     return Submission(**first.answer, token=token)
 
 
-async def _store(session: AsyncSession, settings: Settings, data: VisitRequestCreate, reference: str,
-                 key: IdempotencyKey | None, now: datetime) -> Submission:
-    """The submission's transaction: three reads, the request's rows, then history and audit in one flush."""
-    token = (security.keyed_tracking_token(settings.csrf_secret, key.hash, reference) if key
-             else security.new_tracking_token())
-    request, division, no_room = await _new_request(session, data, reference, token, now)
-    url = tracking_url(settings, reference, token)
-    journal = Deferred.begin(session)  # the history rows point at the request: written after it
-    with session.no_autoflush:
-        # Only the events of this transaction carry the link: afterwards just its hash is left.
-        await record_change(session, settings, request, events.VisitSubmitted, action="submitted",
-                            actor=DELEGATION, now=now, tracking_url=url)
-        if domain.all_weeks_full(request.preferred_dates, no_room):
-            await _waitlist(session, settings, request, no_room, now=now, tracking_url=url)
+async def _store_together(sessions: async_sessionmaker[AsyncSession], settings: Settings,
+                          batch: list[Pending]) -> None:
+    """One transaction for the batch; when it fails, one for each submission, so only a bad one fails."""
+    async with sessions() as session:
+        try:
+            submissions = await _store(session, settings, batch)
+        except Exception as exc:
+            await session.rollback()
+            if len(batch) > 1:
+                log.info("visits.intake_batch_split", size=len(batch), error=type(exc).__name__)
+            else:
+                pending = batch[0]
+                first = (await session.get(SubmissionKey, pending.key.hash)
+                         if isinstance(exc, IntegrityError) and pending.key else None)
+                if first is None:
+                    pending.fail(exc)
+                else:  # a concurrent submission with this key committed first: answer as it did
+                    pending.settle(lambda: _replay(settings, pending.key, first))
+                return
         else:
-            await _route(session, settings, request, division, actor=RULE, by="rule", now=now, tracking_url=url,
-                         waitlisted=False)
-        await _insert_new_request(session, request)  # already routed (or waitlisted): no UPDATE after
-        await journal.write(session)
-    submission = Submission(reference, request.status, request.division, request.flags, token)
-    if key is not None:
-        session.add(SubmissionKey(key_hash=key.hash, fingerprint=key.fingerprint, request_id=request.id,
-                                  answer=submission.answer(), created_at=now))
-    await session.commit()
-    return submission
+            for pending, submission in zip(batch, submissions, strict=True):
+                pending.settle(lambda s=submission: s)
+            return
+    for pending in batch:
+        await _store_together(sessions, settings, [pending])
 
 
-async def _new_request(session: AsyncSession, data: VisitRequestCreate, reference: str, token: str,
-                       now: datetime) -> tuple[VisitRequest, domain.Division, set[str]]:
-    """The request, routed in memory and flagged, with its division and that division's weeks without room."""
+async def _store(session: AsyncSession, settings: Settings, batch: list[Pending]) -> list[Submission]:
+    """The batch's transaction: three reads, the requests' rows, then history, audit and outbox rows."""
     divisions, rules = await _divisions_and_rules(session)
+    tokens = [security.keyed_tracking_token(settings.csrf_secret, p.key.hash, p.reference) if p.key
+              else security.new_tracking_token() for p in batch]
+    requests = [_new_request(p.data, p.reference, token, p.now, divisions, rules) for p, token in zip(batch, tokens)]
+    earlier = await _earlier_requests(session, requests, since=min(domain.duplicate_window_start(p.now) for p in batch))
+    no_room = await _weeks_without_room(session, {r.division for r in requests})
+    journal = Deferred.begin(session)  # the history rows point at the requests: written after them
+    submissions = []
+    with session.no_autoflush:
+        for pending, request, token in zip(batch, requests, tokens):
+            request.duplicate_of = _latest(earlier, request, since=domain.duplicate_window_start(pending.now))
+            earlier.setdefault((request.organisation_key, request.primary_focus_area), []).append(
+                (request.created_at, request.reference))  # later ones in the batch see this one
+            url = tracking_url(settings, request.reference, token)
+            # Only the events of this transaction carry the link: afterwards just its hash is left.
+            await record_change(session, settings, request, events.VisitSubmitted, action="submitted",
+                                actor=DELEGATION, now=pending.now, tracking_url=url)
+            full = no_room.setdefault(request.division, set())
+            if domain.all_weeks_full(request.preferred_dates, full):
+                await _waitlist(session, settings, request, full, now=pending.now, tracking_url=url)
+                full.update(domain.preferred_weeks(request.preferred_dates))  # newcomers queue behind it
+            else:
+                await _route(session, settings, request, divisions[request.division], actor=RULE, by="rule",
+                             now=pending.now, tracking_url=url, waitlisted=False)
+            submissions.append(Submission(request.reference, request.status, request.division, request.flags, token))
+        await _insert_new_requests(session, requests)  # already routed (or waitlisted): no UPDATE after
+        await journal.write(session)
+    for pending, request, submission in zip(batch, requests, submissions):
+        if pending.key is not None:
+            session.add(SubmissionKey(key_hash=pending.key.hash, fingerprint=pending.key.fingerprint,
+                                      request_id=request.id, answer=submission.answer(), created_at=pending.now))
+    await session.commit()
+    return submissions
+
+
+def _new_request(data: VisitRequestCreate, reference: str, token: str, now: datetime,
+                 divisions: dict[str, domain.Division], rules: dict[str, str]) -> VisitRequest:
+    """The request, routed in memory and flagged for short notice (duplicates are flagged with the batch's reads)."""
     routing = domain.route(data.focus_areas, rules, divisions)
-    division = divisions[routing.division]
     preferred = [r.to_domain() for r in data.preferred_dates]
-    request = VisitRequest(
+    return VisitRequest(
         id=str(uuid.uuid4()), reference=reference, status="submitted", division=routing.division,
         info_divisions=routing.info_divisions, primary_focus_area=data.focus_areas[0],
         organisation=data.organisation, organisation_key=domain.organisation_key(data.organisation),
@@ -164,28 +270,26 @@ async def _new_request(session: AsyncSession, data: VisitRequestCreate, referenc
         delegation_size=data.delegation_size, preferred_dates=preferred, proposed_dates=[], purpose=data.purpose,
         needs=data.needs.model_dump(), tracking_token_hash=security.hash_token(token), created_at=now,
         updated_at=now, short_notice=domain.is_short_notice(preferred, domain.local_date(now),
-                                                            division.lead_time_weeks),
+                                                            divisions[routing.division].lead_time_weeks),
         focus_area_rows=[RequestFocusArea(position=i, focus_area=a) for i, a in enumerate(data.focus_areas)],
         members=[Member(position=i, **m.model_dump()) for i, m in enumerate(data.members)],
     )
-    request.duplicate_of = await _earlier_duplicate(session, request, now)
-    return request, division, await _weeks_without_room(session, request.division)
 
 
-async def _insert_new_request(session: AsyncSession, request: VisitRequest) -> None:
-    """The request, its focus areas and members as three statements, not through the session's unit of work.
+async def _insert_new_requests(session: AsyncSession, requests: list[VisitRequest]) -> None:
+    """The requests, their focus areas and members as three statements, not through the session's unit of work.
 
     Everything about a new request is known at once; the unit of work's bookkeeping for it (30 columns, two
-    cascading collections) cost more CPU than the inserts. The object stays out of the session.
+    cascading collections) cost more CPU than the inserts. The objects stay out of the session.
     """
-    await session.execute(INSERT_REQUEST, column_values(request))
+    await session.execute(INSERT_REQUEST, [column_values(request) for request in requests])
     await session.execute(INSERT_FOCUS_AREA, [
         {"request_id": request.id, "position": row.position, "focus_area": row.focus_area}
-        for row in request.focus_area_rows])
-    if request.members:
-        await session.execute(INSERT_MEMBER, [
-            {"request_id": request.id, "position": m.position, "name": m.name, "title": m.title, "role": m.role}
-            for m in request.members])
+        for request in requests for row in request.focus_area_rows])
+    members = [{"request_id": request.id, "position": m.position, "name": m.name, "title": m.title, "role": m.role}
+               for request in requests for m in request.members]
+    if members:
+        await session.execute(INSERT_MEMBER, members)
 
 
 def tracking_url(settings: Settings, reference: str, token: str) -> str:
@@ -197,11 +301,11 @@ def tracking_url(settings: Settings, reference: str, token: str) -> str:
 # running it (the duplicate check: 0.98 ms of CPU built each time, 0.27 ms kept; see bench/README.md).
 _requests, _divisions_table, _rules, _full_weeks_table, _waitlist_table = (
     VisitRequest.__table__, DivisionRow.__table__, RoutingRule.__table__, FullWeek.__table__, WaitlistEntry.__table__)
-EARLIER_DUPLICATE = (
-    select(_requests.c.reference)
-    .where(_requests.c.organisation_key == bindparam("organisation_key"),
-           _requests.c.primary_focus_area == bindparam("focus_area"), _requests.c.created_at >= bindparam("since"))
-    .order_by(_requests.c.created_at.desc()).limit(1))
+EARLIER_REQUESTS = (
+    select(_requests.c.organisation_key, _requests.c.primary_focus_area, _requests.c.created_at,
+           _requests.c.reference)
+    .where(_requests.c.organisation_key.in_(bindparam("organisation_keys", expanding=True)),
+           _requests.c.created_at >= bindparam("since")))
 DIVISIONS_AND_RULES = select(
     _divisions_table.c.code, _divisions_table.c.lead_time_weeks, _divisions_table.c.decision_deadline_days,
     _rules.c.focus_area).outerjoin(_rules, _rules.c.division == _divisions_table.c.code)
@@ -211,30 +315,39 @@ INSERT_MEMBER = Member.__table__.insert()
 # A week has no room for a new request when it is full, or when earlier requests are waiting for it: a place
 # that opens there goes to them first.
 WEEKS_WITHOUT_ROOM = union(
-    select(_full_weeks_table.c.iso_week).where(_full_weeks_table.c.division == bindparam("division")),
-    select(_waitlist_table.c.iso_week).where(_waitlist_table.c.division == bindparam("division")))
+    select(_full_weeks_table.c.division, _full_weeks_table.c.iso_week)
+    .where(_full_weeks_table.c.division.in_(bindparam("divisions", expanding=True))),
+    select(_waitlist_table.c.division, _waitlist_table.c.iso_week)
+    .where(_waitlist_table.c.division.in_(bindparam("divisions", expanding=True))))
 
 
 @cache
 def _bump_reference(dialect_name: str):
-    """The year's counter, created at 1 or incremented, returning the new value."""
+    """The year's counter, created at `count` or incremented by it, returning the last number handed out."""
     table = ReferenceCounter.__table__
-    return (insert_of(dialect_name)(table).values(year=bindparam("year"), last_value=1)
-            .on_conflict_do_update(index_elements=["year"], set_={"last_value": table.c.last_value + 1})
+    return (insert_of(dialect_name)(table).values(year=bindparam("year"), last_value=bindparam("count"))
+            .on_conflict_do_update(index_elements=["year"],
+                                   set_={"last_value": table.c.last_value + bindparam("count")})
             .returning(table.c.last_value))
 
 
-async def _next_reference(session: AsyncSession, now: datetime) -> str:
-    """HEL-<year>-<n>: one counter row per year, bumped atomically (see `_reserve` for why on its own)."""
-    year = domain.local_date(now).year
-    return domain.reference(year, await session.scalar(_bump_reference(session.bind.dialect.name), {"year": year}))
+async def _earlier_requests(session: AsyncSession, requests: list[VisitRequest], *,
+                            since: datetime) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
+    """Requests since `since` by the organisations of `requests`, by organisation and primary focus area."""
+    earlier: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+    rows = await session.execute(EARLIER_REQUESTS, {
+        "organisation_keys": sorted({r.organisation_key for r in requests}), "since": since})
+    for organisation_key, focus_area, created_at, reference in rows:
+        earlier.setdefault((organisation_key, focus_area), []).append((created_at, reference))
+    return earlier
 
 
-async def _earlier_duplicate(session: AsyncSession, request: VisitRequest, now: datetime) -> str | None:
+def _latest(earlier: dict[tuple[str, str], list[tuple[datetime, str]]], request: VisitRequest, *,
+            since: datetime) -> str | None:
     """The latest earlier request by the same organisation on the same primary focus area, 24 months back."""
-    return await session.scalar(EARLIER_DUPLICATE, {
-        "organisation_key": request.organisation_key, "focus_area": request.primary_focus_area,
-        "since": domain.duplicate_window_start(now)})
+    same = earlier.get((request.organisation_key, request.primary_focus_area), [])
+    found = [(at, reference) for at, reference in same if at >= since]
+    return max(found)[1] if found else None
 
 
 async def _divisions(session: AsyncSession) -> dict[str, domain.Division]:
@@ -252,8 +365,11 @@ async def _divisions_and_rules(session: AsyncSession) -> tuple[dict[str, domain.
     return divisions, rules
 
 
-async def _weeks_without_room(session: AsyncSession, division: str) -> set[str]:
-    return set(await session.scalars(WEEKS_WITHOUT_ROOM, {"division": division}))
+async def _weeks_without_room(session: AsyncSession, divisions: set[str]) -> dict[str, set[str]]:
+    weeks: dict[str, set[str]] = {}
+    for division, week in await session.execute(WEEKS_WITHOUT_ROOM, {"divisions": sorted(divisions)}):
+        weeks.setdefault(division, set()).add(week)
+    return weeks
 
 
 # ---------------------------------------------------------------- state changes shared by the use cases
