@@ -238,10 +238,9 @@ async def _store(session: AsyncSession, settings: Settings, batch: list[Pending]
             # Only the events of this transaction carry the link: afterwards just its hash is left.
             await record_change(session, settings, request, events.VisitSubmitted, action="submitted",
                                 actor=DELEGATION, now=pending.now, tracking_url=url)
-            full = no_room.setdefault(request.division, set())
+            full = no_room.get(request.division, set())
             if domain.all_weeks_full(request.preferred_dates, full):
                 await _waitlist(session, settings, request, full, now=pending.now, tracking_url=url)
-                full.update(domain.preferred_weeks(request.preferred_dates))  # newcomers queue behind it
             else:
                 await _route(session, settings, request, divisions[request.division], actor=RULE, by="rule",
                              now=pending.now, tracking_url=url, waitlisted=False)

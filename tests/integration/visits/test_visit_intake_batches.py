@@ -1,0 +1,102 @@
+"""Submissions that arrive while a transaction is being written wait for it and are stored together in the next."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from services.visits import models
+from tests.integration.visits.conftest import request_body
+from tests.support import envelopes, eventually, unique
+
+@asynccontextmanager
+async def queued_behind_a_held_submission(visits) -> AsyncIterator[Callable[..., asyncio.Task]]:
+    """Hold the reference counter, so the intake's writer waits on a first submission; what is posted meanwhile
+    queues, and goes into one transaction when the hold ends. Yields `post(body, headers)`, which starts a post and
+    returns once the intake holds it."""
+    holder = await asyncpg.connect(visits.settings.database_url)
+    intake = visits.app.state.intake
+    try:
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE reference_counters IN EXCLUSIVE MODE")  # the bump of a reference waits
+            first = asyncio.create_task(visits.client.post("/api/v1/requests", json=request_body()))
+            await eventually(lambda: _waiting_for_a_lock(holder), timeout=30)
+            posts: list[asyncio.Task] = []
+
+            async def post(body: dict, headers: dict | None = None) -> asyncio.Task:
+                posts.append(asyncio.create_task(visits.client.post("/api/v1/requests", json=body,
+                                                                    headers=headers or {})))
+                await eventually(queued, timeout=30)
+                return posts[-1]
+
+            async def queued() -> bool:
+                return len(intake.waiting) == len(posts)
+
+            yield post
+        assert (await first).status_code == 201
+    finally:
+        await holder.close()
+
+
+async def _waiting_for_a_lock(holder: asyncpg.Connection) -> bool:
+    return await holder.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'") >= 1
+
+
+async def transactions_of(visits, references: list[str]) -> set[str]:
+    """The ids of the transactions that wrote these requests (PostgreSQL's xmin)."""
+    connection = await asyncpg.connect(visits.settings.database_url)
+    try:
+        return {row["xmin"] for row in await connection.fetch(
+            "SELECT xmin::text AS xmin FROM requests WHERE reference = ANY($1)", references)}
+    finally:
+        await connection.close()
+
+
+async def test_submissions_queued_together_are_one_transaction_with_consecutive_references(visits):
+    organisation = unique("Batch ")
+    async with queued_behind_a_held_submission(visits) as post:
+        tasks = [await post(request_body(organisation=organisation, focus_areas=[area]))
+                 for area in ("education", "culture", "climate", "mobility")]
+    answers = [(await task).json() for task in tasks]
+    references = [answer["reference"] for answer in answers]
+    numbers = [int(reference.rsplit("-", 1)[1]) for reference in references]
+    assert numbers == list(range(numbers[0], numbers[0] + 4))  # in the order they came
+    assert [answer["division"] for answer in answers] == [
+        "education", "culture-and-leisure", "urban-environment", "urban-environment"]
+    assert len(await transactions_of(visits, references)) == 1
+    for answer in answers:  # each has its own rows and both events
+        [row] = await visits.rows(models.VisitRequest, models.VisitRequest.reference == answer["reference"])
+        assert [e["type"] for e in envelopes(await visits.events(row.id, 2))] == [
+            "visit.submitted.v1", "visit.routed.v1"]
+        assert await visits.count(models.HistoryEntry, models.HistoryEntry.request_id == row.id) == 2
+
+
+async def test_a_later_submission_of_the_same_batch_is_flagged_as_a_duplicate_of_the_earlier(visits):
+    organisation = unique("Twice ")
+    async with queued_behind_a_held_submission(visits) as post:
+        first = await post(request_body(organisation=organisation))
+        again = await post(request_body(organisation=organisation.upper()))  # the same organisation, as typed
+    first, again = (await first).json(), (await again).json()
+    assert len(await transactions_of(visits, [first["reference"], again["reference"]])) == 1
+    assert "possible_duplicate" not in first["flags"] and "possible_duplicate" in again["flags"]
+    assert (await visits.view(again["reference"]))["duplicate_of"] == first["reference"]
+
+
+async def test_a_submission_that_fails_its_batch_fails_alone(visits):
+    """Two bodies under one idempotency key: the transaction fails on the key, each is then tried on its own, and
+    only the second of the two is refused."""
+    key = unique("shared-")
+    async with queued_behind_a_held_submission(visits) as post:
+        plain = [await post(request_body()) for _ in range(2)]
+        keyed = await post(request_body(delegation_size=5), {"Idempotency-Key": key})
+        reused = await post(request_body(delegation_size=6), {"Idempotency-Key": key})
+        last = await post(request_body())
+    answers = [await task for task in (*plain, keyed, reused, last)]
+    assert [a.status_code for a in answers] == [201, 201, 201, 422, 201], [a.text for a in answers]
+    assert "Idempotency-Key" in answers[3].text
+    stored = [a.json()["reference"] for a in answers if a.status_code == 201]
+    assert await visits.count(models.VisitRequest, models.VisitRequest.reference.in_(stored)) == 4
+    assert await visits.count(models.SubmissionKey, models.SubmissionKey.answer["reference"].as_string().in_(
+        stored)) == 1
