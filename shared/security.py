@@ -161,7 +161,7 @@ class NoNulCharacters:
         if b"\x00" in unquote_to_bytes(scope["query_string"]):
             return "query"
         content_type = Headers(scope=scope).get("content-type", "")
-        if (b"\x00" in body or ("json" in content_type and JSON_NUL.search(body))
+        if (b"\x00" in body or ("json" in content_type and b"\\u0000" in body and JSON_NUL.search(body))
                 or ("x-www-form-urlencoded" in content_type and b"\x00" in unquote_to_bytes(body))):
             return "body"
         return None
