@@ -91,11 +91,10 @@ async def get_visit_request(reference: str, session: SessionDep, principal: Mayb
 @router.get("/requests/{reference}/history", dependencies=[public()], responses=error_responses(401, 404))
 async def get_visit_request_history(reference: str, session: SessionDep, principal: MaybeStaff,
                                     token: Token = None) -> list[HistoryOut]:
-    """What happened to the request and who did it (staff names are shown to staff only)."""
+    """What happened to the request and who did it (staff names, notes and escalations are shown to staff only)."""
     entries = await service.request_history(session=session, reference=reference, principal=principal, token=token,
                                             now=now())
-    history = [HistoryOut.model_validate(e) for e in entries]
-    return history if principal else [h.model_copy(update={"actor": None}) for h in history]
+    return [HistoryOut.model_validate(e) for e in entries] if principal else service.as_the_delegation_sees_it(entries)
 
 
 @router.post("/requests/{reference}/decision", responses=error_responses(401, 403, 404, 409))

@@ -139,7 +139,7 @@ async def _tracking_page(request: Request, session: AsyncSession, reference: str
                                               attempted="track", now=datetime.now(UTC))
     except service.NotFound:
         return _not_found(request, texts.language(lang), links_to=_page_of(reference, token))
-    history = [e for e in await service.history_of(session=session, request=visit) if e.action != "escalated"]
+    history = service.as_the_delegation_sees_it(await service.history_of(session=session, request=visit))
     return render(request, "track.html", texts.language(lang or visit.language), status=status, visit=visit,
                   history=history, token=token, errors=errors or {}, typed=typed or {},
                   links_to=_page_of(reference, token),

@@ -25,7 +25,7 @@ from services.visits.models import (
     VisitRequest, WaitlistEntry,
 )
 from services.visits.schemas import (
-    AcceptDecision, DeclineDecision, DivisionUpdate, ProposalAnswer, ProposeDecision, RedirectDecision,
+    AcceptDecision, DeclineDecision, DivisionUpdate, HistoryOut, ProposalAnswer, ProposeDecision, RedirectDecision,
     VisitRequestCreate,
 )
 from shared.auth import Principal
@@ -441,6 +441,19 @@ async def request_history(*, session: AsyncSession, reference: str, principal: P
 async def history_of(*, session: AsyncSession, request: VisitRequest) -> list[HistoryEntry]:
     return list(await session.scalars(select(HistoryEntry).where(HistoryEntry.request_id == request.id)
                                       .order_by(HistoryEntry.id)))
+
+
+# What staff write for each other stays with staff: the redirecting division's note is for the division it hands
+# the request to (the delegation's e-mail about the move leaves it out too), and an escalation is internal.
+STAFF_ONLY_ACTIONS = {"escalated"}
+STAFF_ONLY_DETAILS = {"redirected": {"message"}}
+
+
+def as_the_delegation_sees_it(entries: list[HistoryEntry]) -> list[HistoryOut]:
+    """The history for the delegation's page and its API view: no staff names, notes or escalations."""
+    return [HistoryOut(at=e.at, action=e.action, by=e.by, actor=None, status=e.status, division=e.division,
+                       details={k: v for k, v in e.details.items() if k not in STAFF_ONLY_DETAILS.get(e.action, ())})
+            for e in entries if e.action not in STAFF_ONLY_ACTIONS]
 
 
 # ---------------------------------------------------------------- decisions and cancellation

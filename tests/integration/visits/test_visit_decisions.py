@@ -6,7 +6,7 @@ import pytest
 
 from services.visits import models
 from tests.integration.visits.conftest import future, token_of
-from tests.support import envelopes
+from tests.support import envelopes, unique
 
 
 async def test_redirect_keeps_the_reference_and_the_tracking_link_works_after(visits):
@@ -29,6 +29,23 @@ async def test_redirect_keeps_the_reference_and_the_tracking_link_works_after(vi
     accepted = await visits.decide(reference, "urban-environment", decision="accept", visit_date=future(102),
                                    host="Head of urban environment")
     assert accepted.json()["status"] == "accepted"
+
+
+async def test_the_redirecting_divisions_note_is_shown_to_staff_and_not_to_the_delegation(visits):
+    submitted = await visits.submit(focus_areas=["education"])
+    reference, token = submitted["reference"], token_of(submitted)
+    note = unique("Between us: their last visit went badly ")
+    moved = await visits.decide(reference, "education", decision="redirect", to_division="culture-and-leisure",
+                                message=note)
+    assert moved.status_code == 200, moved.text
+    staff = (await visits.client.get(f"/api/v1/requests/{reference}/history", headers=visits.staff())).json()
+    own = (await visits.client.get(f"/api/v1/requests/{reference}/history", params={"token": token})).json()
+    assert [h["action"] for h in own] == [h["action"] for h in staff] == ["submitted", "routed", "redirected", "routed"]
+    assert staff[2]["details"]["message"] == note
+    assert own[2]["details"] == {"from_division": "education", "to_division": "culture-and-leisure"}
+    assert {h["actor"] for h in own} == {None}
+    page = await visits.client.get(f"/track/{reference}", params={"token": token, "lang": "en"})
+    assert page.status_code == 200 and note not in page.text and "Between us" not in page.text
 
 
 async def test_a_redirect_publishes_redirected_then_routed(visits):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from services.visits import models, service
-from tests.integration.visits.conftest import future, request_body, start_visits
+from tests.integration.visits.conftest import future, request_body, start_visits, token_of
 from tests.support import envelopes, eventually
 
 
@@ -31,6 +31,11 @@ async def test_an_overdue_request_is_escalated_once(new_database, kafka_bootstra
         assert await visits.count(models.outbox, models.outbox.c.type == "visit.escalated.v1") == 1
         listed = await visits.client.get("/api/v1/requests", params={"flag": "escalated"}, headers=visits.staff())
         assert [r["reference"] for r in listed.json()["items"]] == [submitted["reference"]]
+        history = f"/api/v1/requests/{submitted['reference']}/history"
+        staff = (await visits.client.get(history, headers=visits.staff())).json()
+        own = (await visits.client.get(history, params={"token": token_of(submitted)})).json()
+        assert [h["action"] for h in staff] == ["submitted", "routed", "escalated"]
+        assert [h["action"] for h in own] == ["submitted", "routed"]  # internal: the delegation's page leaves it out too
 
 
 async def test_the_background_job_escalates_requests_past_their_deadline(new_database, kafka_bootstrap):
