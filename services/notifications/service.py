@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from functools import cache
 
+import structlog
 from jinja2 import TemplateError
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from services.notifications.events import NOTIFYING, RecipientKind, VisitEvent, 
 from services.notifications.models import Delivery, DivisionRecipient, TrackingLink
 from services.notifications.schemas import DivisionRecipientUpdate
 
+log = structlog.get_logger()
 ERASED_BEFORE_SENDING = "personal data erased before sending"
 # Statements planning runs for every event, built once: building one costs more CPU than running it.
 _recipients, _links = DivisionRecipient.__table__, TrackingLink.__table__
@@ -204,5 +206,20 @@ async def set_division_recipient(*, session: AsyncSession, division: str, update
     row.email, row.webhook_url, row.webhook_secret = str(update_.email), url, secret if url else None
     row.updated_at, row.updated_by = datetime.now(UTC), actor
     session.add(row)
+    resent = await _resend_to_new_address(session, division, row.email, row.updated_at)
     await session.commit()
+    log.info("notifications.recipient_set", division=division, resent=resent)  # no sub: it may be an e-mail
     return row
+
+
+async def _resend_to_new_address(session: AsyncSession, division: str, email: str, now: datetime) -> int:
+    """E-mails that failed because the division had no address go to the one now set (the dispatcher's next poll).
+
+    The delivery log shows them failed until then; those whose request was erased meanwhile have no body to send.
+    """
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.division == division, Delivery.recipient_kind == "division", Delivery.channel == "email",
+               Delivery.address.is_(None), Delivery.status == "failed", Delivery.body.is_not(None))
+        .values(address=email, status="pending", attempts=0, next_attempt_at=now, failed_at=None, last_error=None))
+    return result.rowcount

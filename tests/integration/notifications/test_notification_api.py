@@ -108,6 +108,45 @@ async def test_admins_set_a_divisions_recipients_and_the_secret_is_never_shown(r
         "education@visitdesk.invalid"
 
 
+async def test_a_division_without_an_address_gets_its_failed_emails_once_an_admin_sets_one(running, publish,
+                                                                                         visit_event):
+    """A division added in visits but not yet here: its e-mails fail visibly in the log, and go out once an admin
+    sets its address; one whose request was erased meanwhile has nothing left to send and stays failed."""
+    settings, client, app, sink = running
+    division = f"pilot-{uuid.uuid4().hex[:8]}"
+    routed, erased = (visit_event("visit.routed.v1", division=division) for _ in range(2))
+    for event in (routed, erased):
+        await publish(settings, "visits.v1", event)
+    for event in (routed, erased):
+        row = await _division_row(app, event["subject"], "failed")
+        assert row.address is None and "no e-mail address configured" in row.last_error
+    await publish(settings, "visits.v1", {
+        "id": str(uuid.uuid4()), "type": "visit.personal_data_erased.v1", "source": "visits",
+        "subject": erased["subject"], "time": erased["time"], "specversion": "1.0",
+        "data": {"request_id": erased["subject"], "reference": erased["data"]["reference"]}})
+    await _division_row(app, erased["subject"], "failed", body=None)
+    address = f"{division}@city.example"
+    response = await client.put(f"/api/v1/recipients/divisions/{division}", json={"email": address},
+                                headers=bearer(settings, "admin"))
+    assert response.status_code == 200, response.text
+    sent = await _division_row(app, routed["subject"], "sent")
+    assert sent.address == address and sent.last_error is None
+    assert [m["X-Visitdesk-Reference"] for m in sink.messages() if m["To"] == address] == [routed["data"]["reference"]]
+    assert (await _division_row(app, erased["subject"], "failed", body=None)).address is None
+
+
+async def _division_row(app, request_id: str, status: str, **only) -> Delivery | None:
+    """The request's delivery to its division once it has `status` (and the `only` values)."""
+
+    async def check():
+        async with app.state.sessions() as session:
+            row = await session.scalar(select(Delivery).where(Delivery.request_id == request_id,
+                                                              Delivery.recipient_kind == "division"))
+        return row if row and row.status == status and all(getattr(row, k) == v for k, v in only.items()) else None
+
+    return await eventually(check)
+
+
 async def test_a_webhook_without_a_secret_or_a_bad_address_is_refused(running):
     settings, client, _, _ = running
     admin = bearer(settings, "admin")
