@@ -37,8 +37,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 ACTION_STATUS = {"accept": "accepted", "decline": "declined", "redirect": "routed", "propose": "dates_proposed",
                  "cancel": "cancelled", "accept_proposed": "routed", "decline_proposed": "cancelled",
                  "complete": "completed"}
-# Where the retention clock starts: the visit day, or the moment the request ended without a visit.
+# Where the retention clock starts: the visit day, or the moment the request ended without a visit; for a request
+# still waiting for a decision or an answer (OPEN), the last of its preferred and proposed days.
 VISITED, ENDED_WITHOUT_VISIT = ("accepted", "completed"), ("declined", "cancelled")
+OPEN = ("submitted", "routed", "waitlisted", "dates_proposed")
 
 
 class InvalidTransition(Exception):
@@ -207,6 +209,11 @@ def retention_cutoffs(now: datetime, days: int) -> tuple[date, datetime]:
     Returns (visit days before this are due, requests ended at or before this moment are due).
     """
     return local_date(now) - timedelta(days=days), now - timedelta(days=days)
+
+
+def last_day(preferred: list[DateRange], proposed: list[DateRange]) -> date:
+    """The last day the request could still have been visited on."""
+    return max(r.end for r in [*preferred, *proposed])
 
 
 def reference(year: int, number: int) -> str:

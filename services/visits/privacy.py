@@ -149,15 +149,25 @@ async def erase_personal_data(*, session: AsyncSession, settings: Settings, refe
 async def erase_expired_personal_data(*, session: AsyncSession, settings: Settings, now: datetime) -> int:
     """Erase requests whose visit day, or end without a visit, is `personal_data_retention_days` past.
 
-    Also those erased before and changed since: an admin may erase an open request, and the delegation may still
-    write afterwards (an answer to proposed dates), which must not stay for good.
+    Also requests never decided or never answered whose every preferred and proposed day is that far past (they can
+    no longer be visited; their status stays as it is), and those erased before and changed since: an admin may
+    erase an open request, and the delegation may still write afterwards (an answer to proposed dates), which must
+    not stay for good.
     """
     visited_before, ended_by = domain.retention_cutoffs(now, settings.personal_data_retention_days)
+    not_yet_erased = or_(VisitRequest.erased_at.is_(None), VisitRequest.erased_at < VisitRequest.updated_at)
+    # An open request's days are read in Python (they are JSON); it was made before them, so older ones only.
+    open_ones = await session.execute(
+        select(VisitRequest.id, VisitRequest.preferred_dates, VisitRequest.proposed_dates)
+        .where(not_yet_erased, VisitRequest.status.in_(domain.OPEN), VisitRequest.created_at <= ended_by))
+    lapsed = [id_ for id_, preferred, proposed in open_ones
+              if domain.last_day(preferred, proposed) < visited_before][:100]
     due = list(await session.scalars(
         select(VisitRequest)
-        .where(or_(VisitRequest.erased_at.is_(None), VisitRequest.erased_at < VisitRequest.updated_at),
+        .where(not_yet_erased,
                or_(and_(VisitRequest.status.in_(domain.VISITED), VisitRequest.visit_date < visited_before),
-                   and_(VisitRequest.status.in_(domain.ENDED_WITHOUT_VISIT), VisitRequest.ended_at <= ended_by)))
+                   and_(VisitRequest.status.in_(domain.ENDED_WITHOUT_VISIT), VisitRequest.ended_at <= ended_by),
+                   and_(VisitRequest.status.in_(domain.OPEN), VisitRequest.id.in_(lapsed))))
         .order_by(VisitRequest.id).limit(100).with_for_update(skip_locked=True)))
     for request in due:
         await _erase(session, settings, request, await plan_erasure(session, request), actor=SYSTEM,

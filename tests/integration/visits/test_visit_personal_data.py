@@ -197,6 +197,39 @@ async def test_the_retention_job_erases_after_the_configured_days_and_runs_in_th
         assert await scan(visits, values_of(past)) == {}
 
 
+async def test_a_request_never_decided_or_answered_is_erased_when_its_last_day_is_past_retention(new_database,
+                                                                                                kafka_bootstrap):
+    """Open for good (routed and never decided; dates proposed and never answered): the clock starts at the last
+    preferred or proposed day, as it can no longer be visited. The status stays; only the personal data goes."""
+    async with start_visits(await new_database("visits"), kafka_bootstrap, personal_data_retention_days=30) as visits:
+        undecided, unanswered = personal_data(), personal_data()
+        u = await visits.submit(**undecided)  # preferred: future(100) to future(104)
+        a = await visits.submit(**unanswered)
+        proposed = await visits.decide(a["reference"], "education", decision="propose",
+                                       proposed_dates=[{"start": future(150), "end": future(152)}])
+        assert proposed.status_code == 200, proposed.text
+
+        def noon(days_ahead: int) -> datetime:
+            return datetime.combine(helsinki_today() + timedelta(days=days_ahead), time(12), tzinfo=domain.HELSINKI)
+
+        async def run(now: datetime) -> list[str]:
+            async with visits.app.state.sessions() as session:
+                await privacy.erase_expired_personal_data(session=session, settings=visits.settings, now=now)
+            rows = await visits.rows(models.VisitRequest, models.VisitRequest.erased_at.is_not(None))
+            return sorted(r.reference for r in rows)
+
+        assert await run(noon(104 + 30)) == []
+        assert await run(noon(104 + 31)) == [u["reference"]]
+        assert await scan(visits, values_of(undecided)) == {}
+        assert await scan(visits, values_of(unanswered)) != {}  # its proposed days are later
+        assert await run(noon(152 + 31)) == sorted([u["reference"], a["reference"]])
+        assert await scan(visits, values_of(unanswered)) == {}
+        assert [(await visits.view(r["reference"]))["status"] for r in (u, a)] == ["routed", "dates_proposed"]
+        audits = await visits.rows(models.AuditEntry, models.AuditEntry.action == "request.personal_data_erased")
+        assert sorted((e.reference, e.details["trigger"]) for e in audits) == sorted(
+            [(u["reference"], "retention"), (a["reference"], "retention")])
+
+
 async def test_words_written_after_an_erasure_are_erased_when_retention_comes(new_database, kafka_bootstrap):
     async with start_visits(await new_database("visits"), kafka_bootstrap, personal_data_retention_days=30) as visits:
         submitted = await visits.submit(**personal_data())
