@@ -91,7 +91,6 @@ def queue_item(*, reference: str, status: str, division: str, focus_areas: list[
 class Change:
     partition: int
     offset: int
-    id: str  # the stream position after this change
     type: str
     division: str
     from_division: str | None
@@ -116,13 +115,16 @@ class Subscriber:
     """One open stream: what it may see, and where in each partition it is."""
 
     division: str | None  # a division officer's own division; None sees everything
-    since: dict[int, int]
+    since: dict[int, int]  # the next offset per partition: where the caller is, moved on by each change offered
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     cut_off: bool = False
 
     def offer(self, change: Change) -> None:
         if self.cut_off or change.offset < self.since.get(change.partition, 0):
             return
+        # Each message's id is the caller's own position, not this replica's: resumed here from a replica that was
+        # further along, a caller must not be sent back in the partitions this one has yet to catch up on.
+        self.since[change.partition] = change.offset + 1
         message = self._message(change)
         if message is None:
             return
@@ -133,9 +135,9 @@ class Subscriber:
 
     def _message(self, change: Change) -> tuple[str, str, dict] | None:
         if self.division is None or change.division == self.division:
-            return change.id, "change", {"type": change.type, "item": change.item}
+            return format_position(self.since), "change", {"type": change.type, "item": change.item}
         if change.from_division == self.division:  # redirected away: only say it left
-            return change.id, "remove", {"type": change.type, "reference": change.item["reference"]}
+            return format_position(self.since), "remove", {"type": change.type, "reference": change.item["reference"]}
         return None
 
 
@@ -182,8 +184,8 @@ class QueueStream:
                           focus_areas=change.focus_areas, country=change.country, highest_rank=change.highest_rank,
                           press=change.needs.press, flags=change.flags, visit_date=change.visit_date,
                           decision_deadline=change.decision_deadline, created_at=created_at, today=today)
-        entry = Change(partition, offset, format_position(self.position), type_, change.division,
-                       change.from_division, json.loads(json.dumps(item, default=_iso)))
+        entry = Change(partition, offset, type_, change.division, change.from_division,
+                       json.loads(json.dumps(item, default=_iso)))
         self.buffer.append(entry)
         while len(self.buffer) > self.buffer_size:
             gone = self.buffer.popleft()

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from services.visits.stream import format_position, parse_position
 from tests.integration.queue.live import future, next_message, sse_messages
 from tests.support import eventually
 
@@ -68,6 +69,24 @@ async def test_a_client_that_reconnects_with_last_event_id_gets_what_it_missed(l
     async with open_stream(live, last_event_id=missed[1]["id"]) as messages:  # dropped after the second
         again = await changes_of(messages, submitted["reference"], 1)
     assert again[0]["id"] == missed[2]["id"]
+
+
+async def test_a_client_resuming_on_a_replica_behind_it_keeps_its_own_position(live):
+    """A browser that saw some partitions further along on another replica reconnects here: this replica's changes
+    carry the browser's position, not this replica's, so its next reconnection (anywhere) repeats nothing."""
+    stream = live.app.state.queue_stream
+    submitted = await live.submit(country="NU")
+    await eventually(lambda: _seen(live, submitted["reference"], "routed"))
+    [partition] = {c.partition for c in stream.buffer if c.item["reference"] == submitted["reference"]}
+    here = parse_position(stream.position_id())
+    browser = {p: o if p == partition else o + 1000 for p, o in here.items()}  # ahead in every other partition
+    async with open_stream(live, last_event_id=format_position(browser)) as messages:
+        await next_message(messages, event="ready")
+        await live.decide(submitted["reference"], "education", decision="decline", reason="other")
+        [declined] = await changes_of(messages, submitted["reference"], 1)
+    position = parse_position(declined["id"])
+    assert position[partition] > here[partition]
+    assert {p: o for p, o in position.items() if p != partition} == {p: o for p, o in browser.items() if p != partition}
 
 
 async def test_a_client_too_far_behind_is_told_to_reload_the_snapshot(live):
