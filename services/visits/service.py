@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 import structlog
+from prometheus_client import Counter, Histogram
 from sqlalchemy import bindparam, delete, func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -103,6 +104,12 @@ class Pending:
             self.answer.set_exception(exc)
 
 
+INTAKE_BATCH = Histogram("visitdesk_intake_batch_size", "Submissions written in one transaction",
+                         buckets=(1, 2, 4, 8, 16, 32))
+INTAKE_SPLIT = Counter("visitdesk_intake_batches_split_total", "Shared transactions that failed and were retried "
+                       "one submission at a time")
+
+
 class Intake:
     """Submissions that arrive while a transaction is being written wait for it and go into the next one together.
 
@@ -131,6 +138,7 @@ class Intake:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
+                INTAKE_BATCH.observe(len(batch))
                 try:
                     await submit_all(self.sessions, self.settings, batch)
                 except BaseException as exc:  # never leave a caller waiting, even on cancellation
@@ -201,6 +209,7 @@ async def _store_together(sessions: async_sessionmaker[AsyncSession], settings: 
         except Exception as exc:
             await session.rollback()
             if len(batch) > 1:
+                INTAKE_SPLIT.inc()
                 log.info("visits.intake_batch_split", size=len(batch), error=type(exc).__name__)
             else:
                 pending = batch[0]

@@ -1,6 +1,7 @@
 """Submissions that arrive while a transaction is being written wait for it and are stored together in the next."""
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -54,8 +55,19 @@ async def transactions_of(visits, references: list[str]) -> set[str]:
         await connection.close()
 
 
+async def batches_of_three_or_four(visits) -> float:
+    """From /metrics: how many transactions so far carried three or four submissions."""
+    text = (await visits.client.get("/metrics")).text
+
+    def bucket(le: str) -> float:
+        return float(re.search(rf'^visitdesk_intake_batch_size_bucket{{le="{le}"}} (\S+)$', text, re.M).group(1))
+
+    return bucket("4.0") - bucket("2.0")
+
+
 async def test_submissions_queued_together_are_one_transaction_with_consecutive_references(visits):
     organisation = unique("Batch ")
+    before = await batches_of_three_or_four(visits)
     async with queued_behind_a_held_submission(visits) as post:
         tasks = [await post(request_body(organisation=organisation, focus_areas=[area]))
                  for area in ("education", "culture", "climate", "mobility")]
@@ -66,6 +78,7 @@ async def test_submissions_queued_together_are_one_transaction_with_consecutive_
     assert [answer["division"] for answer in answers] == [
         "education", "culture-and-leisure", "urban-environment", "urban-environment"]
     assert len(await transactions_of(visits, references)) == 1
+    assert await batches_of_three_or_four(visits) == before + 1
     for answer in answers:  # each has its own rows and both events
         [row] = await visits.rows(models.VisitRequest, models.VisitRequest.reference == answer["reference"])
         assert [e["type"] for e in envelopes(await visits.events(row.id, 2))] == [
