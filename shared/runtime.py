@@ -1,6 +1,7 @@
 """What one service process runs beside its API: producer, outbox relay, consumer loop."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -38,6 +39,7 @@ class Runtime:
         self.loop: ConsumerLoop | None = None
         self.tasks: list[asyncio.Task] = []
         self.draining: list[asyncio.Task] = []
+        self.before_stop: list[Callable[[], Awaitable[None]]] = []  # work in hand that writes to the outbox
         self.relay_task: asyncio.Task | None = None
         self.kafka_started = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -98,6 +100,11 @@ class Runtime:
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop taking work, let the batches in hand finish and commit, publish what they wrote, flush."""
+        for finish in self.before_stop:  # while the relay still runs, so what they commit is published
+            try:
+                await asyncio.wait_for(finish(), grace_seconds)
+            except Exception as exc:  # TimeoutError included: stopping goes on
+                log.warning("runtime.before_stop_failed", service=self.service, error=repr(exc))
         self.stopping.set()
         if self.loop is not None:
             self.loop.stopping = True

@@ -28,10 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.run_task(privacy.retention_loop(runtime.sessions, settings))
         queue.start(app, runtime, settings)
         app.state.intake = service.Intake(runtime.sessions, settings)
-        try:
-            yield
-        finally:
-            await app.state.intake.drain()
+        runtime.before_stop.append(app.state.intake.drain)
+        yield
 
     app = service_app(service="visits", settings=settings, outbox=models.outbox, processed=models.processed_events,
                       consumes=["capacity.v1"], handlers=consumer.handlers(settings), extras=jobs)

@@ -5,12 +5,14 @@ import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import Context
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import structlog
+from opentelemetry import context as otel_context
 from prometheus_client import Counter, Histogram
 from sqlalchemy import bindparam, delete, func, select, union
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +32,7 @@ from services.visits.schemas import (
     VisitRequestCreate,
 )
 from shared.auth import Principal
-from shared.db import column_values, insert_of
+from shared.db import column_values, database_unavailable, insert_of
 
 log = structlog.get_logger()
 
@@ -89,6 +91,7 @@ class Pending:
     now: datetime
     key: IdempotencyKey | None
     answer: asyncio.Future
+    trace: otel_context.Context  # the caller's request: its events continue that trace, not the writer's
     reference: str = ""
 
     def settle(self, outcome: Callable[[], Submission]) -> None:
@@ -128,10 +131,10 @@ class Intake:
         """Store a request, route it (or waitlist it) and publish both events; a key seen before gets its first
         answer."""
         key = IdempotencyKey.of(idempotency_key, data) if idempotency_key else None
-        pending = Pending(data, now, key, asyncio.get_running_loop().create_future())
+        pending = Pending(data, now, key, asyncio.get_running_loop().create_future(), otel_context.get_current())
         self.waiting.append(pending)
-        if self.writer is None:
-            self.writer = asyncio.create_task(self._write_waiting(), name="visits-intake")
+        if self.writer is None:  # in a context of its own: not that of the request that happened to start it
+            self.writer = asyncio.create_task(self._write_waiting(), name="visits-intake", context=Context())
         return await pending.answer
 
     async def _write_waiting(self) -> None:
@@ -142,6 +145,8 @@ class Intake:
                 try:
                     await submit_all(self.sessions, self.settings, batch)
                 except BaseException as exc:  # never leave a caller waiting, even on cancellation
+                    if not isinstance(exc, Exception):
+                        batch, self.waiting = batch + self.waiting, []
                     for pending in batch:
                         pending.fail(exc if isinstance(exc, Exception) else RuntimeError("intake stopped"))
                     if not isinstance(exc, Exception):
@@ -157,6 +162,8 @@ class Intake:
 
 async def submit_all(sessions: async_sessionmaker[AsyncSession], settings: Settings, batch: list[Pending]) -> None:
     """Settle every pending submission: a retried key gets its first answer, the others are stored together."""
+    again = _keys_repeated(batch)  # a double click: the first is stored, the others answer as it did
+    batch = [pending for pending in batch if pending not in again]
     firsts = await _reserve(sessions, batch)
     fresh = []
     for pending in batch:
@@ -167,6 +174,20 @@ async def submit_all(sessions: async_sessionmaker[AsyncSession], settings: Setti
             fresh.append(pending)
     if fresh:
         await _store_together(sessions, settings, fresh)
+    if again:
+        await submit_all(sessions, settings, again)
+
+
+def _keys_repeated(batch: list[Pending]) -> list[Pending]:
+    """Submissions whose idempotency key came earlier in the same batch."""
+    seen: set[str] = set()
+    repeated = []
+    for pending in batch:
+        if pending.key and pending.key.hash in seen:
+            repeated.append(pending)
+        elif pending.key:
+            seen.add(pending.key.hash)
+    return repeated
 
 
 async def _reserve(sessions: async_sessionmaker[AsyncSession], batch: list[Pending]) -> dict[str, SubmissionKey]:
@@ -208,6 +229,10 @@ async def _store_together(sessions: async_sessionmaker[AsyncSession], settings: 
             submissions = await _store(session, settings, batch)
         except Exception as exc:
             await session.rollback()
+            if database_unavailable(exc):  # trying each alone would only wait out the same outage again
+                for pending in batch:
+                    pending.fail(exc)
+                return
             if len(batch) > 1:
                 INTAKE_SPLIT.inc()
                 log.info("visits.intake_batch_split", size=len(batch), error=type(exc).__name__)
@@ -240,20 +265,12 @@ async def _store(session: AsyncSession, settings: Settings, batch: list[Pending]
     submissions = []
     with session.no_autoflush:
         for pending, request, token in zip(batch, requests, tokens):
-            request.duplicate_of = _latest(earlier, request, since=domain.duplicate_window_start(pending.now))
-            earlier.setdefault((request.organisation_key, request.primary_focus_area), []).append(
-                (request.created_at, request.reference))  # later ones in the batch see this one
-            url = tracking_url(settings, request.reference, token)
-            # Only the events of this transaction carry the link: afterwards just its hash is left.
-            await record_change(session, settings, request, events.VisitSubmitted, action="submitted",
-                                actor=DELEGATION, now=pending.now, tracking_url=url)
-            full = no_room.get(request.division, set())
-            if domain.all_weeks_full(request.preferred_dates, full):
-                await _waitlist(session, settings, request, full, now=pending.now, tracking_url=url)
-            else:
-                await _route(session, settings, request, divisions[request.division], actor=RULE, by="rule",
-                             now=pending.now, tracking_url=url, waitlisted=False)
-            submissions.append(Submission(request.reference, request.status, request.division, request.flags, token))
+            traced = otel_context.attach(pending.trace)  # its events continue the caller's trace
+            try:
+                submissions.append(await _record_submission(session, settings, pending, request, token, divisions,
+                                                            earlier, no_room))
+            finally:
+                otel_context.detach(traced)
         await _insert_new_requests(session, requests)  # already routed (or waitlisted): no UPDATE after
         await journal.write(session)
     for pending, request, submission in zip(batch, requests, submissions):
@@ -262,6 +279,27 @@ async def _store(session: AsyncSession, settings: Settings, batch: list[Pending]
                                       request_id=request.id, answer=submission.answer(), created_at=pending.now))
     await session.commit()
     return submissions
+
+
+async def _record_submission(session: AsyncSession, settings: Settings, pending: Pending, request: VisitRequest,
+                             token: str, divisions: dict[str, domain.Division],
+                             earlier: dict[tuple[str, str], list[tuple[datetime, str]]],
+                             no_room: dict[str, set[str]]) -> Submission:
+    """One submission of the batch: flagged, recorded as submitted, then routed or waitlisted (in memory)."""
+    request.duplicate_of = _latest(earlier, request, since=domain.duplicate_window_start(pending.now))
+    earlier.setdefault((request.organisation_key, request.primary_focus_area), []).append(
+        (request.created_at, request.reference))  # later ones in the batch see this one
+    url = tracking_url(settings, request.reference, token)
+    # Only the events of this transaction carry the link: afterwards just its hash is left.
+    await record_change(session, settings, request, events.VisitSubmitted, action="submitted",
+                        actor=DELEGATION, now=pending.now, tracking_url=url)
+    full = no_room.get(request.division, set())
+    if domain.all_weeks_full(request.preferred_dates, full):
+        await _waitlist(session, settings, request, full, now=pending.now, tracking_url=url)
+    else:
+        await _route(session, settings, request, divisions[request.division], actor=RULE, by="rule",
+                     now=pending.now, tracking_url=url, waitlisted=False)
+    return Submission(request.reference, request.status, request.division, request.flags, token)
 
 
 def _new_request(data: VisitRequestCreate, reference: str, token: str, now: datetime,

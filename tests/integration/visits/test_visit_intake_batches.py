@@ -6,16 +6,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
+from sqlalchemy.exc import IntegrityError
 
 from services.visits import models
 from tests.integration.visits.conftest import request_body
 from tests.support import envelopes, eventually, unique
 
 @asynccontextmanager
-async def queued_behind_a_held_submission(visits) -> AsyncIterator[Callable[..., asyncio.Task]]:
+async def queued_behind_a_held_submission(visits, *, first_fails: bool = False,
+                                          meanwhile: str = "") -> AsyncIterator[Callable[..., asyncio.Task]]:
     """Hold the reference counter, so the intake's writer waits on a first submission; what is posted meanwhile
     queues, and goes into one transaction when the hold ends. Yields `post(body, headers)`, which starts a post and
-    returns once the intake holds it."""
+    returns once the intake holds it. `meanwhile`: SQL run by the holder before it lets go."""
     holder = await asyncpg.connect(visits.settings.database_url)
     intake = visits.app.state.intake
     try:
@@ -35,7 +37,10 @@ async def queued_behind_a_held_submission(visits) -> AsyncIterator[Callable[...,
                 return len(intake.waiting) == len(posts)
 
             yield post
-        assert (await first).status_code == 201
+            if meanwhile:
+                await holder.execute(meanwhile)
+        [outcome] = await asyncio.gather(first, return_exceptions=True)
+        assert isinstance(outcome, IntegrityError) if first_fails else outcome.status_code == 201
     finally:
         await holder.close()
 
@@ -79,11 +84,15 @@ async def test_submissions_queued_together_are_one_transaction_with_consecutive_
         "education", "culture-and-leisure", "urban-environment", "urban-environment"]
     assert len(await transactions_of(visits, references)) == 1
     assert await batches_of_three_or_four(visits) == before + 1
-    for answer in answers:  # each has its own rows and both events
+    traces = set()
+    for answer in answers:  # each has its own rows, both events, and its own request's trace
         [row] = await visits.rows(models.VisitRequest, models.VisitRequest.reference == answer["reference"])
-        assert [e["type"] for e in envelopes(await visits.events(row.id, 2))] == [
-            "visit.submitted.v1", "visit.routed.v1"]
+        records = await visits.events(row.id, 2)
+        assert [e["type"] for e in envelopes(records)] == ["visit.submitted.v1", "visit.routed.v1"]
         assert await visits.count(models.HistoryEntry, models.HistoryEntry.request_id == row.id) == 2
+        [trace] = {dict(r.headers)["traceparent"].split(b"-")[1] for r in records}
+        traces.add(trace)
+    assert len(traces) == 4
 
 
 async def test_a_later_submission_of_the_same_batch_is_flagged_as_a_duplicate_of_the_earlier(visits):
@@ -97,19 +106,40 @@ async def test_a_later_submission_of_the_same_batch_is_flagged_as_a_duplicate_of
     assert (await visits.view(again["reference"]))["duplicate_of"] == first["reference"]
 
 
-async def test_a_submission_that_fails_its_batch_fails_alone(visits):
-    """Two bodies under one idempotency key: the transaction fails on the key, each is then tried on its own, and
-    only the second of the two is refused."""
-    key = unique("shared-")
+async def test_one_key_twice_in_a_batch_is_stored_once_and_answered_alike_without_failing_the_batch(visits):
+    """A double click: the second with the same body gets the first's answer, another body under that key a 422;
+    the others in the batch are not held up by a failed transaction, and no reference number is spent on them."""
+    key, splits = unique("twice-"), await _splits(visits)
+    body = request_body()
     async with queued_behind_a_held_submission(visits) as post:
-        plain = [await post(request_body()) for _ in range(2)]
-        keyed = await post(request_body(delegation_size=5), {"Idempotency-Key": key})
-        reused = await post(request_body(delegation_size=6), {"Idempotency-Key": key})
+        plain = await post(request_body())
+        keyed = [await post(b, {"Idempotency-Key": key}) for b in (body, body, request_body(delegation_size=6))]
         last = await post(request_body())
-    answers = [await task for task in (*plain, keyed, reused, last)]
+    answers = [await task for task in (plain, *keyed, last)]
     assert [a.status_code for a in answers] == [201, 201, 201, 422, 201], [a.text for a in answers]
-    assert "Idempotency-Key" in answers[3].text
-    stored = [a.json()["reference"] for a in answers if a.status_code == 201]
-    assert await visits.count(models.VisitRequest, models.VisitRequest.reference.in_(stored)) == 4
-    assert await visits.count(models.SubmissionKey, models.SubmissionKey.answer["reference"].as_string().in_(
-        stored)) == 1
+    assert answers[1].json() == answers[2].json() and "Idempotency-Key" in answers[3].text
+    stored = [answers[i].json()["reference"] for i in (0, 1, 4)]
+    numbers = sorted(int(reference.rsplit("-", 1)[1]) for reference in stored)
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+    assert len(await transactions_of(visits, stored)) == 1
+    assert await _splits(visits) == splits
+
+
+async def test_a_submission_that_fails_its_batch_fails_alone(visits):
+    """The counter is set back so that the first of a batch gets a reference already taken: the transaction fails,
+    each is tried on its own, and only that one is refused."""
+    splits = await _splits(visits)
+    async with queued_behind_a_held_submission(
+            visits, first_fails=True,  # the held one gets the other number already taken
+            meanwhile="UPDATE reference_counters SET last_value = last_value - 2") as post:
+        tasks = [await post(request_body()) for _ in range(3)]
+    failed, *answers = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(failed, IntegrityError) and "uq_requests_reference" in str(failed)  # a 500 over HTTP
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert len(await transactions_of(visits, [a.json()["reference"] for a in answers])) == 2
+    assert await _splits(visits) == splits + 1
+
+
+async def _splits(visits) -> float:
+    text = (await visits.client.get("/metrics")).text
+    return float(re.search(r"^visitdesk_intake_batches_split_total (\S+)$", text, re.M).group(1))
