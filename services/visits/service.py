@@ -83,7 +83,7 @@ class IdempotencyKey:
         return cls(hashlib.sha256(key.encode()).hexdigest(), hashlib.sha256(body.encode()).hexdigest())
 
 
-@dataclass
+@dataclass(eq=False)
 class Pending:
     """One submission on its way into a transaction, and the future its caller awaits."""
 
@@ -94,21 +94,26 @@ class Pending:
     trace: otel_context.Context  # the caller's request: its events continue that trace, not the writer's
     reference: str = ""
 
-    def settle(self, outcome: Callable[[], Submission]) -> None:
-        if self.answer.done():  # the caller has gone (a dropped connection); the submission is kept all the same
-            return
-        try:
-            self.answer.set_result(outcome())
-        except Exception as exc:
-            self.answer.set_exception(exc)
+    # A caller that has gone (a dropped connection) has a done future: its submission is kept all the same.
+    def resolve(self, submission: Submission) -> None:
+        if not self.answer.done():
+            self.answer.set_result(submission)
 
     def fail(self, exc: BaseException) -> None:
         if not self.answer.done():
             self.answer.set_exception(exc)
 
+    def replay(self, settings: Settings, first: SubmissionKey) -> None:
+        """Answer as the key's first submission did, or KeyReused for another body."""
+        try:
+            self.resolve(_replay(settings, self.key, first))
+        except KeyReused as exc:
+            self.fail(exc)
 
+
+MOST_PER_TRANSACTION = 32
 INTAKE_BATCH = Histogram("visitdesk_intake_batch_size", "Submissions written in one transaction",
-                         buckets=(1, 2, 4, 8, 16, 32))
+                         buckets=(1, 2, 4, 8, 16, MOST_PER_TRANSACTION))
 INTAKE_SPLIT = Counter("visitdesk_intake_batches_split_total", "Shared transactions that failed and were retried "
                        "one submission at a time")
 
@@ -121,8 +126,8 @@ class Intake:
     that fails is tried again one submission at a time, so one bad submission never fails the others.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, *, most: int = 32):
-        self.sessions, self.settings, self.most = sessions, settings, most
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings):
+        self.sessions, self.settings = sessions, settings
         self.waiting: list[Pending] = []
         self.writer: asyncio.Task | None = None
 
@@ -140,17 +145,18 @@ class Intake:
     async def _write_waiting(self) -> None:
         try:
             while self.waiting:
-                batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
+                batch, self.waiting = self.waiting[:MOST_PER_TRANSACTION], self.waiting[MOST_PER_TRANSACTION:]
                 INTAKE_BATCH.observe(len(batch))
                 try:
-                    await submit_all(self.sessions, self.settings, batch)
-                except BaseException as exc:  # never leave a caller waiting, even on cancellation
-                    if not isinstance(exc, Exception):
-                        batch, self.waiting = batch + self.waiting, []
+                    await _submit_all(self.sessions, self.settings, batch)
+                except Exception as exc:  # never leave a caller waiting
                     for pending in batch:
-                        pending.fail(exc if isinstance(exc, Exception) else RuntimeError("intake stopped"))
-                    if not isinstance(exc, Exception):
-                        raise
+                        pending.fail(exc)
+                except BaseException:  # cancelled: nobody is left to write what waits either
+                    for pending in batch + self.waiting:
+                        pending.fail(RuntimeError("intake stopped"))
+                    self.waiting = []
+                    raise
         finally:
             self.writer = None
 
@@ -160,34 +166,32 @@ class Intake:
             await asyncio.shield(self.writer)
 
 
-async def submit_all(sessions: async_sessionmaker[AsyncSession], settings: Settings, batch: list[Pending]) -> None:
-    """Settle every pending submission: a retried key gets its first answer, the others are stored together."""
-    again = _keys_repeated(batch)  # a double click: the first is stored, the others answer as it did
-    batch = [pending for pending in batch if pending not in again]
+async def _submit_all(sessions: async_sessionmaker[AsyncSession], settings: Settings, batch: list[Pending]) -> None:
+    """Answer every pending submission: a retried key gets its first answer, the others are stored together."""
+    batch, again = _first_of_each_key(batch)  # a double click: the first is stored, the others answer as it did
     firsts = await _reserve(sessions, batch)
     fresh = []
     for pending in batch:
         first = firsts.get(pending.key.hash) if pending.key else None
         if first is not None:
-            pending.settle(lambda p=pending, f=first: _replay(settings, p.key, f))
+            pending.replay(settings, first)
         else:
             fresh.append(pending)
     if fresh:
         await _store_together(sessions, settings, fresh)
     if again:
-        await submit_all(sessions, settings, again)
+        await _submit_all(sessions, settings, again)
 
 
-def _keys_repeated(batch: list[Pending]) -> list[Pending]:
-    """Submissions whose idempotency key came earlier in the same batch."""
+def _first_of_each_key(batch: list[Pending]) -> tuple[list[Pending], list[Pending]]:
+    """The batch without the submissions whose idempotency key came earlier in it, and those."""
     seen: set[str] = set()
-    repeated = []
+    first, again = [], []
     for pending in batch:
-        if pending.key and pending.key.hash in seen:
-            repeated.append(pending)
-        elif pending.key:
+        (again if pending.key and pending.key.hash in seen else first).append(pending)
+        if pending.key:
             seen.add(pending.key.hash)
-    return repeated
+    return first, again
 
 
 async def _reserve(sessions: async_sessionmaker[AsyncSession], batch: list[Pending]) -> dict[str, SubmissionKey]:
@@ -243,11 +247,11 @@ async def _store_together(sessions: async_sessionmaker[AsyncSession], settings: 
                 if first is None:
                     pending.fail(exc)
                 else:  # a concurrent submission with this key committed first: answer as it did
-                    pending.settle(lambda: _replay(settings, pending.key, first))
+                    pending.replay(settings, first)
                 return
         else:
             for pending, submission in zip(batch, submissions, strict=True):
-                pending.settle(lambda s=submission: s)
+                pending.resolve(submission)
             return
     for pending in batch:
         await _store_together(sessions, settings, [pending])

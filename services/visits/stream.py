@@ -135,10 +135,12 @@ class Subscriber:
 
     def _message(self, change: Change) -> tuple[str, str, dict] | None:
         if self.division is None or change.division == self.division:
-            return format_position(self.since), "change", {"type": change.type, "item": change.item}
-        if change.from_division == self.division:  # redirected away: only say it left
-            return format_position(self.since), "remove", {"type": change.type, "reference": change.item["reference"]}
-        return None
+            event, data = "change", {"type": change.type, "item": change.item}
+        elif change.from_division == self.division:  # redirected away: only say it left
+            event, data = "remove", {"type": change.type, "reference": change.item["reference"]}
+        else:
+            return None
+        return format_position(self.since), event, data
 
 
 class QueueStream:

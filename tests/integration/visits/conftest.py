@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -46,6 +47,12 @@ def request_body(**changes) -> dict:
         "needs": {"interpreter_language": None, "press": False, "accessibility": None},
     }
     return body | changes
+
+
+async def someone_waits_for_a_lock(holder: asyncpg.Connection) -> bool:
+    """A session of the holder's database waits for a lock (the one the holder's transaction took)."""
+    return await holder.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'") >= 1
 
 
 def token_of(submitted: dict) -> str:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.visits import models, privacy
-from tests.integration.visits.conftest import request_body, token_of
+from tests.integration.visits.conftest import request_body, someone_waits_for_a_lock, token_of
 from tests.integration.visits.test_visit_form import form_data
 from tests.support import envelopes, eventually, read_topic, unique
 
@@ -95,7 +95,7 @@ async def test_concurrent_posts_with_one_key_store_one_request_and_all_get_its_a
         async with holder.transaction():
             await holder.execute("LOCK TABLE submission_keys IN SHARE MODE")  # reads pass, inserts wait
             posts = asyncio.gather(*(post(visits, body, key) for _ in range(3)))
-            await eventually(lambda: _waiting_for_a_lock(holder, 1), timeout=30)
+            await eventually(lambda: someone_waits_for_a_lock(holder), timeout=30)
         answers = await posts
     finally:
         await holder.close()
@@ -104,12 +104,6 @@ async def test_concurrent_posts_with_one_key_store_one_request_and_all_get_its_a
     assert await stored(visits, body["organisation"]) == [answers[0].json()["reference"]]
     assert await totals(visits) == [n + added for n, added in zip(before, [1, 2, 2, 1], strict=True)]
     assert await _last_reference_number(visits) == counter + 1
-
-
-async def _waiting_for_a_lock(holder: asyncpg.Connection, count: int) -> bool:
-    waiting = await holder.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                    "AND wait_event_type = 'Lock'")
-    return waiting >= count
 
 
 async def _last_reference_number(visits) -> int:

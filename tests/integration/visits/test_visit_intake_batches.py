@@ -9,7 +9,7 @@ import asyncpg
 from sqlalchemy.exc import IntegrityError
 
 from services.visits import models
-from tests.integration.visits.conftest import request_body
+from tests.integration.visits.conftest import request_body, someone_waits_for_a_lock
 from tests.support import envelopes, eventually, unique
 
 @asynccontextmanager
@@ -24,7 +24,7 @@ async def queued_behind_a_held_submission(visits, *, first_fails: bool = False,
         async with holder.transaction():
             await holder.execute("LOCK TABLE reference_counters IN EXCLUSIVE MODE")  # the bump of a reference waits
             first = asyncio.create_task(visits.client.post("/api/v1/requests", json=request_body()))
-            await eventually(lambda: _waiting_for_a_lock(holder), timeout=30)
+            await eventually(lambda: someone_waits_for_a_lock(holder), timeout=30)
             posts: list[asyncio.Task] = []
 
             async def post(body: dict, headers: dict | None = None) -> asyncio.Task:
@@ -45,11 +45,6 @@ async def queued_behind_a_held_submission(visits, *, first_fails: bool = False,
         await holder.close()
 
 
-async def _waiting_for_a_lock(holder: asyncpg.Connection) -> bool:
-    return await holder.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND wait_event_type = 'Lock'") >= 1
-
-
 async def transactions_of(visits, references: list[str]) -> set[str]:
     """The ids of the transactions that wrote these requests (PostgreSQL's xmin)."""
     connection = await asyncpg.connect(visits.settings.database_url)
@@ -60,14 +55,17 @@ async def transactions_of(visits, references: list[str]) -> set[str]:
         await connection.close()
 
 
-async def batches_of_three_or_four(visits) -> float:
-    """From /metrics: how many transactions so far carried three or four submissions."""
+async def metrics(visits, *samples: str) -> list[float]:
+    """Values of these samples (name with labels, as /metrics writes them)."""
     text = (await visits.client.get("/metrics")).text
+    return [float(re.search(rf"^{re.escape(sample)} (\S+)$", text, re.M).group(1)) for sample in samples]
 
-    def bucket(le: str) -> float:
-        return float(re.search(rf'^visitdesk_intake_batch_size_bucket{{le="{le}"}} (\S+)$', text, re.M).group(1))
 
-    return bucket("4.0") - bucket("2.0")
+async def batches_of_three_or_four(visits) -> float:
+    """How many transactions so far carried three or four submissions."""
+    four, two = await metrics(visits, 'visitdesk_intake_batch_size_bucket{le="4.0"}',
+                              'visitdesk_intake_batch_size_bucket{le="2.0"}')
+    return four - two
 
 
 async def test_submissions_queued_together_are_one_transaction_with_consecutive_references(visits):
@@ -141,5 +139,5 @@ async def test_a_submission_that_fails_its_batch_fails_alone(visits):
 
 
 async def _splits(visits) -> float:
-    text = (await visits.client.get("/metrics")).text
-    return float(re.search(r"^visitdesk_intake_batches_split_total (\S+)$", text, re.M).group(1))
+    [splits] = await metrics(visits, "visitdesk_intake_batches_split_total")
+    return splits
