@@ -74,7 +74,8 @@ async def start_servers(postgres: str, kafka: str, *, profile=None) -> tuple[Ser
     return visits, baseline, [visits_db, baseline_db]
 
 
-async def run(postgres: str, kafka: str, *, seconds: float = 10, rounds: int = 3, concurrency: int = 16) -> dict:
+async def run(postgres: str, kafka: str, *, seconds: float = 10, rounds: int = 3, concurrency: int = 16,
+              name: str = "intake") -> dict:
     visits, baseline, databases = await start_servers(postgres, kafka)
     rng = random.Random(11)
     targets = {"visits": (visits, "/api/v1/requests"), "baseline": (baseline, "/submit")}
@@ -129,7 +130,7 @@ async def run(postgres: str, kafka: str, *, seconds: float = 10, rounds: int = 3
         "outbox_drain_seconds_after_round": drains, "error_samples": errors[:5],
         "concurrency": concurrency, "seconds": seconds, "rounds": rounds,
     }
-    save("intake", figures)
+    save(name, figures)
     return figures
 
 
