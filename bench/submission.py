@@ -23,7 +23,7 @@ from bench.harness import (  # puts the tree under test (BENCH_SOURCE) first on 
 async def run(postgres: str, kafka: str, *, count: int, warm_up: int = 100) -> dict:
     database = await fresh_database(postgres, "visits")
     os.environ.update(service_env("visits", database, kafka, topic_prefix()))
-    from services.visits import service
+    from services.visits import intake
     from services.visits.config import Settings
     from services.visits.schemas import VisitRequestCreate
     from shared.db import make_engine
@@ -36,7 +36,7 @@ async def run(postgres: str, kafka: str, *, count: int, warm_up: int = 100) -> d
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     rng = random.Random(5)
     bodies = [VisitRequestCreate.model_validate(visit_payload(rng)) for _ in range(warm_up + count)]
-    intake = service.Intake(sessions, settings)
+    intake = intake.Intake(sessions, settings)
     try:
         for body in bodies[:warm_up]:
             await intake.submit(body, now=datetime.now(UTC))

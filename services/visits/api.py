@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from services.visits import domain, listing, privacy, security, service
+from services.visits import access, configuration, decisions, domain, listing, privacy, security, submission
 from services.visits.config import Settings
 from services.visits.models import DivisionRow
 from services.visits.schemas import (
@@ -67,7 +67,7 @@ async def submit_visit_request(body: VisitRequestCreate, request: Request, setti
     submitted = await request.app.state.intake.submit(
         body, now=now(), idempotency_key=None if idempotency_key is None else f"api:{idempotency_key}")
     return Submitted(reference=submitted.reference, status=submitted.status, division=submitted.division,
-                     tracking_url=service.tracking_url(settings, submitted.reference, submitted.token),
+                     tracking_url=submission.tracking_url(settings, submitted.reference, submitted.token),
                      flags=submitted.flags)
 
 
@@ -83,7 +83,7 @@ async def list_visit_requests(principal: Staff, session: SessionDep,
             response_model=VisitRequestStaff | VisitRequestPublic)
 async def get_visit_request(reference: str, session: SessionDep, principal: MaybeStaff, token: Token = None):
     """One request: the delegation with its tracking token, or staff with a bearer token."""
-    visit = await service.visible_request(session=session, reference=reference, principal=principal, token=token,
+    visit = await access.visible_request(session=session, reference=reference, principal=principal, token=token,
                                           attempted="view", now=now())
     return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
 
@@ -92,16 +92,16 @@ async def get_visit_request(reference: str, session: SessionDep, principal: Mayb
 async def get_visit_request_history(reference: str, session: SessionDep, principal: MaybeStaff,
                                     token: Token = None) -> list[HistoryOut]:
     """What happened to the request and who did it (staff names, notes and escalations are shown to staff only)."""
-    entries = await service.request_history(session=session, reference=reference, principal=principal, token=token,
+    entries = await access.request_history(session=session, reference=reference, principal=principal, token=token,
                                             now=now())
-    return [HistoryOut.model_validate(e) for e in entries] if principal else service.as_the_delegation_sees_it(entries)
+    return [HistoryOut.model_validate(e) for e in entries] if principal else access.as_the_delegation_sees_it(entries)
 
 
 @router.post("/requests/{reference}/decision", responses=error_responses(401, 403, 404, 409))
 async def decide_visit_request(reference: str, body: Decision, principal: Decider, session: SessionDep,
                                settings: SettingsDep) -> VisitRequestStaff:
     """Accept, decline, redirect or propose dates (the owning division's officers, or admins)."""
-    visit = await service.decide(session=session, settings=settings, reference=reference, principal=principal,
+    visit = await decisions.decide(session=session, settings=settings, reference=reference, principal=principal,
                                  decision=body, now=now())
     return VisitRequestStaff.model_validate(visit)
 
@@ -111,7 +111,7 @@ async def decide_visit_request(reference: str, body: Decision, principal: Decide
 async def cancel_visit_request(reference: str, session: SessionDep, settings: SettingsDep, principal: MaybeStaff,
                                token: Token = None):
     """Call the visit off: the delegation with its token, or the owning division's staff."""
-    visit = await service.cancel_request(session=session, settings=settings, reference=reference,
+    visit = await decisions.cancel_request(session=session, settings=settings, reference=reference,
                                          principal=principal, token=token, now=now())
     return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
 
@@ -120,7 +120,7 @@ async def cancel_visit_request(reference: str, session: SessionDep, settings: Se
 async def answer_proposed_dates(reference: str, body: ProposalAnswer, session: SessionDep, settings: SettingsDep,
                                 token: Token = None) -> VisitRequestPublic:
     """The delegation takes one of the proposed date ranges (back to the division) or turns them down (cancelled)."""
-    visit = await service.answer_proposal(session=session, settings=settings, reference=reference, token=token,
+    visit = await decisions.answer_proposal(session=session, settings=settings, reference=reference, token=token,
                                           answer=body, now=now())
     return VisitRequestPublic.model_validate(visit)
 
@@ -137,14 +137,14 @@ async def erase_personal_data(reference: str, principal: Admin, session: Session
 @router.get("/routing-rules", tags=["configuration"], responses=error_responses(401, 403))
 async def list_routing_rules(principal: Staff, session: SessionDep) -> list[RoutingRuleOut]:
     """Which division owns new requests on each focus area."""
-    return [RoutingRuleOut.model_validate(r) for r in await service.routing_rules(session=session)]
+    return [RoutingRuleOut.model_validate(r) for r in await configuration.routing_rules(session=session)]
 
 
 @router.put("/routing-rules/{focus_area}", tags=["configuration"], responses=error_responses(401, 403, 404))
 async def change_routing_rule(focus_area: str, body: RoutingRuleUpdate, principal: Admin,
                               session: SessionDep) -> RoutingRuleOut:
     """Send new requests on a focus area to another division (requests already routed stay)."""
-    rule = await service.set_routing_rule(session=session, principal=principal, focus_area=focus_area,
+    rule = await configuration.set_routing_rule(session=session, principal=principal, focus_area=focus_area,
                                           division=body.division, now=now())
     return RoutingRuleOut.model_validate(rule)
 
@@ -157,13 +157,13 @@ def division_out(row: DivisionRow) -> DivisionOut:
 @router.get("/divisions", tags=["configuration"], responses=error_responses(401, 403))
 async def list_divisions(principal: Staff, session: SessionDep) -> list[DivisionOut]:
     """Every division with its lead time and decision deadline."""
-    return [division_out(d) for d in await service.divisions(session=session)]
+    return [division_out(d) for d in await configuration.divisions(session=session)]
 
 
 @router.put("/divisions/{division}", tags=["configuration"], responses=error_responses(401, 403, 404))
 async def change_division(division: str, body: DivisionUpdate, principal: Admin, session: SessionDep) -> DivisionOut:
     """A division's lead time (weeks) and decision deadline (working days), for requests routed from now on."""
-    row = await service.update_division(session=session, principal=principal, code=division, change=body, now=now())
+    row = await configuration.update_division(session=session, principal=principal, code=division, change=body, now=now())
     return division_out(row)
 
 
@@ -173,11 +173,11 @@ def install_error_handlers(app: FastAPI) -> None:
     def field_error(where: str, field: str, message: str) -> JSONResponse:
         return JSONResponse({"detail": [{"loc": [where, field], "msg": message, "type": "value_error"}]}, 422)
 
-    app.add_exception_handler(service.NotFound, lambda r, e: JSONResponse({"detail": "request not found"}, 404))
-    app.add_exception_handler(service.Forbidden, lambda r, e: JSONResponse({"detail": str(e)}, 403))
-    app.add_exception_handler(service.Unknown, lambda r, e: JSONResponse({"detail": str(e)}, 404))
+    app.add_exception_handler(access.NotFound, lambda r, e: JSONResponse({"detail": "request not found"}, 404))
+    app.add_exception_handler(access.Forbidden, lambda r, e: JSONResponse({"detail": str(e)}, 403))
+    app.add_exception_handler(configuration.Unknown, lambda r, e: JSONResponse({"detail": str(e)}, 404))
     app.add_exception_handler(domain.InvalidTransition, lambda r, e: JSONResponse({"detail": str(e)}, 409))
     app.add_exception_handler(domain.InvalidDecision, lambda r, e: field_error("body", e.field, str(e)))
     app.add_exception_handler(listing.InvalidCursor, lambda r, e: field_error("query", "cursor", str(e)))
-    app.add_exception_handler(service.KeyReused, lambda r, e: field_error(
+    app.add_exception_handler(submission.KeyReused, lambda r, e: field_error(
         "header", "Idempotency-Key", "was sent before with a different request body"))

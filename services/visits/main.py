@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.visits import api, consumer, domain, models, pages, privacy, queue, security, service
+from services.visits import api, consumer, domain, intake, jobs, models, pages, privacy, queue, security
 from services.visits.config import Settings
 from shared.runtime import Runtime
 from shared.settings import load_settings
@@ -20,19 +20,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(Settings)
 
     @asynccontextmanager
-    async def jobs(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+    async def background(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         # Deadlines need the holiday calendar; loading it here spares the first delegation's request the wait.
         await asyncio.to_thread(domain.load_holidays, domain.local_date(datetime.now(UTC)))
-        runtime.run_task(service.escalation_loop(runtime.sessions, settings))
-        runtime.run_task(service.completion_loop(runtime.sessions, settings))
+        runtime.run_task(jobs.escalation_loop(runtime.sessions, settings))
+        runtime.run_task(jobs.completion_loop(runtime.sessions, settings))
         runtime.run_task(privacy.retention_loop(runtime.sessions, settings))
         queue.start(app, runtime, settings)
-        app.state.intake = service.Intake(runtime.sessions, settings)
+        app.state.intake = intake.Intake(runtime.sessions, settings)
         runtime.before_stop.append(app.state.intake.drain)
         yield
 
     app = service_app(service="visits", settings=settings, outbox=models.outbox, processed=models.processed_events,
-                      consumes=["capacity.v1"], handlers=consumer.handlers(settings), extras=jobs)
+                      consumes=["capacity.v1"], handlers=consumer.handlers(settings), extras=background)
     app.state.templates = pages.make_templates()
     app.state.submit_limiter = security.SlidingWindow(settings.submit_rate_limit, settings.submit_rate_window_seconds)
     api.install_error_handlers(app)

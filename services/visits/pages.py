@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL, FormData
 
-from services.visits import domain, security, service, texts
+from services.visits import access, decisions, domain, security, submission, texts
 from services.visits.api import submissions_left
 from services.visits.config import Settings
 from services.visits.schemas import ProposalAnswer, VisitRequestCreate
@@ -104,7 +104,7 @@ async def submit_form(request: Request):
     try:
         key = f"form:{nonce}" if security.valid_idempotency_key(nonce) else None
         submitted = await request.app.state.intake.submit(data, now=datetime.now(UTC), idempotency_key=key)
-    except service.KeyReused:
+    except submission.KeyReused:
         return render(request, "message.html", lang, status=422, title=t["resent_title"], message=t["resent"])
     response = RedirectResponse(f"/apply/confirmation/{submitted.reference}?lang={lang}", status_code=303)
     response.set_cookie(RECEIPT_COOKIE, security.new_receipt(settings.csrf_secret, submitted.reference,
@@ -120,7 +120,7 @@ async def confirmation(request: Request, reference: str, lang: str | None = None
     settings = _settings(request)
     token = security.read_receipt(settings.csrf_secret, request.cookies.get(RECEIPT_COOKIE), reference)
     return render(request, "confirmation.html", texts.language(lang), reference=reference if token else None,
-                  tracking_url=service.tracking_url(settings, reference, token) if token else None)
+                  tracking_url=submission.tracking_url(settings, reference, token) if token else None)
 
 
 @router.get("/track/{reference}", dependencies=[public()])
@@ -135,11 +135,11 @@ async def _tracking_page(request: Request, session: AsyncSession, reference: str
                          typed: dict[str, str] | None = None) -> HTMLResponse:
     """The page itself, or again after a form post on it that needs correcting (`typed`: what was sent)."""
     try:
-        visit = await service.visible_request(session=session, reference=reference, principal=None, token=token,
+        visit = await access.visible_request(session=session, reference=reference, principal=None, token=token,
                                               attempted="track", now=datetime.now(UTC))
-    except service.NotFound:
+    except access.NotFound:
         return _not_found(request, texts.language(lang), links_to=_page_of(reference, token))
-    history = service.as_the_delegation_sees_it(await service.history_of(session=session, request=visit))
+    history = access.as_the_delegation_sees_it(await access.history_of(session=session, request=visit))
     return render(request, "track.html", texts.language(lang or visit.language), status=status, visit=visit,
                   history=history, token=token, errors=errors or {}, typed=typed or {},
                   links_to=_page_of(reference, token),
@@ -167,7 +167,7 @@ async def answer_on_page(request: Request, reference: str, session: SessionDep):
                                     errors={"message": t["message_too_long"]} if too_long
                                     else {"answer": t["answer_missing"]},
                                     typed={"answer": choice, "message": message})
-    return await _act(request, reference, token, lang, service.answer_proposal(
+    return await _act(request, reference, token, lang, decisions.answer_proposal(
         session=session, settings=_settings(request), reference=reference, token=token, answer=answer,
         now=datetime.now(UTC)))
 
@@ -180,7 +180,7 @@ async def cancel_on_page(request: Request, reference: str, session: SessionDep):
     if form_text(form, "confirm") != "yes":
         return await _tracking_page(request, session, reference, token, lang, status=422,
                                     errors={"confirm": texts.TEXTS[texts.language(lang)]["cancel_missing"]})
-    return await _act(request, reference, token, lang, service.cancel_request(
+    return await _act(request, reference, token, lang, decisions.cancel_request(
         session=session, settings=_settings(request), reference=reference, principal=None, token=token,
         now=datetime.now(UTC)))
 
@@ -192,7 +192,7 @@ async def _act(request: Request, reference: str, token: str | None, lang: str | 
     t = texts.TEXTS[lang]
     try:
         await change
-    except service.NotFound:
+    except access.NotFound:
         return _not_found(request, lang, links_to=_page_of(reference, token))
     except (domain.InvalidTransition, domain.InvalidDecision):  # the page is out of date: another tab, a 2nd click
         return render(request, "message.html", lang, status=409, title=t["changed_title"], message=t["changed"],

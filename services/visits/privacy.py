@@ -19,7 +19,8 @@ from services.visits import domain, models
 from services.visits.config import Settings
 from services.visits.journal import SYSTEM, Actor, record_erasure
 from services.visits.models import HistoryEntry, VisitRequest
-from services.visits.service import NotFound, forget_submission_keys, history_of, run_periodically
+from services.visits.access import NotFound, history_of
+from services.visits.jobs import forget_submission_keys, run_periodically
 from shared.auth import Principal
 
 ERASED = "[erased]"

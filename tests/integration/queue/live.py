@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from services.visits import models, service
+from services.visits import jobs, models
 from services.visits.config import Settings
 from services.visits.main import create_app
 from services.visits.schemas import helsinki_today
@@ -103,7 +103,7 @@ class LiveVisits:
             await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == reference)
                                   .values(decision_deadline=helsinki_today() - timedelta(days=2)))
             await session.commit()
-            assert await service.escalate_overdue(session=session, settings=self.settings, now=datetime.now(UTC))
+            assert await jobs.escalate_overdue(session=session, settings=self.settings, now=datetime.now(UTC))
 
     async def publish_week_full(self, division: str, iso_week: str) -> None:
         """A capacity.week_full envelope on this service's topic, as the capacity service would send it."""

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from services.visits import models, service
+from services.visits import jobs, models
 from tests.integration.visits.conftest import future, request_body, start_visits, token_of
 from tests.support import envelopes, eventually
 
@@ -16,11 +16,11 @@ async def test_an_overdue_request_is_escalated_once(new_database, kafka_bootstra
         view = await visits.view(submitted["reference"])
         deadline = datetime.fromisoformat(view["decision_deadline"]).replace(tzinfo=UTC)
         async with visits.app.state.sessions() as session:
-            on_the_day = await service.escalate_overdue(session=session, settings=visits.settings,
+            on_the_day = await jobs.escalate_overdue(session=session, settings=visits.settings,
                                                         now=deadline + timedelta(hours=12))
-            after = await service.escalate_overdue(session=session, settings=visits.settings,
+            after = await jobs.escalate_overdue(session=session, settings=visits.settings,
                                                    now=deadline + timedelta(days=2))
-            later = await service.escalate_overdue(session=session, settings=visits.settings,
+            later = await jobs.escalate_overdue(session=session, settings=visits.settings,
                                                    now=deadline + timedelta(days=3))
         assert (on_the_day, after, later) == (0, 1, 0)
         assert (await visits.view(submitted["reference"]))["flags"] == ["escalated"]
@@ -76,7 +76,7 @@ async def test_proposing_other_dates_answers_an_escalated_request(new_database, 
         view = await visits.view(submitted["reference"])
         deadline = datetime.fromisoformat(view["decision_deadline"]).replace(tzinfo=UTC)
         async with visits.app.state.sessions() as session:
-            assert await service.escalate_overdue(session=session, settings=visits.settings,
+            assert await jobs.escalate_overdue(session=session, settings=visits.settings,
                                                   now=deadline + timedelta(days=2)) == 1
         proposed = await visits.decide(submitted["reference"], "education", decision="propose", message="Autumn?",
                                        proposed_dates=[{"start": future(150), "end": future(152)}])

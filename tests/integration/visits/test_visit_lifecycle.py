@@ -4,7 +4,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import update
 
-from services.visits import domain, models, service
+from services.visits import domain, jobs, models
 from services.visits.schemas import helsinki_today
 from tests.integration.visits.conftest import future, start_visits, token_of
 from tests.support import envelopes, eventually
@@ -93,11 +93,11 @@ async def test_an_accepted_visit_is_completed_the_day_after_and_never_before(new
         assert early.status_code == 422  # staff have no way to complete a visit
         visit_day = datetime.combine(helsinki_today() + timedelta(days=101), time(12), tzinfo=domain.HELSINKI)
         async with visits.app.state.sessions() as session:
-            on_the_day = await service.complete_past_visits(session=session, settings=visits.settings, now=visit_day)
+            on_the_day = await jobs.complete_past_visits(session=session, settings=visits.settings, now=visit_day)
             assert (await visits.view(reference))["status"] == "accepted"
-            next_day = await service.complete_past_visits(session=session, settings=visits.settings,
+            next_day = await jobs.complete_past_visits(session=session, settings=visits.settings,
                                                           now=visit_day + timedelta(days=1))
-            again = await service.complete_past_visits(session=session, settings=visits.settings,
+            again = await jobs.complete_past_visits(session=session, settings=visits.settings,
                                                        now=visit_day + timedelta(days=2))
         assert (on_the_day, next_day, again) == (0, 1, 0)
         assert (await visits.view(reference))["status"] == "completed"

@@ -6,7 +6,7 @@ import pytest
 
 from services.visits import domain, security
 from services.visits.schemas import VisitRequestCreate, helsinki_today
-from services.visits.service import IdempotencyKey
+from services.visits.submission import IdempotencyKey
 
 
 def body(**changes) -> VisitRequestCreate:

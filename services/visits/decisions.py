@@ -1,0 +1,274 @@
+"""Decisions on a request: the owning division accepts, declines, redirects or proposes dates; the delegation
+answers proposed dates or cancels; staff cancel. Each is one transaction with its history, audit row and event."""
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.visits import domain, events, security
+from services.visits.access import Forbidden, NotFound, by_reference
+from services.visits.config import Settings
+from services.visits.journal import ANONYMOUS, DELEGATION, Actor, ranges, record_change, record_denied
+from services.visits.models import VisitRequest
+from services.visits.routing import divisions_by_code, leave_waitlist, route_request
+from services.visits.schemas import AcceptDecision, DeclineDecision, ProposalAnswer, ProposeDecision, RedirectDecision
+from services.visits.waitlist import pass_on_offer
+from shared.auth import Principal
+
+
+async def decide(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    reference: str,
+    principal: Principal,
+    decision: AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision,
+    now: datetime,
+) -> VisitRequest:
+    """Accept, decline, redirect or propose dates; only the owning division's officers (and admins)."""
+    request = await by_reference(session, reference, lock=True)
+    if not domain.can_act(principal.role, principal.division, request.division):
+        await record_denied(
+            session,
+            actor=Actor.staff(principal),
+            request=request,
+            attempted=f"decide.{decision.decision}",
+            why="other_division",
+            now=now,
+        )
+        raise NotFound(reference)
+    actor, offer = Actor.staff(principal), (request.division, request.offered_week)
+    if isinstance(decision, AcceptDecision):
+        await _accept(session, settings, request, decision, actor, now)
+    elif isinstance(decision, DeclineDecision):
+        await _decline(session, settings, request, decision, actor, now)
+    elif isinstance(decision, RedirectDecision):
+        await _redirect(session, settings, request, decision, actor, now)
+    else:
+        await _propose(session, settings, request, decision, actor, now)
+    await pass_on_offer(session, settings, request, offer, now)
+    await session.commit()
+    return request
+
+
+async def _accept(
+    session, settings, request: VisitRequest, decision: AcceptDecision, actor: Actor, now: datetime
+) -> None:
+    status = domain.check_transition("accept", request.status)
+    if decision.visit_date < domain.local_date(now):
+        raise domain.InvalidDecision("visit_date", "must not be in the past")
+    if not domain.within_any(decision.visit_date, request.preferred_dates + request.proposed_dates):
+        raise domain.InvalidDecision("visit_date", "must fall within a preferred or proposed date range")
+    request.status, request.visit_date, request.host = status, decision.visit_date, decision.host
+    await record_change(
+        session,
+        settings,
+        request,
+        events.VisitAccepted,
+        action="accepted",
+        actor=actor,
+        now=now,
+        details={"visit_date": decision.visit_date.isoformat(), "host": decision.host},
+    )
+
+
+async def _decline(
+    session, settings, request: VisitRequest, decision: DeclineDecision, actor: Actor, now: datetime
+) -> None:
+    was_accepted = request.status == "accepted"
+    request.status = domain.check_transition("decline", request.status)
+    request.decline_reason, request.ended_at = decision.reason, now
+    await leave_waitlist(session, request)
+    await record_change(
+        session,
+        settings,
+        request,
+        events.VisitDeclined,
+        action="declined",
+        actor=actor,
+        now=now,
+        details={"reason": decision.reason, "message": decision.message},
+        reason=decision.reason,
+        message=decision.message,
+        was_accepted=was_accepted,
+    )
+
+
+async def _redirect(
+    session, settings, request: VisitRequest, decision: RedirectDecision, actor: Actor, now: datetime
+) -> None:
+    domain.check_transition("redirect", request.status)
+    divisions = await divisions_by_code(session)
+    if decision.to_division not in divisions:
+        raise domain.InvalidDecision("to_division", "unknown division")
+    if decision.to_division == request.division:
+        raise domain.InvalidDecision("to_division", "the request is already with this division")
+    from_division, target = request.division, divisions[decision.to_division]
+    request.status, request.division = "redirected", target.code
+    request.proposed_dates = []  # the old division's proposal goes with it: the new one decides on the preferred
+    request.info_divisions = [d for d in request.info_divisions if d != target.code]
+    request.short_notice = domain.is_short_notice(
+        request.preferred_dates, domain.local_date(request.created_at), target.lead_time_weeks
+    )
+    await record_change(
+        session,
+        settings,
+        request,
+        events.VisitRedirected,
+        action="redirected",
+        actor=actor,
+        now=now,
+        details={"from_division": from_division, "to_division": target.code, "message": decision.message},
+        from_division=from_division,
+        message=decision.message,
+        redirected_by="person",
+    )
+    await route_request(session, settings, request, target, actor=actor, by="person", now=now)
+
+
+async def _propose(
+    session, settings, request: VisitRequest, decision: ProposeDecision, actor: Actor, now: datetime
+) -> None:
+    request.status = domain.check_transition("propose", request.status)
+    request.proposed_dates = [r.to_domain() for r in decision.proposed_dates]
+    # The division has answered: the request waits on the delegation, with no decision due until it does (its
+    # answer routes the request again, on a fresh deadline); nor is it overdue any more.
+    request.decision_deadline = request.escalated_at = None
+    await leave_waitlist(session, request)
+    proposed = ranges(request.proposed_dates)
+    await record_change(
+        session,
+        settings,
+        request,
+        events.VisitDatesProposed,
+        action="dates_proposed",
+        actor=actor,
+        now=now,
+        details={"proposed_dates": proposed, "message": decision.message},
+        proposed_dates=proposed,
+        message=decision.message,
+    )
+
+
+async def cancel_request(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    reference: str,
+    principal: Principal | None,
+    token: str | None,
+    now: datetime,
+) -> VisitRequest:
+    """The delegation (with its token) or the owning division's staff call the visit off."""
+    if principal is not None and principal.role not in ("admin", "division_officer"):
+        raise Forbidden(f"role {principal.role} may not cancel requests")
+    request = await by_reference(session, reference, lock=True)
+    if principal is not None:
+        actor = Actor.staff(principal)
+        if not domain.can_act(principal.role, principal.division, request.division):
+            await record_denied(
+                session, actor=actor, request=request, attempted="cancel", why="other_division", now=now
+            )
+            raise NotFound(reference)
+    else:
+        actor = DELEGATION
+        if not token or not security.token_matches(token, request.tracking_token_hash):
+            await record_denied(session, actor=ANONYMOUS, request=request, attempted="cancel", why="bad_token", now=now)
+            raise NotFound(reference)
+    was_accepted, offer = request.status == "accepted", (request.division, request.offered_week)
+    request.status, request.ended_at = domain.check_transition("cancel", request.status), now
+    await leave_waitlist(session, request)
+    await record_change(
+        session,
+        settings,
+        request,
+        events.VisitCancelled,
+        action="cancelled",
+        actor=actor,
+        now=now,
+        was_accepted=was_accepted,
+    )
+    await pass_on_offer(session, settings, request, offer, now)
+    await session.commit()
+    return request
+
+
+# ---------------------------------------------------------------- the delegation's answer to proposed dates
+
+
+async def answer_proposal(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    reference: str,
+    token: str | None,
+    answer: ProposalAnswer,
+    now: datetime,
+) -> VisitRequest:
+    """The delegation (with its token) takes one of the proposed ranges, or turns them all down."""
+    request = await by_reference(session, reference, lock=True)
+    if not token or not security.token_matches(token, request.tracking_token_hash):
+        await record_denied(
+            session,
+            actor=ANONYMOUS,
+            request=request,
+            attempted="respond",
+            why="bad_token" if token else "no_credentials",
+            now=now,
+        )
+        raise NotFound(reference)
+    if answer.accept_proposed is not None:
+        await _take_proposed(session, settings, request, answer.accept_proposed.to_domain(), answer.message, now)
+    else:
+        await _turn_down_proposed(session, settings, request, answer.message, now)
+    await session.commit()
+    return request
+
+
+async def _take_proposed(
+    session: AsyncSession,
+    settings: Settings,
+    request: VisitRequest,
+    picked: domain.DateRange,
+    message: str,
+    now: datetime,
+) -> None:
+    """The picked range becomes the preferred dates and the division decides again, on a fresh deadline.
+
+    The delegation's words, if any, stay in the request's history (erased with its personal data).
+    """
+    domain.check_transition("accept_proposed", request.status)
+    if not domain.within_one(picked, request.proposed_dates):
+        raise domain.InvalidDecision("accept_proposed", "must lie within one of the proposed date ranges")
+    request.preferred_dates, request.proposed_dates = [picked], []
+    division = (await divisions_by_code(session))[request.division]
+    await route_request(
+        session,
+        settings,
+        request,
+        division,
+        actor=DELEGATION,
+        by="delegation",
+        now=now,
+        details={"accepted_dates": ranges([picked])} | ({"message": message} if message else {}),
+        message=message,
+    )
+
+
+async def _turn_down_proposed(
+    session: AsyncSession, settings: Settings, request: VisitRequest, message: str, now: datetime
+) -> None:
+    """None of the proposed dates suit the delegation: the request is cancelled, in its own words."""
+    request.status, request.ended_at = domain.check_transition("decline_proposed", request.status), now
+    await record_change(
+        session,
+        settings,
+        request,
+        events.VisitCancelled,
+        action="cancelled",
+        actor=DELEGATION,
+        now=now,
+        details={"declined_proposed": True, "message": message},
+        message=message,
+        declined_proposed=True,
+    )
