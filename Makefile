@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 
-.PHONY: dev test env services-up faults bench clean
+.PHONY: dev test lint env services-up faults bench clean
 
 env: .venv/.synced
 
@@ -21,7 +21,12 @@ services-up: env
 dev: env
 	$(UV) run --frozen visitdesk dev
 
-test: services-up
+# Lint and format checks first: they take seconds and fail before the slow part.
+lint: env
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+test: lint services-up
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 # Benchmarks against the stack's own limits (bench/README.md); BENCH_ARGS="--quick" for a smoke run.

@@ -18,8 +18,10 @@ from bench.harness import SOURCE, WORKERS, infrastructure, log, save
 
 def machine() -> str:
     load = os.getloadavg()
-    return (f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · uvicorn workers "
-            f"{WORKERS} · load average at start {load[0]:.1f} · services from {SOURCE}")
+    return (
+        f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · uvicorn workers "
+        f"{WORKERS} · load average at start {load[0]:.1f} · services from {SOURCE}"
+    )
 
 
 def verdicts(results: dict) -> list[str]:
@@ -34,14 +36,20 @@ def verdicts(results: dict) -> list[str]:
     if "scale" in results:
         f = results["scale"]
         worst = max(f["ratios_p99"].items(), key=lambda kv: kv[1])
-        p50 = {name: f["at_large"][name]["p50_ms"] / small["p50_ms"] for name, small in f["at_small"].items()
-               if small and f["at_large"].get(name)}
+        p50 = {
+            name: f["at_large"][name]["p50_ms"] / small["p50_ms"]
+            for name, small in f["at_small"].items()
+            if small and f["at_large"].get(name)
+        }
         worst_p50 = max(p50.items(), key=lambda kv: kv[1])
-        lines.append(f"scale p99 {f['large']}/{f['small']} rows worst {worst[1]:.2f}× ({worst[0]})  (goal ≤ 2×: "
-                     f"{'met' if worst[1] <= 2 else 'NOT met'}); p50 worst {worst_p50[1]:.2f}× ({worst_p50[0]})")
+        lines.append(
+            f"scale p99 {f['large']}/{f['small']} rows worst {worst[1]:.2f}× ({worst[0]})  (goal ≤ 2×: "
+            f"{'met' if worst[1] <= 2 else 'NOT met'}); p50 worst {worst_p50[1]:.2f}× ({worst_p50[0]})"
+        )
     if "throughput" in results:
-        lines.append(f"notifications throughput / raw consumption {results['throughput']['ratio_steady']:.4f}  "
-                     "(no goal set)")
+        lines.append(
+            f"notifications throughput / raw consumption {results['throughput']['ratio_steady']:.4f}  (no goal set)"
+        )
     return lines
 
 
@@ -57,8 +65,9 @@ def main() -> None:
     log(header)
     began, results, reports = time.perf_counter(), {}, []
     if "intake" in only:
-        results["intake"] = asyncio.run(intake.run(postgres, kafka, seconds=5 if quick else 10,
-                                                   rounds=2 if quick else 3))
+        results["intake"] = asyncio.run(
+            intake.run(postgres, kafka, seconds=5 if quick else 10, rounds=2 if quick else 3)
+        )
         reports.append(intake.report(results["intake"]))
     if "latency" in only:
         results["latency"] = asyncio.run(latency.run(postgres, kafka, seconds=10 if quick else 30))
@@ -67,8 +76,11 @@ def main() -> None:
         light = asyncio.run(latency.run(postgres, kafka, rate=1, seconds=10 if quick else 20, name="latency-1"))
         reports.append(latency.report(light))
     if "scale" in only:
-        results["scale"] = asyncio.run(scale.run(postgres, kafka, small=10_000, large=100_000 if quick else 1_000_000,
-                                                 samples=30 if quick else 150))
+        results["scale"] = asyncio.run(
+            scale.run(
+                postgres, kafka, small=10_000, large=100_000 if quick else 1_000_000, samples=30 if quick else 150
+            )
+        )
         reports.append(scale.report(results["scale"]))
     if "throughput" in only:
         results["throughput"] = asyncio.run(throughput.run(postgres, kafka, events=300 if quick else 2000))

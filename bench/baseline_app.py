@@ -18,7 +18,8 @@ from shared.db import make_engine
 
 metadata = MetaData()
 submissions = Table(
-    "baseline_submissions", metadata,
+    "baseline_submissions",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("body", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -28,21 +28,69 @@ RESULTS = ROOT / "var" / "bench"
 SOURCE = Path(os.environ.get("BENCH_SOURCE", ROOT)).resolve()
 sys.path.insert(0, str(SOURCE))
 
-from shared.auth import mint_token
-from shared.migrations import upgrade
-from shared.settings import ServiceSettings
+from shared.auth import mint_token  # noqa: E402 (from SOURCE, put on the path above)
+from shared.migrations import upgrade  # noqa: E402
+from shared.settings import ServiceSettings  # noqa: E402
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 TOKENS = ServiceSettings(database_url="unused")  # the development secret every service verifies with
 
 FOCUS_AREAS = ["education", "smart-city", "climate", "innovation", "mobility", "culture", "design", "participation"]
 FOCUS_WEIGHTS = [25, 15, 15, 10, 10, 10, 8, 7]
-RANKS = ["head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert",
-         "other"]
+RANKS = ["head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert", "other"]
 RANK_WEIGHTS = [1, 1, 6, 8, 10, 30, 34, 10]
-COUNTRIES = ["SE", "EE", "DE", "JP", "CN", "KR", "US", "NO", "DK", "NL", "FR", "GB", "PL", "LV", "LT", "IT", "ES",
-             "CA", "AU", "SG", "IN", "BR", "KE", "ZA", "NG", "VN", "TH", "ID", "MX", "CL", "AR", "NZ", "IS", "IE",
-             "BE", "AT", "CH", "CZ", "HU", "PT", "GR", "TR", "UA", "GE", "AE", "SA", "IL", "EG", "MA", "TZ"]
+COUNTRIES = [
+    "SE",
+    "EE",
+    "DE",
+    "JP",
+    "CN",
+    "KR",
+    "US",
+    "NO",
+    "DK",
+    "NL",
+    "FR",
+    "GB",
+    "PL",
+    "LV",
+    "LT",
+    "IT",
+    "ES",
+    "CA",
+    "AU",
+    "SG",
+    "IN",
+    "BR",
+    "KE",
+    "ZA",
+    "NG",
+    "VN",
+    "TH",
+    "ID",
+    "MX",
+    "CL",
+    "AR",
+    "NZ",
+    "IS",
+    "IE",
+    "BE",
+    "AT",
+    "CH",
+    "CZ",
+    "HU",
+    "PT",
+    "GR",
+    "TR",
+    "UA",
+    "GE",
+    "AE",
+    "SA",
+    "IL",
+    "EG",
+    "MA",
+    "TZ",
+]
 COUNTRY_WEIGHTS = [1 / (i + 1) for i in range(len(COUNTRIES))]  # Zipf: neighbours and big partners dominate
 LANGUAGES, LANGUAGE_WEIGHTS = ["en", "fi", "sv"], [70, 20, 10]
 
@@ -52,6 +100,7 @@ def log(message: str) -> None:
 
 
 # ------------------------------------------------------------------ infrastructure
+
 
 def local_server(script: str) -> str:
     """Start (or reuse) a local server with the project's own deploy script; it prints the address."""
@@ -107,18 +156,26 @@ def topic_prefix() -> str:
 def service_env(service: str, database_url: str, kafka: str, prefix: str, **extra: str) -> dict[str, str]:
     """The process environment of one service: its database, the broker, this run's topics, default settings."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL") and not k.startswith("VISITDESK_")}
-    return env | {
-        f"{service.upper()}_DATABASE_URL": database_url, "VISITDESK_KAFKA_BOOTSTRAP": kafka,
-        "VISITDESK_TOPIC_PREFIX": prefix, "VISITDESK_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"), "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(SOURCE),
-    } | extra
+    return (
+        env
+        | {
+            f"{service.upper()}_DATABASE_URL": database_url,
+            "VISITDESK_KAFKA_BOOTSTRAP": kafka,
+            "VISITDESK_TOPIC_PREFIX": prefix,
+            "VISITDESK_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(SOURCE),
+        }
+        | extra
+    )
 
 
 class Server:
     """One uvicorn process (optionally under pyinstrument); SIGINT stops it so a profile gets written."""
 
-    def __init__(self, name: str, app: str, env: dict[str, str], *, workers: int = WORKERS,
-                 profile: Path | None = None):
+    def __init__(
+        self, name: str, app: str, env: dict[str, str], *, workers: int = WORKERS, profile: Path | None = None
+    ):
         self.name, self.app, self.env, self.workers, self.profile = name, app, env, workers, profile
         self.port = free_port()
         self.process: subprocess.Popen | None = None
@@ -131,14 +188,33 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def spawn(self) -> None:
-        command = ["-m", "uvicorn", "--factory", self.app, "--host", "127.0.0.1", "--port", str(self.port),
-                   "--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]
+        command = [
+            "-m",
+            "uvicorn",
+            "--factory",
+            self.app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         if self.profile is not None:
-            command = ["-m", "pyinstrument", "--renderer", "text", "--show-all", "-o", str(self.profile)] + command
+            command = ["-m", "pyinstrument", "--renderer", "text", "--show-all", "-o", str(self.profile), *command]
         log_file = open(self.log_path, "ab")
         self.started_at = time.perf_counter()
-        self.process = subprocess.Popen([sys.executable, *command], cwd=SOURCE, env=self.env,
-                                        stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=SOURCE,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
         log_file.close()
 
     async def start(self, *, timeout: float = 120) -> "Server":
@@ -204,6 +280,7 @@ def bearer(role: str, division: str | None = None) -> dict[str, str]:
 
 # ------------------------------------------------------------------ what delegations send
 
+
 def visit_payload(rng: random.Random, today: date | None = None, *, organisation: str | None = None) -> dict:
     """A valid `POST /api/v1/requests` body with a realistic mix of focus areas, ranks, countries and dates."""
     today = today or date.today()
@@ -218,8 +295,9 @@ def visit_payload(rng: random.Random, today: date | None = None, *, organisation
         "focus_areas": [primary, *others],
         "delegation_size": rng.randint(2, 40),
         "highest_rank": rng.choices(RANKS, RANK_WEIGHTS)[0],
-        "preferred_dates": [{"start": start.isoformat(),
-                             "end": (start + timedelta(days=rng.randint(0, 4))).isoformat()}],
+        "preferred_dates": [
+            {"start": start.isoformat(), "end": (start + timedelta(days=rng.randint(0, 4))).isoformat()}
+        ],
         "purpose": "Study visit on how the city organises its services; " * rng.randint(1, 6),
         "members": [{"name": f"Member {i}", "title": "Adviser"} for i in range(rng.randint(0, 4))],
         "needs": {"press": rng.random() < 0.1, "interpreter_language": None},
@@ -227,6 +305,7 @@ def visit_payload(rng: random.Random, today: date | None = None, *, organisation
 
 
 # ------------------------------------------------------------------ load and statistics
+
 
 @dataclass
 class LoadResult:
@@ -242,8 +321,15 @@ class LoadResult:
         return self.ok / self.elapsed if self.elapsed else 0.0
 
 
-async def closed_loop(client: httpx.AsyncClient, make_request, *, concurrency: int, seconds: float,
-                      max_requests: int = 1_000_000, expect: int = 201) -> LoadResult:
+async def closed_loop(
+    client: httpx.AsyncClient,
+    make_request,
+    *,
+    concurrency: int,
+    seconds: float,
+    max_requests: int = 1_000_000,
+    expect: int = 201,
+) -> LoadResult:
     """`concurrency` workers each send one request at a time until the time or the count runs out."""
     result, sent = LoadResult(), 0
     deadline = time.perf_counter() + seconds
@@ -258,14 +344,14 @@ async def closed_loop(client: httpx.AsyncClient, make_request, *, concurrency: i
                 response = await client.request(method, url, **kwargs)
             except httpx.HTTPError as exc:
                 result.errors += 1
-                result.error_samples = (result.error_samples + [repr(exc)])[-3:]
+                result.error_samples = ([*result.error_samples, repr(exc)])[-3:]
                 continue
             if response.status_code == expect:
                 result.ok += 1
                 result.latencies.append(time.perf_counter() - began)
             else:
                 result.errors += 1
-                result.error_samples = (result.error_samples + [f"{response.status_code} {response.text[:200]}"])[-3:]
+                result.error_samples = ([*result.error_samples, f"{response.status_code} {response.text[:200]}"])[-3:]
 
     cpu, began = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

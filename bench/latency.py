@@ -19,14 +19,34 @@ import asyncpg
 import httpx
 
 from bench.harness import (
-    Server, bearer, drop_database, fresh_database, infrastructure, log, ms, percentile, plain_dsn, save,
-    service_env, topic_prefix, visit_payload,
+    Server,
+    bearer,
+    drop_database,
+    fresh_database,
+    infrastructure,
+    log,
+    ms,
+    percentile,
+    plain_dsn,
+    save,
+    service_env,
+    topic_prefix,
+    visit_payload,
 )
 from bench.smtp import start_recorder
 from shared.kafka import ensure_topics, make_consumer, make_producer
 
-DIVISIONS = ["education", "urban-environment", "culture-and-leisure", "social-services-health",
-             "city-executive-office", "economic-development", "forum-virium", "business-hub", "international-affairs"]
+DIVISIONS = [
+    "education",
+    "urban-environment",
+    "culture-and-leisure",
+    "social-services-health",
+    "city-executive-office",
+    "economic-development",
+    "forum-virium",
+    "business-hub",
+    "international-affairs",
+]
 DIVISION_DOMAIN = "divisions.example.org"
 
 
@@ -68,8 +88,9 @@ async def raw_round_trip(kafka: str, *, rate: float, seconds: float) -> list[flo
 async def configure_divisions(notifications: Server) -> None:
     async with httpx.AsyncClient(base_url=notifications.url, headers=bearer("admin"), timeout=30) as client:
         for division in DIVISIONS:
-            response = await client.put(f"/api/v1/recipients/divisions/{division}",
-                                        json={"email": f"{division}@{DIVISION_DOMAIN}"})
+            response = await client.put(
+                f"/api/v1/recipients/divisions/{division}", json={"email": f"{division}@{DIVISION_DOMAIN}"}
+            )
             response.raise_for_status()
 
 
@@ -78,11 +99,24 @@ async def start_pair(postgres: str, kafka: str, smtp_port: int, extra: dict | No
     prefix = topic_prefix()
     visits_db = await fresh_database(postgres, "visits")
     notifications_db = await fresh_database(postgres, "notifications")
-    visits = Server("latency-visits", "services.visits.main:create_app",
-                    service_env("visits", visits_db, kafka, prefix, VISITS_SUBMIT_RATE_LIMIT="1000000000"))
-    notifications = Server("latency-notifications", "services.notifications.main:create_app", service_env(
-        "notifications", notifications_db, kafka, prefix, NOTIFICATIONS_SMTP_HOST="127.0.0.1",
-        NOTIFICATIONS_SMTP_PORT=str(smtp_port), **(extra or {})))
+    visits = Server(
+        "latency-visits",
+        "services.visits.main:create_app",
+        service_env("visits", visits_db, kafka, prefix, VISITS_SUBMIT_RATE_LIMIT="1000000000"),
+    )
+    notifications = Server(
+        "latency-notifications",
+        "services.notifications.main:create_app",
+        service_env(
+            "notifications",
+            notifications_db,
+            kafka,
+            prefix,
+            NOTIFICATIONS_SMTP_HOST="127.0.0.1",
+            NOTIFICATIONS_SMTP_PORT=str(smtp_port),
+            **(extra or {}),
+        ),
+    )
     try:
         await asyncio.gather(visits.start(), notifications.start())
         await configure_divisions(notifications)
@@ -98,8 +132,10 @@ async def planned_at(notifications_db: str) -> dict[str, float]:
     """reference -> when notifications stored the division's delivery (wall clock)."""
     conn = await asyncpg.connect(plain_dsn(notifications_db))
     try:
-        rows = await conn.fetch("SELECT reference, created_at FROM deliveries "
-                                "WHERE event_type = 'visit.routed.v1' AND recipient_kind = 'division'")
+        rows = await conn.fetch(
+            "SELECT reference, created_at FROM deliveries "
+            "WHERE event_type = 'visit.routed.v1' AND recipient_kind = 'division'"
+        )
     finally:
         await conn.close()
     return {r["reference"]: r["created_at"].timestamp() for r in rows}
@@ -120,8 +156,11 @@ async def run(postgres: str, kafka: str, *, rate: float = 5, seconds: float = 30
         accepted[response.json()["reference"]] = (time.perf_counter(), time.time())
 
     def division_mail() -> dict[str, tuple[float, float]]:
-        return {a.reference: (a.at, a.wall) for a in recorder.arrivals
-                if any(r.endswith("@" + DIVISION_DOMAIN) for r in a.recipients)}
+        return {
+            a.reference: (a.at, a.wall)
+            for a in recorder.arrivals
+            if any(r.endswith("@" + DIVISION_DOMAIN) for r in a.recipients)
+        }
 
     try:
         async with httpx.AsyncClient(base_url=visits.url, timeout=30) as client:
@@ -151,9 +190,17 @@ async def run(postgres: str, kafka: str, *, rate: float = 5, seconds: float = 30
     to_planned = [planned[r] - accepted[r][1] for r in done if r in planned]
     planned_to_mail = [arrived[r][1] - planned[r] for r in done if r in planned]
     figures = {
-        "rate": rate, "seconds": seconds, "submitted": len(accepted), "arrived": len(done), "failures": failures[:5],
-        "e2e_p50_ms": ms(percentile(e2e, 50)), "e2e_p99_ms": ms(percentile(e2e, 99)), "e2e_max_ms": ms(max(e2e)),
-        "raw_p50_ms": ms(percentile(raw, 50)), "raw_p99_ms": ms(percentile(raw, 99)), "raw_count": len(raw),
+        "rate": rate,
+        "seconds": seconds,
+        "submitted": len(accepted),
+        "arrived": len(done),
+        "failures": failures[:5],
+        "e2e_p50_ms": ms(percentile(e2e, 50)),
+        "e2e_p99_ms": ms(percentile(e2e, 99)),
+        "e2e_max_ms": ms(max(e2e)),
+        "raw_p50_ms": ms(percentile(raw, 50)),
+        "raw_p99_ms": ms(percentile(raw, 99)),
+        "raw_count": len(raw),
         "accepted_to_planned_p50_ms": ms(percentile(to_planned, 50)),
         "accepted_to_planned_p99_ms": ms(percentile(to_planned, 99)),
         "planned_to_mail_p50_ms": ms(percentile(planned_to_mail, 50)),
@@ -166,17 +213,19 @@ async def run(postgres: str, kafka: str, *, rate: float = 5, seconds: float = 30
 
 
 def report(f: dict) -> str:
-    return "\n".join([
-        f"2. End-to-end latency (accepted -> division e-mail at SMTP), open loop {f['rate']:g}/s for "
-        f"{f['seconds']:.0f}s, "
-        f"{f['arrived']}/{f['submitted']} arrived",
-        f"   pipeline p50 {f['e2e_p50_ms']:.0f} ms  p99 {f['e2e_p99_ms']:.0f} ms  (max {f['e2e_max_ms']:.0f} ms)",
-        f"     of which accepted -> delivery planned p50 {f['accepted_to_planned_p50_ms']:.0f} ms "
-        f"(p99 {f['accepted_to_planned_p99_ms']:.0f}), planned -> e-mail p50 {f['planned_to_mail_p50_ms']:.0f} ms "
-        f"(p99 {f['planned_to_mail_p99_ms']:.0f})",
-        f"   raw aiokafka produce->consume p50 {f['raw_p50_ms']:.1f} ms  p99 {f['raw_p99_ms']:.1f} ms",
-        f"   ratio p50 {f['ratio_p50']:.1f}×  p99 {f['ratio_p99']:.1f}×   goal p50 ≤ 5×",
-    ])
+    return "\n".join(
+        [
+            f"2. End-to-end latency (accepted -> division e-mail at SMTP), open loop {f['rate']:g}/s for "
+            f"{f['seconds']:.0f}s, "
+            f"{f['arrived']}/{f['submitted']} arrived",
+            f"   pipeline p50 {f['e2e_p50_ms']:.0f} ms  p99 {f['e2e_p99_ms']:.0f} ms  (max {f['e2e_max_ms']:.0f} ms)",
+            f"     of which accepted -> delivery planned p50 {f['accepted_to_planned_p50_ms']:.0f} ms "
+            f"(p99 {f['accepted_to_planned_p99_ms']:.0f}), planned -> e-mail p50 {f['planned_to_mail_p50_ms']:.0f} ms "
+            f"(p99 {f['planned_to_mail_p99_ms']:.0f})",
+            f"   raw aiokafka produce->consume p50 {f['raw_p50_ms']:.1f} ms  p99 {f['raw_p99_ms']:.1f} ms",
+            f"   ratio p50 {f['ratio_p50']:.1f}×  p99 {f['ratio_p99']:.1f}×   goal p50 ≤ 5×",
+        ]
+    )
 
 
 def main() -> None:

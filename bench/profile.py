@@ -14,27 +14,45 @@ import random
 import httpx
 
 from bench.harness import (
-    RESULTS, Server, closed_loop, drop_database, fresh_database, infrastructure, log, service_env, topic_prefix,
+    RESULTS,
+    Server,
+    closed_loop,
+    drop_database,
+    fresh_database,
+    infrastructure,
+    log,
+    service_env,
+    topic_prefix,
     visit_payload,
 )
 
 
 def profiled_server(name: str, service: str, env: dict[str, str], out) -> Server:
-    return Server(name, "bench.profiled:create_app",
-                  env | {"BENCH_PROFILE_SERVICE": service, "BENCH_PROFILE_OUT": str(out)}, workers=1)
+    return Server(
+        name,
+        "bench.profiled:create_app",
+        env | {"BENCH_PROFILE_SERVICE": service, "BENCH_PROFILE_OUT": str(out)},
+        workers=1,
+    )
 
 
 async def profile_intake(postgres: str, kafka: str, *, seconds: float, concurrency: int):
     out = RESULTS / "profile-intake.txt"
     database = await fresh_database(postgres, "visits")
-    server = profiled_server("profile-visits", "visits", service_env(
-        "visits", database, kafka, topic_prefix(), VISITS_SUBMIT_RATE_LIMIT="1000000000"), out)
+    server = profiled_server(
+        "profile-visits",
+        "visits",
+        service_env("visits", database, kafka, topic_prefix(), VISITS_SUBMIT_RATE_LIMIT="1000000000"),
+        out,
+    )
     rng = random.Random(5)
     try:
         await server.start()
         async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+
             def submit():
                 return "POST", server.url + "/api/v1/requests", {"json": visit_payload(rng)}
+
             await closed_loop(client, submit, concurrency=concurrency, seconds=3)
             await client.post(server.url + "/__bench/profile/start")
             result = await closed_loop(client, submit, concurrency=concurrency, seconds=seconds)
@@ -67,7 +85,7 @@ def main() -> None:
         out = asyncio.run(profile_intake(postgres, kafka, seconds=args.seconds, concurrency=args.concurrency))
     else:
         out = asyncio.run(profile_notifications(postgres, kafka, events=args.events))
-    print("\n".join(out.with_suffix(".flat.txt").read_text().splitlines()[:args.lines]))
+    print("\n".join(out.with_suffix(".flat.txt").read_text().splitlines()[: args.lines]))
     print(f"(call tree: {out})")
 
 

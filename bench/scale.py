@@ -23,9 +23,27 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bench.harness import (
-    COUNTRIES, COUNTRY_WEIGHTS, FOCUS_AREAS, FOCUS_WEIGHTS, LANGUAGE_WEIGHTS, LANGUAGES, RANK_WEIGHTS, RANKS,
-    RESULTS, Server, bearer, drop_database, fresh_database, infrastructure, log, ms, percentile, plain_dsn, save,
-    service_env, topic_prefix,
+    COUNTRIES,
+    COUNTRY_WEIGHTS,
+    FOCUS_AREAS,
+    FOCUS_WEIGHTS,
+    LANGUAGE_WEIGHTS,
+    LANGUAGES,
+    RANK_WEIGHTS,
+    RANKS,
+    RESULTS,
+    Server,
+    bearer,
+    drop_database,
+    fresh_database,
+    infrastructure,
+    log,
+    ms,
+    percentile,
+    plain_dsn,
+    save,
+    service_env,
+    topic_prefix,
 )
 from services.visits import listing
 from services.visits.schemas import ListFilters
@@ -95,21 +113,32 @@ async def load(database: str, first: int, last: int, *, open_requests: int = 0) 
     """Insert requests numbered first..last (the first `open_requests` of them recent and open); seconds taken."""
     began = time.perf_counter()
     conn = await asyncpg.connect(plain_dsn(database))
-    common = [weighted(FOCUS_AREAS, FOCUS_WEIGHTS), weighted(COUNTRIES, COUNTRY_WEIGHTS, 400),
-              weighted(RANKS, RANK_WEIGHTS), weighted(LANGUAGES, LANGUAGE_WEIGHTS)]
+    common = [
+        weighted(FOCUS_AREAS, FOCUS_WEIGHTS),
+        weighted(COUNTRIES, COUNTRY_WEIGHTS, 400),
+        weighted(RANKS, RANK_WEIGHTS),
+        weighted(LANGUAGES, LANGUAGE_WEIGHTS),
+    ]
     secondary = []
     try:
         if last - first > 50_000:  # building the secondary indexes once afterwards is much faster than row by row
             await conn.execute("SET maintenance_work_mem = '256MB'")
             secondary = await conn.fetch(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('requests', 'request_focus_areas') "
-                "AND indexname NOT IN (SELECT conname FROM pg_constraint)")
+                "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            )
             for index in secondary:
                 await conn.execute(f'DROP INDEX "{index["indexname"]}"')
         if open_requests:
-            await conn.execute(INSERT, first, first + open_requests - 1, *common,
-                               weighted(list(OPEN_STATUSES), list(OPEN_STATUSES.values())),
-                               _now(), timedelta(days=30))
+            await conn.execute(
+                INSERT,
+                first,
+                first + open_requests - 1,
+                *common,
+                weighted(list(OPEN_STATUSES), list(OPEN_STATUSES.values())),
+                _now(),
+                timedelta(days=30),
+            )
             first += open_requests
         closed = weighted(list(CLOSED_STATUSES), list(CLOSED_STATUSES.values()))
         for start in range(first, last + 1, BATCH):
@@ -133,8 +162,11 @@ async def cursor_at(database: str, position: int, division: str | None = None) -
     try:
         where = "WHERE division = $2" if division else ""
         count_where = "WHERE division = $1" if division else ""
-        row = await conn.fetchrow(f"SELECT created_at, id FROM requests {where} ORDER BY created_at DESC, id DESC "
-                                  f"OFFSET $1 LIMIT 1", position, *([division] if division else []))
+        row = await conn.fetchrow(
+            f"SELECT created_at, id FROM requests {where} ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1",
+            position,
+            *([division] if division else []),
+        )
         total = await conn.fetchval(f"SELECT count(*) FROM requests {count_where}", *([division] if division else []))
     finally:
         await conn.close()
@@ -149,11 +181,17 @@ async def cases(database: str, total: int) -> dict[str, tuple[str, dict, str | N
     education = await division_size(database, "education")
     return {
         "listing, first page": ("/api/v1/requests", {"limit": 50}, admin),
-        "listing, deep page (middle)": ("/api/v1/requests",
-                                        {"limit": 50, "cursor": await cursor_at(database, total // 2)}, admin),
+        "listing, deep page (middle)": (
+            "/api/v1/requests",
+            {"limit": 50, "cursor": await cursor_at(database, total // 2)},
+            admin,
+        ),
         "listing, division officer, first page": ("/api/v1/requests", {"limit": 50}, officer),
-        "listing, division officer, deep page": ("/api/v1/requests", {"limit": 50, "cursor": await cursor_at(
-            database, education // 2, "education")}, officer),
+        "listing, division officer, deep page": (
+            "/api/v1/requests",
+            {"limit": 50, "cursor": await cursor_at(database, education // 2, "education")},
+            officer,
+        ),
         f"listing, country={RARE_COUNTRY} (rare)": ("/api/v1/requests", {"limit": 50, "country": RARE_COUNTRY}, admin),
         "queue, communications": ("/api/v1/queue", {}, communications),
         "queue, division officer": ("/api/v1/queue", {}, officer),
@@ -194,8 +232,10 @@ async def measure(server: Server, cases: dict, samples: int, budget: float = 240
                 if round_ >= 10 and times[name] is not None:
                     times[name].append(elapsed)
             cases = {k: v for k, v in cases.items() if times[k] is not None}
-    return {name: {"p50_ms": ms(percentile(t, 50)), "p99_ms": ms(percentile(t, 99)), "n": len(t)} if t else None
-            for name, t in times.items()}
+    return {
+        name: {"p50_ms": ms(percentile(t, 50)), "p99_ms": ms(percentile(t, 99)), "n": len(t)} if t else None
+        for name, t in times.items()
+    }
 
 
 async def explain(database: str, total: int, measured: dict) -> dict[str, list[dict]]:
@@ -204,16 +244,20 @@ async def explain(database: str, total: int, measured: dict) -> dict[str, list[d
 
     engine = create_async_engine(async_url(database))
     captured: list[tuple[str, object]] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, parameters, context, many: captured.append((statement, parameters)))
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, parameters, context, many: captured.append((statement, parameters)),
+    )
     plans, text = {}, []
     try:
         for name, (path, query, principal) in measured.items():
             captured.clear()
             async with AsyncSession(engine) as session:
                 if path == "/api/v1/queue":
-                    await queue.queue_snapshot(session=session, principal=principal, filters=queue.QueueFilters(),
-                                               position=None, now=_now())
+                    await queue.queue_snapshot(
+                        session=session, principal=principal, filters=queue.QueueFilters(), position=None, now=_now()
+                    )
                 else:
                     await listing.list_requests(session=session, principal=principal, filters=ListFilters(**query))
             # The listing's own page query comes first (then the selectin loads); the queue runs five.
@@ -232,19 +276,27 @@ async def explain(database: str, total: int, measured: dict) -> dict[str, list[d
 
 def _summary(plan: str) -> dict:
     import re
+
     lines = plan.splitlines()
-    scans = [re.sub(r"\s+\(cost.*", "", l.strip().lstrip("->").strip()) for l in lines
-             if "Scan" in l and "(cost" in l]
+    scans = [
+        re.sub(r"\s+\(cost.*", "", line.strip().lstrip("->").strip())
+        for line in lines
+        if "Scan" in line and "(cost" in line
+    ]
     removed = sum(int(m) for m in re.findall(r"Rows Removed by Filter: (\d+)", plan))
     execution = re.search(r"Execution Time: ([\d.]+)", plan)
-    return {"scans": scans, "rows_removed_by_filter": removed,
-            "execution_ms": float(execution.group(1)) if execution else None}
+    return {
+        "scans": scans,
+        "rows_removed_by_filter": removed,
+        "execution_ms": float(execution.group(1)) if execution else None,
+    }
 
 
 async def run(postgres: str, kafka: str, *, small: int = 10_000, large: int = 1_000_000, samples: int = 150) -> dict:
     database = await fresh_database(postgres, "visits")
-    server = Server("scale-visits", "services.visits.main:create_app",
-                    service_env("visits", database, kafka, topic_prefix()))
+    server = Server(
+        "scale-visits", "services.visits.main:create_app", service_env("visits", database, kafka, topic_prefix())
+    )
     results: dict = {"small": small, "large": large, "samples": samples}
     try:
         log(f"scale: loading {small} requests")
@@ -261,31 +313,39 @@ async def run(postgres: str, kafka: str, *, small: int = 10_000, large: int = 1_
     finally:
         await server.stop()
         await drop_database(postgres, database)
-    results["ratios_p99"] = {name: (results["at_large"][name]["p99_ms"] / small_["p99_ms"])
-                             for name, small_ in results["at_small"].items()
-                             if small_ and results["at_large"].get(name)}
+    results["ratios_p99"] = {
+        name: (results["at_large"][name]["p99_ms"] / small_["p99_ms"])
+        for name, small_ in results["at_small"].items()
+        if small_ and results["at_large"].get(name)
+    }
     save("scale", results)
     return results
 
 
 def report(f: dict) -> str:
-    lines = [f"3. Scale (one request at a time, up to {f['samples']} samples each; loaded {f['small']} rows in "
-             f"{f['load_small_seconds']:.0f} s, grew to {f['large']} in {f['load_large_seconds']:.0f} s)",
-             f"   {'endpoint':44s} {'p99 @' + str(f['small']):>12s} {'p99 @' + str(f['large']):>14s}  ratio   "
-             f"(p50 small / large)"]
+    lines = [
+        f"3. Scale (one request at a time, up to {f['samples']} samples each; loaded {f['small']} rows in "
+        f"{f['load_small_seconds']:.0f} s, grew to {f['large']} in {f['load_large_seconds']:.0f} s)",
+        f"   {'endpoint':44s} {'p99 @' + str(f['small']):>12s} {'p99 @' + str(f['large']):>14s}  ratio   "
+        f"(p50 small / large)",
+    ]
     for name, small in f["at_small"].items():
         large = f["at_large"].get(name)
         if small is None or large is None:
             lines.append(f"   {name:44s} not present in this build")
             continue
-        lines.append(f"   {name:44s} {small['p99_ms']:9.1f} ms {large['p99_ms']:11.1f} ms  "
-                     f"{f['ratios_p99'][name]:5.2f}×  ({small['p50_ms']:.1f} / {large['p50_ms']:.1f} ms, "
-                     f"n={small['n']}/{large['n']})")
+        lines.append(
+            f"   {name:44s} {small['p99_ms']:9.1f} ms {large['p99_ms']:11.1f} ms  "
+            f"{f['ratios_p99'][name]:5.2f}×  ({small['p50_ms']:.1f} / {large['p50_ms']:.1f} ms, "
+            f"n={small['n']}/{large['n']})"
+        )
     lines.append("   goal ≤ 2×; index use at the large size:")
     for name, plans in f["plans_large"].items():
         first = plans[0]
-        lines.append(f"     {name}: {'; '.join(first['scans'][:3])}; rows removed by filter "
-                     f"{first['rows_removed_by_filter']}; {first['execution_ms']} ms")
+        lines.append(
+            f"     {name}: {'; '.join(first['scans'][:3])}; rows removed by filter "
+            f"{first['rows_removed_by_filter']}; {first['execution_ms']} ms"
+        )
     return "\n".join(lines)
 
 

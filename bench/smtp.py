@@ -57,5 +57,6 @@ class Recorder:
 async def start_recorder(port: int = 0) -> tuple[asyncio.Server, Recorder]:
     recorder = Recorder()
     server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(recorder, hostname="bench.localhost", enable_SMTPUTF8=True), host="127.0.0.1", port=port)
+        lambda: SMTP(recorder, hostname="bench.localhost", enable_SMTPUTF8=True), host="127.0.0.1", port=port
+    )
     return server, recorder

@@ -16,19 +16,26 @@ import time
 from datetime import UTC, datetime
 
 from bench.harness import (  # puts the tree under test (BENCH_SOURCE) first on sys.path
-    SOURCE, drop_database, fresh_database, infrastructure, service_env, topic_prefix, visit_payload,
+    SOURCE,
+    drop_database,
+    fresh_database,
+    infrastructure,
+    service_env,
+    topic_prefix,
+    visit_payload,
 )
 
 
 async def run(postgres: str, kafka: str, *, count: int, warm_up: int = 100) -> dict:
     database = await fresh_database(postgres, "visits")
     os.environ.update(service_env("visits", database, kafka, topic_prefix()))
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
     from services.visits import intake
     from services.visits.config import Settings
     from services.visits.schemas import VisitRequestCreate
     from shared.db import make_engine
     from shared.logs import configure_logging
-    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     settings = Settings()
     configure_logging(settings.log_level)
@@ -55,8 +62,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=600)
     args = parser.parse_args()
     figures = asyncio.run(run(*infrastructure(), count=args.count))
-    print(f"submission in-process ({figures['source']}): {figures['cpu_ms']:.2f} ms CPU, "
-          f"{figures['wall_ms']:.2f} ms wall per call, {figures['count']} calls")
+    print(
+        f"submission in-process ({figures['source']}): {figures['cpu_ms']:.2f} ms CPU, "
+        f"{figures['wall_ms']:.2f} ms wall per call, {figures['count']} calls"
+    )
 
 
 if __name__ == "__main__":

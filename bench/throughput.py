@@ -20,7 +20,16 @@ import asyncpg
 import httpx
 
 from bench.harness import (
-    Server, cpu_seconds, drop_database, fresh_database, infrastructure, log, plain_dsn, save, service_env, topic_prefix,
+    Server,
+    cpu_seconds,
+    drop_database,
+    fresh_database,
+    infrastructure,
+    log,
+    plain_dsn,
+    save,
+    service_env,
+    topic_prefix,
 )
 from bench.smtp import start_recorder
 from services.visits.events import VisitSubmitted
@@ -32,12 +41,25 @@ def submitted_event(i: int) -> tuple[bytes, bytes]:
     """(key, value) of one visit.submitted.v1 envelope as the visits outbox publishes it."""
     request_id, start = str(uuid.uuid4()), date.today() + timedelta(days=60 + i % 90)
     event = VisitSubmitted(
-        request_id=request_id, reference=f"HEL-2031-{i + 1:06d}", status="submitted", division="education",
-        info_divisions=[], focus_areas=["education"], organisation=f"Bench School {i}", country="SE",
-        language=("fi", "sv", "en")[i % 3], contact_name="Bench Contact", contact_email=f"d{i}@bench.example.org",
-        highest_rank="expert", delegation_size=12, preferred_dates=[{"start": start, "end": start + timedelta(days=2)}],
-        needs={"press": False}, flags=[], tracking_url=f"http://127.0.0.1:8001/track/HEL-2031-{i + 1:06d}?token=t{i}",
-        actor="delegation")
+        request_id=request_id,
+        reference=f"HEL-2031-{i + 1:06d}",
+        status="submitted",
+        division="education",
+        info_divisions=[],
+        focus_areas=["education"],
+        organisation=f"Bench School {i}",
+        country="SE",
+        language=("fi", "sv", "en")[i % 3],
+        contact_name="Bench Contact",
+        contact_email=f"d{i}@bench.example.org",
+        highest_rank="expert",
+        delegation_size=12,
+        preferred_dates=[{"start": start, "end": start + timedelta(days=2)}],
+        needs={"press": False},
+        flags=[],
+        tracking_url=f"http://127.0.0.1:8001/track/HEL-2031-{i + 1:06d}?token=t{i}",
+        actor="delegation",
+    )
     envelope = Envelope.wrap(event, source="visits", subject=request_id)
     return request_id.encode(), envelope.model_dump_json().encode()
 
@@ -46,8 +68,10 @@ async def produce(kafka: str, topic: str, count: int) -> None:
     producer = make_producer(kafka)
     await producer.start()
     try:
-        futures = [await producer.send(topic, value=value, key=key)
-                   for key, value in (submitted_event(i) for i in range(count))]
+        futures = [
+            await producer.send(topic, value=value, key=key)
+            for key, value in (submitted_event(i) for i in range(count))
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -87,12 +111,21 @@ async def run(postgres: str, kafka: str, *, events: int = 2000, raw_repeats: int
     raw = [await raw_consume(kafka, topic, events) for _ in range(raw_repeats)]
     smtp, recorder = await start_recorder()
     database = await fresh_database(postgres, "notifications")
-    env = service_env("notifications", database, kafka, prefix, NOTIFICATIONS_SMTP_HOST="127.0.0.1",
-                      NOTIFICATIONS_SMTP_PORT=str(smtp.sockets[0].getsockname()[1]))
+    env = service_env(
+        "notifications",
+        database,
+        kafka,
+        prefix,
+        NOTIFICATIONS_SMTP_HOST="127.0.0.1",
+        NOTIFICATIONS_SMTP_PORT=str(smtp.sockets[0].getsockname()[1]),
+    )
     if profile is not None:
         env |= {"BENCH_PROFILE_SERVICE": "notifications", "BENCH_PROFILE_OUT": str(profile)}
-    server = Server("throughput-notifications",
-                    "bench.profiled:create_app" if profile else "services.notifications.main:create_app", env)
+    server = Server(
+        "throughput-notifications",
+        "bench.profiled:create_app" if profile else "services.notifications.main:create_app",
+        env,
+    )
     consumed_at, server_cpu = None, 0.0
     try:
         log("throughput: notifications draining them")
@@ -117,8 +150,10 @@ async def run(postgres: str, kafka: str, *, events: int = 2000, raw_repeats: int
     arrivals = sorted(a.at for a in recorder.arrivals)
     raw_seconds = statistics.median(raw)
     figures = {
-        "events": events, "mails": len(arrivals),
-        "raw_seconds": raw, "raw_eps": events / raw_seconds,
+        "events": events,
+        "mails": len(arrivals),
+        "raw_seconds": raw,
+        "raw_eps": events / raw_seconds,
         "service_total_seconds": arrivals[-1] - server.started_at if arrivals else float("inf"),
         "service_first_mail_after_start_seconds": arrivals[0] - server.started_at if arrivals else float("inf"),
         "service_steady_eps": (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0,
@@ -133,18 +168,21 @@ async def run(postgres: str, kafka: str, *, events: int = 2000, raw_repeats: int
 
 
 def report(f: dict) -> str:
-    consumer = f"; consumer stage done {f['consumer_stage_seconds']:.1f} s after start" \
-        if f["consumer_stage_seconds"] else ""
-    return "\n".join([
-        f"4. Notifications throughput ({f['events']} visit.submitted.v1 -> {f['mails']} e-mails "
-        "at a local SMTP server)",
-        f"   service  {f['service_steady_eps']:.1f} events/s steady (first->last e-mail); "
-        f"{f['service_total_eps']:.1f} events/s from process start ({f['service_total_seconds']:.1f} s{consumer})",
-        f"   service CPU {f['server_cpu_ms_per_event']:.1f} ms per event (start-up included)",
-        f"   raw      {f['raw_eps']:.0f} events/s (aiokafka read+decode, median of "
-        f"{', '.join(f'{s:.2f}' for s in f['raw_seconds'])} s)",
-        f"   ratio    {f['ratio_steady']:.3f}",
-    ])
+    consumer = (
+        f"; consumer stage done {f['consumer_stage_seconds']:.1f} s after start" if f["consumer_stage_seconds"] else ""
+    )
+    return "\n".join(
+        [
+            f"4. Notifications throughput ({f['events']} visit.submitted.v1 -> {f['mails']} e-mails "
+            "at a local SMTP server)",
+            f"   service  {f['service_steady_eps']:.1f} events/s steady (first->last e-mail); "
+            f"{f['service_total_eps']:.1f} events/s from process start ({f['service_total_seconds']:.1f} s{consumer})",
+            f"   service CPU {f['server_cpu_ms_per_event']:.1f} ms per event (start-up included)",
+            f"   raw      {f['raw_eps']:.0f} events/s (aiokafka read+decode, median of "
+            f"{', '.join(f'{s:.2f}' for s in f['raw_seconds'])} s)",
+            f"   ratio    {f['ratio_steady']:.3f}",
+        ]
+    )
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ async def wait_ready(bootstrap: str, timeout_s: float) -> bool:
             # wait_for also bounds the TCP connect, which has no timeout of its own.
             if await asyncio.wait_for(metadata_ok(bootstrap, remaining), remaining):
                 return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 

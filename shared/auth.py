@@ -36,8 +36,17 @@ class TokenVerifier:
         self.settings = settings
         # No per-kid cache: it never expires, so a key the issuer withdrew would verify forever. The key set
         # itself is cached for 10 minutes; an unknown kid refetches it at most once per cooldown.
-        self.jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=False, lifespan=600, timeout=10,
-                                    cooldown_duration=jwks_refresh_cooldown) if settings.oidc_jwks_url else None
+        self.jwks = (
+            jwt.PyJWKClient(
+                settings.oidc_jwks_url,
+                cache_keys=False,
+                lifespan=600,
+                timeout=10,
+                cooldown_duration=jwks_refresh_cooldown,
+            )
+            if settings.oidc_jwks_url
+            else None
+        )
 
     async def verify(self, token: str) -> Principal:
         """Signature, expiry, issuer, audience and claims, or InvalidTokenError (PyJWKClientError for JWKS)."""
@@ -49,27 +58,46 @@ class TokenVerifier:
                 raise jwt.InvalidAlgorithmError(f"issuer key algorithm {signing_key.algorithm_name} not accepted")
         else:
             key, algorithms = self.settings.jwt_secret, ["HS256"]
-        claims = jwt.decode(token, key, algorithms=algorithms, issuer=self.settings.jwt_issuer,
-                            audience=self.settings.jwt_audience, options={"require": ["exp", "sub", "iss", "aud"]})
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            issuer=self.settings.jwt_issuer,
+            audience=self.settings.jwt_audience,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
         try:
             return Principal.model_validate(claims)
         except ValidationError as exc:
             raise jwt.InvalidTokenError(f"claims: {exc.errors()[0]['msg']}") from exc
 
 
-def mint_token(settings: ServiceSettings, *, role: Role, division: str | None = None, sub: str | None = None,
-               ttl_seconds: int = 8 * 3600) -> str:
+def mint_token(
+    settings: ServiceSettings,
+    *,
+    role: Role,
+    division: str | None = None,
+    sub: str | None = None,
+    ttl_seconds: int = 8 * 3600,
+) -> str:
     """A development token signed with the local secret."""
     now = int(time.time())
-    claims = {"sub": sub or f"dev-{role}", "role": role, "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-              "iat": now, "exp": now + ttl_seconds}
+    claims = {
+        "sub": sub or f"dev-{role}",
+        "role": role,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
     if division:
         claims["division"] = division
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
-async def current_principal(request: Request,
-                            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal | None:
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal | None:
     """The verified caller, or None when no bearer token was sent."""
     if credentials is None:
         return None
@@ -77,11 +105,13 @@ async def current_principal(request: Request,
         return await request.app.state.verifier.verify(credentials.credentials)
     except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError) as exc:
         # The issuer's key set is unreachable: the token may be fine, so say "try again", not "log in again".
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "token keys unavailable",
-                            headers={"Retry-After": "5"}) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "token keys unavailable", headers={"Retry-After": "5"}
+        ) from exc
     except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}",
-                            headers={"WWW-Authenticate": "Bearer"}) from exc
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
 
 
 def require(*roles: Role):
@@ -89,8 +119,9 @@ def require(*roles: Role):
 
     async def dependency(principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
         if principal is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bearer token required",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "bearer token required", headers={"WWW-Authenticate": "Bearer"}
+            )
         if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
         return principal

@@ -53,10 +53,20 @@ class ConsumerDeaf(Exception):
 class ConsumerLoop:
     """Handles `handlers[event.type]` for each message; offsets commit after the handler's transaction."""
 
-    def __init__(self, *, service: str, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
-                 sessions: async_sessionmaker[AsyncSession], processed: Table, handlers: dict[str, Handler],
-                 max_attempts: int = 5, backoff_seconds: float = 0.2, concurrency: int = 1,
-                 events_per_transaction: int = 1):
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        sessions: async_sessionmaker[AsyncSession],
+        processed: Table,
+        handlers: dict[str, Handler],
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.2,
+        concurrency: int = 1,
+        events_per_transaction: int = 1,
+    ):
         self.service, self.consumer, self.producer = service, consumer, producer
         self.concurrency = asyncio.Semaphore(concurrency)
         self.events_per_transaction = events_per_transaction  # consecutive records of one partition
@@ -106,7 +116,7 @@ class ConsumerLoop:
         """One partition's records in order, a run of them per transaction; returns the last one handled."""
         last = None
         for start in range(0, len(records), self.events_per_transaction):
-            run = records[start:start + self.events_per_transaction]
+            run = records[start : start + self.events_per_transaction]
             async with self.concurrency:
                 if len(run) > 1 and not self.stopping and await self._handle_together(run):
                     last = run[-1]
@@ -143,8 +153,13 @@ class ConsumerLoop:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.info("consumer.run_failed", service=self.service, records=len(records), error=_describe(exc),
-                     then="one at a time")
+            log.info(
+                "consumer.run_failed",
+                service=self.service,
+                records=len(records),
+                error=_describe(exc),
+                then="one at a time",
+            )
             return False
         for record, envelope in handled:
             self._handled(record, envelope)
@@ -195,8 +210,15 @@ class ConsumerLoop:
                 metrics.EVENTS_FAILED.labels(self.service, record.topic).inc()
                 transient = database_unavailable(exc)  # waited out, never dead-lettered
                 attempt += 0 if transient else 1
-                log.warning("event.failed", service=self.service, type=envelope.type, event_id=envelope.id,
-                            attempt=attempt, transient=transient, error=repr(exc))
+                log.warning(
+                    "event.failed",
+                    service=self.service,
+                    type=envelope.type,
+                    event_id=envelope.id,
+                    attempt=attempt,
+                    transient=transient,
+                    error=repr(exc),
+                )
                 if attempt >= self.max_attempts:
                     await self._dead_letter(record, f"failed {attempt} times: {exc!r}")
                     return
@@ -223,8 +245,10 @@ class ConsumerLoop:
         if not events:
             return set()
         now = datetime.now(UTC)
-        rows = sorted(({"event_id": e.id, "topic": r.topic, "handled_at": now} for r, e in events),
-                      key=lambda row: row["event_id"])
+        rows = sorted(
+            ({"event_id": e.id, "topic": r.topic, "handled_at": now} for r, e in events),
+            key=lambda row: row["event_id"],
+        )
         return set(await session.scalars(_claim(session.bind.dialect.name, self.processed), rows))
 
     def _backoff(self, attempt: int) -> float:
@@ -232,7 +256,8 @@ class ConsumerLoop:
 
     async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
         """Park the message with why and where it came from; retried until the DLQ takes it."""
-        headers = list(record.headers or ()) + [
+        headers = [
+            *list(record.headers or ()),
             ("dlq.error", error[:2000].encode()),
             ("dlq.origin.topic", record.topic.encode()),
             ("dlq.origin.partition", str(record.partition).encode()),
@@ -241,8 +266,9 @@ class ConsumerLoop:
         ]
         while True:
             try:
-                await self.producer.send_and_wait(f"{record.topic}.dlq", value=record.value, key=record.key,
-                                                  headers=headers)
+                await self.producer.send_and_wait(
+                    f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
+                )
                 break
             except asyncio.CancelledError:
                 raise
@@ -250,12 +276,16 @@ class ConsumerLoop:
                 log.warning("dlq.publish_failed", service=self.service, error=repr(exc))
                 await asyncio.sleep(1)
         metrics.EVENTS_DEAD_LETTERED.labels(self.service, record.topic).inc()
-        log.error("event.dead_lettered", service=self.service, topic=record.topic, offset=record.offset,
-                  error=error[:500])
+        log.error(
+            "event.dead_lettered", service=self.service, topic=record.topic, offset=record.offset, error=error[:500]
+        )
 
 
 @cache
 def _claim(dialect_name: str, processed: Table):
     """Record event ids not seen before and return them; built once (see `ConsumerLoop._claim_run`)."""
-    return (insert_of(dialect_name)(processed).on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(processed.c.event_id))
+    return (
+        insert_of(dialect_name)(processed)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(processed.c.event_id)
+    )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_VERSION = "1.0"
 
+
 class Event(BaseModel):
     """Base of every event payload: small, frozen, past tense; `type` names it on the wire."""
 

@@ -13,17 +13,28 @@ log = structlog.get_logger()
 def make_producer(bootstrap: str) -> AIOKafkaProducer:
     """aiokafka defaults to acks=1 without idempotence; the outbox needs both."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
-        request_timeout_ms=15000, retry_backoff_ms=200,
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        request_timeout_ms=15000,
+        retry_backoff_ms=200,
     )
 
 
 def make_consumer(bootstrap: str, group_id: str, topics: list[str]) -> AIOKafkaConsumer:
     """Offsets are committed by the loop after its transaction, never automatically."""
     return AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
-        auto_offset_reset="earliest", isolation_level="read_committed", max_poll_records=200,
-        session_timeout_ms=10000, heartbeat_interval_ms=1000, retry_backoff_ms=200,
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=200,
+        session_timeout_ms=10000,
+        heartbeat_interval_ms=1000,
+        retry_backoff_ms=200,
     )
 
 

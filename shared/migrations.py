@@ -55,8 +55,8 @@ def _run_sync(connection, metadata: MetaData) -> None:
 
 def create_plumbing_tables() -> None:
     """The outbox and processed-events tables, as every service's first migration creates them."""
-    from alembic import op
     import sqlalchemy as sa
+    from alembic import op
 
     op.create_table(
         "outbox",
@@ -72,8 +72,13 @@ def create_plumbing_tables() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
         sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
     )
-    op.create_index("ix_outbox_unsent", "outbox", ["seq"], postgresql_where=sa.text("sent_at IS NULL"),
-                    sqlite_where=sa.text("sent_at IS NULL"))
+    op.create_index(
+        "ix_outbox_unsent",
+        "outbox",
+        ["seq"],
+        postgresql_where=sa.text("sent_at IS NULL"),
+        sqlite_where=sa.text("sent_at IS NULL"),
+    )
     op.create_table(
         "processed_events",
         sa.Column("event_id", sa.String(length=36), nullable=False),

@@ -8,7 +8,20 @@ from functools import cache
 import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, bindparam, func, select, text, update,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -36,7 +49,9 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("traceparent", String(55), nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True), nullable=True),
-        Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
+        Index(
+            "ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")
+        ),
     )
 
 
@@ -44,7 +59,9 @@ def outbox_table(metadata: MetaData) -> Table:
 WAKE_RELAYS = select(func.pg_notify(bindparam("channel"), bindparam("topic")))
 
 
-async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, source: str, key: str, topic: str) -> Envelope:
+async def add_event(
+    session: AsyncSession, outbox: Table, event_: Event, *, source: str, key: str, topic: str
+) -> Envelope:
     """Stage `event_` in the caller's transaction; it is published only if that commits."""
     envelope = Envelope.wrap(event_, source=source, subject=key)
     await stage_rows(session, outbox, [outbox_row(envelope, topic=topic)])
@@ -53,8 +70,14 @@ async def add_event(session: AsyncSession, outbox: Table, event_: Event, *, sour
 
 def outbox_row(envelope: Envelope, *, topic: str) -> dict:
     """The envelope's outbox row, keyed by its subject, for `stage_rows` (several events in one statement)."""
-    return {"event_id": envelope.id, "topic": topic, "key": envelope.subject, "type": envelope.type,
-            "payload": envelope.model_dump_json(), "traceparent": traceparent_now()}
+    return {
+        "event_id": envelope.id,
+        "topic": topic,
+        "key": envelope.subject,
+        "type": envelope.type,
+        "payload": envelope.model_dump_json(),
+        "traceparent": traceparent_now(),
+    }
 
 
 async def stage_rows(session: AsyncSession, outbox: Table, rows: list[dict]) -> None:
@@ -73,8 +96,16 @@ def _insert(outbox: Table):
 class OutboxRelay:
     """Publishes unsent rows in `seq` order; one publisher per database at a time."""
 
-    def __init__(self, *, engine: AsyncEngine, outbox: Table, producer: AIOKafkaProducer, service: str,
-                 poll_seconds: float = 1.0, batch_size: int = 200):
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        outbox: Table,
+        producer: AIOKafkaProducer,
+        service: str,
+        poll_seconds: float = 1.0,
+        batch_size: int = 200,
+    ):
         self.engine, self.outbox, self.producer, self.service = engine, outbox, producer, service
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.poll_seconds, self.batch_size = poll_seconds, batch_size
@@ -83,10 +114,18 @@ class OutboxRelay:
         self.stopping = False
         # Built once: the relay runs them for every batch, on the way from a commit to Kafka.
         self._lead = select(func.pg_try_advisory_xact_lock(0x76697369, zlib.crc32(service.encode()) & 0x7FFFFFFF))
-        self._unsent = (select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.seq)
-                        .limit(batch_size).with_for_update(skip_locked=True))
-        self._mark_sent = (update(outbox).where(outbox.c.seq.in_(bindparam("seqs", expanding=True)))
-                           .values(sent_at=bindparam("sent_at")))
+        self._unsent = (
+            select(outbox)
+            .where(outbox.c.sent_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        self._mark_sent = (
+            update(outbox)
+            .where(outbox.c.seq.in_(bindparam("seqs", expanding=True)))
+            .values(sent_at=bindparam("sent_at"))
+        )
 
     def stop(self) -> None:
         """Publish what is committed by now, then return from `run`."""
@@ -130,11 +169,18 @@ class OutboxRelay:
             await self._record_backlog(session, rows)
             if not rows:
                 return 0
-            futures = [await self.producer.send(
-                row.topic, value=row.payload.encode(), key=row.key.encode(),
-                headers=[("traceparent", (row.traceparent or new_traceparent()).encode()),
-                         ("content-type", b"application/cloudevents+json")],
-            ) for row in rows]
+            futures = [
+                await self.producer.send(
+                    row.topic,
+                    value=row.payload.encode(),
+                    key=row.key.encode(),
+                    headers=[
+                        ("traceparent", (row.traceparent or new_traceparent()).encode()),
+                        ("content-type", b"application/cloudevents+json"),
+                    ],
+                )
+                for row in rows
+            ]
             await asyncio.gather(*futures)
             await session.execute(self._mark_sent, {"seqs": [r.seq for r in rows], "sent_at": datetime.now(UTC)})
         metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
@@ -152,8 +198,9 @@ class OutboxRelay:
             count, oldest = len(rows), rows[0].created_at if rows else None
         else:
             unsent = self.outbox.c.sent_at.is_(None)
-            count, oldest = (await session.execute(
-                select(func.count(), func.min(self.outbox.c.created_at)).where(unsent))).one()
+            count, oldest = (
+                await session.execute(select(func.count(), func.min(self.outbox.c.created_at)).where(unsent))
+            ).one()
         metrics.OUTBOX_BACKLOG.labels(self.service).set(count)
         age = 0.0
         if oldest is not None:
@@ -175,4 +222,3 @@ class OutboxRelay:
             except Exception as exc:
                 log.warning("outbox.listen_failed", service=self.service, error=repr(exc))
                 await asyncio.sleep(2)
-

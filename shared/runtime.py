@@ -8,7 +8,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.protocol.metadata import MetadataRequest
 from sqlalchemy import Table, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from shared.consumer import ConsumerDeaf, ConsumerLoop, Handler
 from shared.kafka import ensure_topics, make_consumer, make_producer, start_until_connected
@@ -34,8 +34,13 @@ class Runtime:
     def __post_init__(self) -> None:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.producer = make_producer(self.settings.kafka_bootstrap)
-        self.relay = OutboxRelay(engine=self.engine, outbox=self.outbox, producer=self.producer,
-                                 service=self.service, poll_seconds=self.settings.relay_poll_seconds)
+        self.relay = OutboxRelay(
+            engine=self.engine,
+            outbox=self.outbox,
+            producer=self.producer,
+            service=self.service,
+            poll_seconds=self.settings.relay_poll_seconds,
+        )
         self.loop: ConsumerLoop | None = None
         self.tasks: list[asyncio.Task] = []
         self.draining: list[asyncio.Task] = []
@@ -66,9 +71,14 @@ class Runtime:
             self.consumer = make_consumer(self.settings.kafka_bootstrap, self.settings.topic(self.service), topics)
             await start_until_connected(self.consumer, "consumer")
             self.loop = ConsumerLoop(
-                service=self.service, consumer=self.consumer, producer=self.producer, sessions=self.sessions,
-                processed=self.processed, handlers=self.handlers,
-                max_attempts=self.settings.consumer_max_attempts, backoff_seconds=self.settings.consumer_backoff_seconds,
+                service=self.service,
+                consumer=self.consumer,
+                producer=self.producer,
+                sessions=self.sessions,
+                processed=self.processed,
+                handlers=self.handlers,
+                max_attempts=self.settings.consumer_max_attempts,
+                backoff_seconds=self.settings.consumer_backoff_seconds,
                 concurrency=self.settings.consumer_concurrency if self.engine.dialect.name == "postgresql" else 1,
                 events_per_transaction=self.settings.consumer_events_per_transaction,
             )
@@ -148,7 +158,8 @@ class Runtime:
             if node is None:
                 return False
             response = await asyncio.wait_for(
-                client.send(node, MetadataRequest([own_topic], allow_auto_topic_creation=False)), 2)
+                client.send(node, MetadataRequest([own_topic], allow_auto_topic_creation=False)), 2
+            )
         except Exception:
             return False
         return any(topic[1] == own_topic and topic[0] == 0 for topic in response.topics)  # (error_code, name, ...)

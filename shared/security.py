@@ -13,11 +13,13 @@ DRAIN_BYTES, DRAIN_SECONDS = 1024 * 1024, 2.0  # how much of a refused body is r
 # No inline script anywhere; scripts, styles and the dashboard's EventSource (connect-src) come from 'self'.
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 # FastAPI's own /docs and /redoc pages load Swagger UI / ReDoc from a CDN and boot it with an inline script.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-            "https://cdn.redoc.ly; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
-            "form-action 'self'")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
 
 
 class SecurityHeaders:
@@ -94,10 +96,12 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._discard_rest(receive)
-        response = JSONResponse({"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413,
-                                headers={"Connection": "close"})
+        response = JSONResponse(
+            {"detail": f"request body larger than {self.max_bytes} bytes"},
+            status_code=413,
+            headers={"Connection": "close"},
+        )
         await response(scope, receive, send)
-
 
     @staticmethod
     async def _discard_rest(receive: Receive) -> None:
@@ -147,7 +151,9 @@ class NoNulCharacters:
                 break
         where = self._nul_in(scope, body)
         if where:
-            detail = [{"type": "nul_character", "loc": [where], "msg": "NUL characters are not accepted", "input": None}]
+            detail = [
+                {"type": "nul_character", "loc": [where], "msg": "NUL characters are not accepted", "input": None}
+            ]
             # FastAPI's own validation-error shape, so the answer matches the 422 every route documents.
             await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
             return
@@ -161,8 +167,11 @@ class NoNulCharacters:
         if b"\x00" in unquote_to_bytes(scope["query_string"]):
             return "query"
         content_type = Headers(scope=scope).get("content-type", "")
-        if (b"\x00" in body or ("json" in content_type and b"\\u0000" in body and JSON_NUL.search(body))
-                or ("x-www-form-urlencoded" in content_type and b"\x00" in unquote_to_bytes(body))):
+        if (
+            b"\x00" in body
+            or ("json" in content_type and b"\\u0000" in body and JSON_NUL.search(body))
+            or ("x-www-form-urlencoded" in content_type and b"\x00" in unquote_to_bytes(body))
+        ):
             return "body"
         return None
 

@@ -60,4 +60,3 @@ def load_settings(cls: type[S]) -> S:
         name = "".join(str(p) for p in first["loc"][:1]).upper()
         name = name if name.startswith("VISITDESK_") or not name else f"{prefix.upper()}{name}"
         sys.exit(f"visitdesk: setting {name or 'configuration'}: {first['msg']}")
-

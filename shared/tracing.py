@@ -30,8 +30,12 @@ def configure_tracing(service: str) -> None:
 
 def instrument_app(app: FastAPI) -> None:
     # One server span per request; the per-message receive/send spans say nothing and cost CPU on every call.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"],
-                                       server_request_hook=redact_tokens)
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls="healthz,readyz,metrics",
+        exclude_spans=["receive", "send"],
+        server_request_hook=redact_tokens,
+    )
 
 
 TOKEN_IN_QUERY = re.compile(r"(^|[?&])(token)=[^&#]*", re.IGNORECASE)
@@ -59,10 +63,17 @@ def traceparent_now() -> str:
 def handling_span(topic: str, event_type: str, event_id: str, traceparent: str | None):
     """A consumer span whose parent is the span that wrote the event to the outbox."""
     parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
-    with tracer.start_as_current_span(f"{topic} process", context=parent, kind=trace.SpanKind.CONSUMER,
-                                      attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
-                                                  "cloudevents.event_type": event_type,
-                                                  "cloudevents.event_id": event_id}) as span:
+    with tracer.start_as_current_span(
+        f"{topic} process",
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": topic,
+            "cloudevents.event_type": event_type,
+            "cloudevents.event_id": event_id,
+        },
+    ) as span:
         yield span
 
 
@@ -70,6 +81,7 @@ def handling_span(topic: str, event_type: str, event_id: str, traceparent: str |
 def sending_span(channel: str, event_type: str, traceparent: str | None):
     """A client span for an e-mail or webhook, in the trace of the event that caused it."""
     parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
-    with tracer.start_as_current_span(f"{channel} send", context=parent, kind=trace.SpanKind.CLIENT,
-                                      attributes={"cloudevents.event_type": event_type}) as span:
+    with tracer.start_as_current_span(
+        f"{channel} send", context=parent, kind=trace.SpanKind.CLIENT, attributes={"cloudevents.event_type": event_type}
+    ) as span:
         yield span

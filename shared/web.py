@@ -22,9 +22,14 @@ from shared.security import BodySizeLimit, NoNulCharacters, SecurityHeaders
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, instrument_app
 
-ERROR_REASONS = {401: "bearer token missing or invalid", 403: "role not allowed",
-                 404: "not found, or not yours to see", 409: "not allowed in the current state",
-                 413: "body too large", 429: "too many requests; see Retry-After"}
+ERROR_REASONS = {
+    401: "bearer token missing or invalid",
+    403: "role not allowed",
+    404: "not found, or not yours to see",
+    409: "not allowed in the current state",
+    413: "body too large",
+    429: "too many requests; see Retry-After",
+}
 
 
 class Problem(BaseModel):
@@ -51,8 +56,9 @@ def platform_router() -> APIRouter:
         """The database and Kafka are reachable."""
         checks = await request.app.state.runtime.readiness()
         ready = all(checks.values())
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        )
 
     @router.get("/metrics", dependencies=[public()], include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -94,7 +100,8 @@ class RecordLatency:
             if message["type"] == "http.response.start":
                 template = getattr(scope.get("route"), "path", "unmatched")
                 metrics.HTTP_LATENCY.labels(self.service, scope["method"], template, message["status"]).observe(
-                    time.perf_counter() - started)
+                    time.perf_counter() - started
+                )
             await send(message)
 
         await self.app(scope, receive, timed_send)
@@ -103,16 +110,31 @@ class RecordLatency:
 Extras = Callable[[FastAPI, Runtime], AbstractAsyncContextManager]
 
 
-def service_app(*, service: str, settings: ServiceSettings, outbox: Table, processed: Table, consumes: list[str],
-                handlers: dict[str, Handler], extras: Extras | None = None) -> FastAPI:
+def service_app(
+    *,
+    service: str,
+    settings: ServiceSettings,
+    outbox: Table,
+    processed: Table,
+    consumes: list[str],
+    handlers: dict[str, Handler],
+    extras: Extras | None = None,
+) -> FastAPI:
     """A service's FastAPI app whose lifespan runs its Runtime; `extras` adds the service's own jobs."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         configure_logging(settings.log_level)
         engine = make_engine(settings.database_url)
-        runtime = Runtime(service=service, settings=settings, engine=engine, outbox=outbox, processed=processed,
-                          consumes=consumes, handlers=handlers)
+        runtime = Runtime(
+            service=service,
+            settings=settings,
+            engine=engine,
+            outbox=outbox,
+            processed=processed,
+            consumes=consumes,
+            handlers=handlers,
+        )
         app.state.runtime, app.state.sessions = runtime, runtime.sessions
         async with AsyncExitStack() as stack:
             await runtime.start()

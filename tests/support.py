@@ -33,11 +33,11 @@ def bearer(settings: ServiceSettings, role: str, division: str | None = None, su
     return {"Authorization": f"Bearer {mint_token(settings, role=role, division=division, sub=sub)}"}
 
 
-async def read_topic(bootstrap: str, topic: str, *, count: int, timeout: float = 20.0,
-                     key: str | None = None) -> list:
+async def read_topic(bootstrap: str, topic: str, *, count: int, timeout: float = 20.0, key: str | None = None) -> list:
     """Read records from the start of `topic` until `count` (matching `key`) arrived or time ran out."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     records = []
     try:

@@ -93,9 +93,17 @@ def die_with_parent() -> None:
 class Cluster:
     """Start, kill, restart and stop the services; ports, databases and topics are this cluster's own."""
 
-    def __init__(self, *, postgres_url: str, kafka_bootstrap: str, workdir: Path | str,
-                 topic_prefix: str | None = None, env: dict[str, str] | None = None, log_level: str = "WARNING",
-                 source: Path | str = ROOT):
+    def __init__(
+        self,
+        *,
+        postgres_url: str,
+        kafka_bootstrap: str,
+        workdir: Path | str,
+        topic_prefix: str | None = None,
+        env: dict[str, str] | None = None,
+        log_level: str = "WARNING",
+        source: Path | str = ROOT,
+    ):
         self.postgres_url, self.kafka_bootstrap = postgres_url, kafka_bootstrap
         self.workdir = Path(workdir)
         self.topic_prefix = topic_prefix if topic_prefix is not None else f"c{uuid.uuid4().hex[:10]}."
@@ -189,12 +197,20 @@ class Cluster:
 
     async def _migrate(self) -> None:
         """Each database to head with the copied code's migrations, in a child process like a deploy job."""
-        script = ("import sys\nfrom shared.migrations import upgrade\n"
-                  "for service, url in zip(sys.argv[1::2], sys.argv[2::2]):\n    upgrade(service, url)\n")
+        script = (
+            "import sys\nfrom shared.migrations import upgrade\n"
+            "for service, url in zip(sys.argv[1::2], sys.argv[2::2]):\n    upgrade(service, url)\n"
+        )
         args = [part for item in self.databases.items() for part in item]
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", script, *args, cwd=self.src, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-c",
+            script,
+            *args,
+            cwd=self.src,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         output, _ = await process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"migrations failed:\n{output.decode()[-3000:]}")
@@ -220,18 +236,39 @@ class Cluster:
         log.write(f"\n---- {time.strftime('%H:%M:%S')} starting {service}\n".encode())
         log.flush()
         self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
-             "--host", "127.0.0.1", "--port", str(self.ports[service]), "--log-level", "warning",
-             "--no-access-log"],
-            cwd=self.src, env=self._env(service), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                f"services.{service}.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports[service]),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=self.src,
+            env=self._env(service),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
         log.close()
 
     def _start_sink(self) -> None:
         log = open(self.workdir / "logs" / "mailsink.log", "ab")
         self.sink = subprocess.Popen(
             [sys.executable, "-m", "visitdesk.mailsink", "--dir", str(self.mail_dir), "--port", str(self.smtp_port)],
-            cwd=self.src, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+            cwd=self.src,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
         log.close()
 
     async def _wait_ok(self, service: str, path: str, timeout: float) -> None:

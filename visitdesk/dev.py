@@ -16,8 +16,13 @@ from visitdesk.cluster import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
-DEV_TOKENS = [("admin", None), ("communications", None), ("protocol_officer", None),
-              ("division_officer", "education"), ("division_officer", "urban-environment")]
+DEV_TOKENS = [
+    ("admin", None),
+    ("communications", None),
+    ("protocol_officer", None),
+    ("division_officer", "education"),
+    ("division_officer", "urban-environment"),
+]
 
 
 def start_broker() -> tuple[str, bool]:
@@ -81,18 +86,34 @@ def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
         bootstrap, started_broker = start_broker()
         progress(f"Kafka at {bootstrap}; migrating the SQLite databases and starting the services")
         smtp_port = free_port()
-        children["mailsink"] = subprocess.Popen([sys.executable, "-m", "visitdesk.mailsink", "--dir",
-                                                 str(data_dir / "mail"), "--port", str(smtp_port)],
-                                                preexec_fn=die_with_parent)
-        ports = {service: port_base + offset for service, offset in zip(SERVICES, range(4))}
+        children["mailsink"] = subprocess.Popen(
+            [sys.executable, "-m", "visitdesk.mailsink", "--dir", str(data_dir / "mail"), "--port", str(smtp_port)],
+            preexec_fn=die_with_parent,
+        )
+        ports = {service: port_base + offset for service, offset in zip(SERVICES, range(4), strict=True)}
         for service, port in ports.items():
             env = service_env(service, var, bootstrap, smtp_port, port_base)
             upgrade(service, env[f"{service.upper()}_DATABASE_URL"])
             children[service] = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
-                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                 "--no-access-log", "--timeout-graceful-shutdown", "5"],  # tokens ride in query strings
-                env=env, preexec_fn=die_with_parent)  # a `kill -9` of this command takes them along
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    f"services.{service}.main:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "5",
+                ],  # tokens ride in query strings
+                env=env,
+                preexec_fn=die_with_parent,
+            )  # a `kill -9` of this command takes them along
         progress("waiting for the services to answer /healthz")
         wait_healthy(ports, children)
         print_welcome(ports, bootstrap, smtp_port)

@@ -45,8 +45,10 @@ class EmlStore:
 
     def messages(self) -> list[EmailMessage]:
         """Every stored message, oldest first."""
-        return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                for path in sorted(self.directory.glob("*.eml"))]
+        return [
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted(self.directory.glob("*.eml"))
+        ]
 
 
 class MailSink:
@@ -65,13 +67,16 @@ async def start(handler: EmlStore, *, host: str = "127.0.0.1", port: int = 0) ->
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="mailsink.localhost", enable_SMTPUTF8=True, data_size_limit=25 * 2**20),
-        host=host, port=port)
+        host=host,
+        port=port,
+    )
     return MailSink(server, handler)
 
 
 @asynccontextmanager
-async def mailsink(directory: Path | str, *, host: str = "127.0.0.1", port: int = 0,
-                   handler: EmlStore | None = None) -> AsyncIterator[MailSink]:
+async def mailsink(
+    directory: Path | str, *, host: str = "127.0.0.1", port: int = 0, handler: EmlStore | None = None
+) -> AsyncIterator[MailSink]:
     """A sink for the duration of the block; pass a handler (an EmlStore subclass) to change its answers."""
     sink = await start(handler or EmlStore(directory), host=host, port=port)
     try:
@@ -83,8 +88,9 @@ async def mailsink(directory: Path | str, *, host: str = "127.0.0.1", port: int 
 
 async def _serve(directory: str, host: str, port: int) -> None:
     sink = await start(EmlStore(directory), host=host, port=port)
-    print(f"mailsink: listening on {sink.host}:{sink.port}, storing messages in {Path(directory).resolve()}",
-          flush=True)
+    print(
+        f"mailsink: listening on {sink.host}:{sink.port}, storing messages in {Path(directory).resolve()}", flush=True
+    )
     async with sink.server:
         await sink.server.serve_forever()
 

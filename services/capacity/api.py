@@ -9,7 +9,11 @@ from services.capacity import service
 from services.capacity.domain import WEEK_PATTERN, InvalidWeek, validate_week
 from services.capacity.models import Division
 from services.capacity.schemas import (
-    DefaultLimitUpdate, DivisionCode, DivisionLimitPublic, LimitUpdate, WeekCapacityPublic,
+    DefaultLimitUpdate,
+    DivisionCode,
+    DivisionLimitPublic,
+    LimitUpdate,
+    WeekCapacityPublic,
 )
 from shared.auth import Principal, require
 from shared.db import SessionDep
@@ -40,9 +44,12 @@ Admin = Annotated[Principal, require("admin")]
 
 
 @router.get("/{division}/{iso_week}", responses=error_responses(401, 403, 404))
-async def read_week(principal: Annotated[Principal, require("admin", "communications", "division_officer",
-                                                           "protocol_officer")],
-                    division: KnownDivision, iso_week: ValidWeek, session: SessionDep) -> WeekCapacityPublic:
+async def read_week(
+    principal: Annotated[Principal, require("admin", "communications", "division_officer", "protocol_officer")],
+    division: KnownDivision,
+    iso_week: ValidWeek,
+    session: SessionDep,
+) -> WeekCapacityPublic:
     """Limit, reserved, free and the requests holding one division's week."""
     if principal.role == "division_officer" and principal.division != division.code:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown division")
@@ -50,19 +57,32 @@ async def read_week(principal: Annotated[Principal, require("admin", "communicat
 
 
 @router.put("/{division}/{iso_week}", responses=error_responses(401, 403, 404, 413))
-async def put_week_limit(_: Admin, division: KnownDivision, iso_week: ValidWeek, body: LimitUpdate,
-                         session: SessionDep, request: Request) -> WeekCapacityPublic:
+async def put_week_limit(
+    _: Admin, division: KnownDivision, iso_week: ValidWeek, body: LimitUpdate, session: SessionDep, request: Request
+) -> WeekCapacityPublic:
     """Set this week's own limit (null = unlimited); reservations above it are kept."""
-    return await service.set_week_limit(session=session, settings=request.app.state.settings,
-                                        division=division.code, iso_week=iso_week, limit=body.limit)
+    return await service.set_week_limit(
+        session=session,
+        settings=request.app.state.settings,
+        division=division.code,
+        iso_week=iso_week,
+        limit=body.limit,
+    )
 
 
 @router.delete("/{division}/{iso_week}", responses=error_responses(401, 403, 404))
-async def delete_week_limit(_: Admin, division: KnownDivision, iso_week: ValidWeek, session: SessionDep,
-                            request: Request) -> WeekCapacityPublic:
+async def delete_week_limit(
+    _: Admin, division: KnownDivision, iso_week: ValidWeek, session: SessionDep, request: Request
+) -> WeekCapacityPublic:
     """Drop this week's own limit: the division's default applies again."""
-    return await service.set_week_limit(session=session, settings=request.app.state.settings,
-                                        division=division.code, iso_week=iso_week, limit=None, own=False)
+    return await service.set_week_limit(
+        session=session,
+        settings=request.app.state.settings,
+        division=division.code,
+        iso_week=iso_week,
+        limit=None,
+        own=False,
+    )
 
 
 @router.get("/{division}", responses=error_responses(401, 403, 404))
@@ -72,9 +92,11 @@ async def read_default_limit(_: Admin, division: KnownDivision) -> DivisionLimit
 
 
 @router.put("/{division}", responses=error_responses(401, 403, 404, 413))
-async def put_default_limit(_: Admin, division: KnownDivision, body: DefaultLimitUpdate, session: SessionDep,
-                            request: Request) -> DivisionLimitPublic:
+async def put_default_limit(
+    _: Admin, division: KnownDivision, body: DefaultLimitUpdate, session: SessionDep, request: Request
+) -> DivisionLimitPublic:
     """Set the division's default weekly limit for every week without its own."""
-    changed = await service.set_default_limit(session=session, settings=request.app.state.settings,
-                                              division=division, limit=body.limit)
+    changed = await service.set_default_limit(
+        session=session, settings=request.app.state.settings, division=division, limit=body.limit
+    )
     return DivisionLimitPublic(division=changed.code, limit=changed.default_limit)

@@ -17,7 +17,6 @@ def handlers(settings: Settings) -> dict[str, Handler]:
     async def visit_ended(session: AsyncSession, envelope: Envelope) -> None:
         # Released whatever was_accepted says: a visit that will not happen holds no week.
         visit = envelope.parse(VisitCancelled if envelope.type == VisitCancelled.type else VisitDeclined)
-        await service.release_week(session=session, settings=settings, request_id=visit.request_id,
-                                   at=envelope.time)
+        await service.release_week(session=session, settings=settings, request_id=visit.request_id, at=envelope.time)
 
     return {VisitAccepted.type: visit_accepted, VisitCancelled.type: visit_ended, VisitDeclined.type: visit_ended}

@@ -11,7 +11,13 @@ from shared.web import service_app
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings come from the environment unless a test passes its own."""
     settings = settings or load_settings(Settings)
-    app = service_app(service="capacity", settings=settings, outbox=models.outbox, processed=models.processed_events,
-                      consumes=["visits.v1"], handlers=consumer.handlers(settings))
+    app = service_app(
+        service="capacity",
+        settings=settings,
+        outbox=models.outbox,
+        processed=models.processed_events,
+        consumes=["visits.v1"],
+        handlers=consumer.handlers(settings),
+    )
     app.include_router(api.router)
     return app

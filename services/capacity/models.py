@@ -3,7 +3,16 @@
 from datetime import date, datetime
 
 from sqlalchemy import (
-    BigInteger, Date, DateTime, ForeignKey, ForeignKeyConstraint, Index, Integer, String, false, text,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,10 +67,14 @@ class Reservation(Base):
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        ForeignKeyConstraint(["division", "iso_week"], ["capacity_weeks.division", "capacity_weeks.iso_week"],
-                             name="fk_reservations_week_capacity_weeks"),
+        ForeignKeyConstraint(
+            ["division", "iso_week"],
+            ["capacity_weeks.division", "capacity_weeks.iso_week"],
+            name="fk_reservations_week_capacity_weeks",
+        ),
         # One active reservation per request: a re-dated accept moves it, it never adds a second.
-        Index("uq_reservations_active_request", "request_id", unique=True,
-              postgresql_where=ACTIVE, sqlite_where=ACTIVE),
+        Index(
+            "uq_reservations_active_request", "request_id", unique=True, postgresql_where=ACTIVE, sqlite_where=ACTIVE
+        ),
         Index("ix_reservations_active_week", "division", "iso_week", postgresql_where=ACTIVE, sqlite_where=ACTIVE),
     )

@@ -15,12 +15,17 @@ from services.capacity import models
 from services.capacity.config import Settings
 from services.capacity.domain import WeekLoad, crossing, current_week, iso_week
 from services.capacity.events import (
-    CapacityReleased, CapacityReserved, VisitAccepted, WeekFilled, WeekReopened,
+    CapacityReleased,
+    CapacityReserved,
+    VisitAccepted,
+    WeekFilled,
+    WeekReopened,
 )
 from services.capacity.models import CapacityWeek, Division, Reservation
 from services.capacity.schemas import ReservationPublic, WeekCapacityPublic
 from shared.events import Event
 from shared.outbox import add_event
+
 
 async def reserve_week(*, session: AsyncSession, settings: Settings, visit: VisitAccepted, at: datetime) -> None:
     """Hold the visit's week for its request, moving an earlier one; in the caller's transaction."""
@@ -52,17 +57,25 @@ async def week_capacity(*, session: AsyncSession, division: str, iso_week: str) 
     """Limit, reservations and what is left of one division's week."""
     load = await _load(session, division, iso_week)
     row = await session.get(CapacityWeek, (division, iso_week))
-    holders = await session.scalars(select(Reservation).where(*_active_in(division, iso_week))
-                                    .order_by(Reservation.reserved_at, Reservation.id))
+    holders = await session.scalars(
+        select(Reservation).where(*_active_in(division, iso_week)).order_by(Reservation.reserved_at, Reservation.id)
+    )
     return WeekCapacityPublic(
-        division=division, iso_week=iso_week, limit=load.limit,
-        limit_source="week" if row and row.has_own_limit else "default", reserved=load.reserved,
-        free=load.free, full=load.full, over_capacity=load.over_capacity,
-        requests=[ReservationPublic(reference=r.reference, request_id=r.request_id) for r in holders])
+        division=division,
+        iso_week=iso_week,
+        limit=load.limit,
+        limit_source="week" if row and row.has_own_limit else "default",
+        reserved=load.reserved,
+        free=load.free,
+        full=load.full,
+        over_capacity=load.over_capacity,
+        requests=[ReservationPublic(reference=r.reference, request_id=r.request_id) for r in holders],
+    )
 
 
-async def set_week_limit(*, session: AsyncSession, settings: Settings, division: str, iso_week: str,
-                         limit: int | None, own: bool = True) -> WeekCapacityPublic:
+async def set_week_limit(
+    *, session: AsyncSession, settings: Settings, division: str, iso_week: str, limit: int | None, own: bool = True
+) -> WeekCapacityPublic:
     """Set a week's own limit (None = unlimited), or with own=False go back to the default; commits."""
     row = await _lock_week(session, division, iso_week)
     before = await _load(session, division, iso_week)
@@ -73,14 +86,23 @@ async def set_week_limit(*, session: AsyncSession, settings: Settings, division:
     return await week_capacity(session=session, division=division, iso_week=iso_week)
 
 
-async def set_default_limit(*, session: AsyncSession, settings: Settings, division: Division,
-                            limit: int | None) -> Division:
+async def set_default_limit(
+    *, session: AsyncSession, settings: Settings, division: Division, limit: int | None
+) -> Division:
     """Change a division's default, announcing each current or future week it fills or reopens; commits."""
     await session.refresh(division, with_for_update=True)
-    weeks = (await session.scalars(
-        select(CapacityWeek).where(CapacityWeek.division == division.code, ~CapacityWeek.has_own_limit,
-                                   CapacityWeek.iso_week >= current_week(datetime.now(UTC)))
-        .order_by(CapacityWeek.iso_week).with_for_update())).all()
+    weeks = (
+        await session.scalars(
+            select(CapacityWeek)
+            .where(
+                CapacityWeek.division == division.code,
+                ~CapacityWeek.has_own_limit,
+                CapacityWeek.iso_week >= current_week(datetime.now(UTC)),
+            )
+            .order_by(CapacityWeek.iso_week)
+            .with_for_update()
+        )
+    ).all()
     before = {week.iso_week: await _load(session, division.code, week.iso_week) for week in weeks}
     division.default_limit = limit
     for week, load in before.items():
@@ -96,12 +118,30 @@ async def find_division(*, session: AsyncSession, code: str) -> Division | None:
 
 async def _hold(session: AsyncSession, settings: Settings, visit: VisitAccepted, week: str, at: datetime) -> None:
     before = await _load(session, visit.division, week)
-    session.add(Reservation(request_id=visit.request_id, reference=visit.reference, division=visit.division,
-                            iso_week=week, visit_date=visit.visit_date, reserved_at=at))
+    session.add(
+        Reservation(
+            request_id=visit.request_id,
+            reference=visit.reference,
+            division=visit.division,
+            iso_week=week,
+            visit_date=visit.visit_date,
+            reserved_at=at,
+        )
+    )
     after = WeekLoad(before.limit, before.reserved + 1)
-    await _publish(session, settings, CapacityReserved(
-        request_id=visit.request_id, reference=visit.reference, division=visit.division, iso_week=week,
-        reserved=after.reserved, limit=after.limit), key=visit.request_id)
+    await _publish(
+        session,
+        settings,
+        CapacityReserved(
+            request_id=visit.request_id,
+            reference=visit.reference,
+            division=visit.division,
+            iso_week=week,
+            reserved=after.reserved,
+            limit=after.limit,
+        ),
+        key=visit.request_id,
+    )
     await _announce_crossing(session, settings, visit.division, week, before, after)
 
 
@@ -110,18 +150,30 @@ async def _release(session: AsyncSession, settings: Settings, reservation: Reser
     reservation.released_at = at
     await session.flush()  # before a move inserts the request's new active reservation (unique index)
     after = WeekLoad(before.limit, before.reserved - 1)
-    await _publish(session, settings, CapacityReleased(
-        request_id=reservation.request_id, reference=reservation.reference, division=reservation.division,
-        iso_week=reservation.iso_week, reserved=after.reserved, limit=after.limit), key=reservation.request_id)
+    await _publish(
+        session,
+        settings,
+        CapacityReleased(
+            request_id=reservation.request_id,
+            reference=reservation.reference,
+            division=reservation.division,
+            iso_week=reservation.iso_week,
+            reserved=after.reserved,
+            limit=after.limit,
+        ),
+        key=reservation.request_id,
+    )
     await _announce_crossing(session, settings, reservation.division, reservation.iso_week, before, after)
 
 
-async def _announce_crossing(session: AsyncSession, settings: Settings, division: str, week: str,
-                             before: WeekLoad, after: WeekLoad) -> None:
+async def _announce_crossing(
+    session: AsyncSession, settings: Settings, division: str, week: str, before: WeekLoad, after: WeekLoad
+) -> None:
     change = crossing(before, after)
     if change is not None:
         event = (WeekFilled if change == "full" else WeekReopened)(
-            division=division, iso_week=week, reserved=after.reserved, limit=after.limit)
+            division=division, iso_week=week, reserved=after.reserved, limit=after.limit
+        )
         await _publish(session, settings, event, key=f"{division}:{week}")
 
 
@@ -132,11 +184,15 @@ async def _publish(session: AsyncSession, settings: Settings, event: Event, *, k
 async def _lock_week(session: AsyncSession, division: str, week: str) -> CapacityWeek:
     """Create the week's row if missing and lock it (PostgreSQL); SQLite's single writer serialises anyway."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(CapacityWeek).values(division=division, iso_week=week, has_own_limit=False)
-                          .on_conflict_do_nothing())
+    await session.execute(
+        insert(CapacityWeek).values(division=division, iso_week=week, has_own_limit=False).on_conflict_do_nothing()
+    )
     return await session.scalar(
-        select(CapacityWeek).where(CapacityWeek.division == division, CapacityWeek.iso_week == week)
-        .with_for_update().execution_options(populate_existing=True))
+        select(CapacityWeek)
+        .where(CapacityWeek.division == division, CapacityWeek.iso_week == week)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 async def _ensure_division(session: AsyncSession, code: str) -> None:
@@ -158,5 +214,6 @@ def _active_in(division: str, week: str) -> tuple:
 
 
 async def _active_reservation(session: AsyncSession, request_id: str) -> Reservation | None:
-    return await session.scalar(select(Reservation).where(Reservation.request_id == request_id,
-                                                          Reservation.released_at.is_(None)))
+    return await session.scalar(
+        select(Reservation).where(Reservation.request_id == request_id, Reservation.released_at.is_(None))
+    )

@@ -15,6 +15,11 @@ from prometheus_client import Counter
 from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifications import messages, models
+from services.notifications.config import Settings
+from services.notifications.events import NotificationDelivered, NotificationFailed
+from services.notifications.mailer import DeliveryError, SmtpConnection
+from services.notifications.models import Delivery, DivisionRecipient
 from shared import metrics
 from shared.db import database_unavailable
 from shared.outbox import add_event
@@ -22,16 +27,11 @@ from shared.runtime import Runtime
 from shared.tracing import sending_span
 from shared.wakeups import WakeChannel
 
-from services.notifications import messages, models
-from services.notifications.config import Settings
-from services.notifications.events import NotificationDelivered, NotificationFailed
-from services.notifications.mailer import DeliveryError, SmtpConnection
-from services.notifications.models import Delivery, DivisionRecipient
-
 log = structlog.get_logger()
 RETRYABLE_HTTP = {408, 425, 429}
-ATTEMPTS = Counter("visitdesk_notification_attempts_total", "Delivery attempts by channel and outcome",
-                   ["channel", "outcome"])  # outcome: sent | retry | failed
+ATTEMPTS = Counter(
+    "visitdesk_notification_attempts_total", "Delivery attempts by channel and outcome", ["channel", "outcome"]
+)  # outcome: sent | retry | failed
 Result = tuple[Delivery, DeliveryError | None]  # None: sent
 HANDOVER_FRESH_SECONDS = 5.0  # a handed-over delivery still unsent after this is claimed afresh instead
 # Its lease: enough for the fresh window and a batch's sends, and how long a crash can hold it up.
@@ -81,8 +81,9 @@ class Handover:
                 stale.append(delivery)
         return fresh, stale, lease_ends
 
-    async def give_back(self, sessions: async_sessionmaker[AsyncSession],
-                        deliveries: list[Delivery] | None = None) -> int:
+    async def give_back(
+        self, sessions: async_sessionmaker[AsyncSession], deliveries: list[Delivery] | None = None
+    ) -> int:
         """Leases of handed-over deliveries not sent (by default all still waiting: at shutdown), claimable now."""
         if deliveries is None:
             deliveries = [delivery for _, delivery in self.channel.handed]
@@ -91,24 +92,35 @@ class Handover:
             return 0
         async with sessions() as session, session.begin():
             result = await session.execute(
-                update(Delivery).where(_still_ours(deliveries))
+                update(Delivery)
+                .where(_still_ours(deliveries))
                 .values(attempts=Delivery.attempts - 1, next_attempt_at=datetime.now(UTC))
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
         return result.rowcount
 
 
 def _still_ours(deliveries: list[Delivery]):
     """Rows still pending with the attempts they had in hand: no one re-claimed them after a lease ran out."""
-    return and_(Delivery.status == "pending",
-                tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in deliveries]))
+    return and_(
+        Delivery.status == "pending",
+        tuple_(Delivery.id, Delivery.attempts).in_([(d.id, d.attempts) for d in deliveries]),
+    )
 
 
 class Dispatcher:
     """Sends what the handover brings, else claims with FOR UPDATE SKIP LOCKED (replicas share the table);
     a lease on every delivery in hand against crashed senders."""
 
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], settings: Settings, runtime: Runtime,
-                 http: httpx.AsyncClient, handover: Handover | None = None):
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        runtime: Runtime,
+        http: httpx.AsyncClient,
+        handover: Handover | None = None,
+    ):
         self.sessions, self.settings, self.runtime, self.http = sessions, settings, runtime, http
         self.handover = handover or Handover(settings)
         self.wakeup = asyncio.Event()
@@ -133,8 +145,9 @@ class Dispatcher:
                     except Exception as exc:  # database away: deliveries wait, nothing is lost
                         log.warning("dispatcher.failed", error=repr(exc))
                     await self._close_idle_lanes()
-                    await self.handover.channel.sleep(self.wakeup, stopping,
-                                                      timeout=self.settings.dispatcher_poll_seconds)
+                    await self.handover.channel.sleep(
+                        self.wakeup, stopping, timeout=self.settings.dispatcher_poll_seconds
+                    )
         finally:
             await self._close_lanes()
 
@@ -162,13 +175,23 @@ class Dispatcher:
     async def _claim(self) -> list[Delivery]:
         """Take the due rows no one else holds and lease them, in one statement; oldest due first."""
         now = datetime.now(UTC)
-        due = (select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-               .order_by(Delivery.next_attempt_at).limit(self.settings.dispatcher_batch_size)
-               .with_for_update(skip_locked=True))
-        lease = (update(Delivery).where(Delivery.id.in_(due))
-                 .values(attempts=Delivery.attempts + 1,
-                         next_attempt_at=now + timedelta(seconds=self.settings.send_lease_seconds))
-                 .returning(Delivery).execution_options(synchronize_session=False))
+        due = (
+            select(Delivery.id)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at)
+            .limit(self.settings.dispatcher_batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        lease = (
+            update(Delivery)
+            .where(Delivery.id.in_(due))
+            .values(
+                attempts=Delivery.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=self.settings.send_lease_seconds),
+            )
+            .returning(Delivery)
+            .execution_options(synchronize_session=False)
+        )
         async with self.sessions() as session, session.begin():
             claimed = list(await session.scalars(lease))
         return sorted(claimed, key=lambda d: d.created_at)
@@ -186,12 +209,15 @@ class Dispatcher:
         webhooks = [d for d in due if d.channel == "webhook"]
         emails = [d for d in due if d.channel != "webhook"]
         lanes = min(self.settings.smtp_connections, len(emails))
-        await asyncio.gather(*(self._post_webhook(d, outcome) for d in webhooks),
-                             *(self._send_emails(i, emails[i::lanes], outcome, lease_ends) for i in range(lanes)))
+        await asyncio.gather(
+            *(self._post_webhook(d, outcome) for d in webhooks),
+            *(self._send_emails(i, emails[i::lanes], outcome, lease_ends) for i in range(lanes)),
+        )
         return [(d, outcome[d.id]) for d in claimed]
 
-    async def _send_emails(self, lane: int, deliveries: list[Delivery], outcome: dict[str, DeliveryError | None],
-                           lease_ends: float) -> None:
+    async def _send_emails(
+        self, lane: int, deliveries: list[Delivery], outcome: dict[str, DeliveryError | None], lease_ends: float
+    ) -> None:
         smtp = (await self._lane(lane)).new_run()
         for i, delivery in enumerate(deliveries):
             if i and time.monotonic() > lease_ends - self._lease_margin():  # slow server: others may claim it now
@@ -209,11 +235,22 @@ class Dispatcher:
 
     async def _send_email(self, smtp: SmtpConnection, delivery: Delivery) -> None:
         if not delivery.address:
-            raise DeliveryError(f"no e-mail address configured for {delivery.recipient_kind} "
-                                f"{delivery.division or ''}".strip(), transient=False)
-        await smtp.send(messages.email_message(
-            delivery_id=delivery.id, sender=self.settings.smtp_from, to=delivery.address, subject=delivery.subject,
-            text=delivery.body, html=delivery.body_html, language=delivery.language, reference=delivery.reference))
+            raise DeliveryError(
+                f"no e-mail address configured for {delivery.recipient_kind} {delivery.division or ''}".strip(),
+                transient=False,
+            )
+        await smtp.send(
+            messages.email_message(
+                delivery_id=delivery.id,
+                sender=self.settings.smtp_from,
+                to=delivery.address,
+                subject=delivery.subject,
+                text=delivery.body,
+                html=delivery.body_html,
+                language=delivery.language,
+                reference=delivery.reference,
+            )
+        )
 
     async def _post_webhook(self, delivery: Delivery, outcome: dict[str, DeliveryError | None]) -> None:
         outcome[delivery.id] = await _attempt(delivery, self._webhook)
@@ -224,13 +261,16 @@ class Dispatcher:
             raise DeliveryError(f"no webhook configured for division {delivery.division}", transient=False)
         body = delivery.body.encode()
         headers = {
-            "Content-Type": "application/json", "User-Agent": "visitdesk-notifications/1",
+            "Content-Type": "application/json",
+            "User-Agent": "visitdesk-notifications/1",
             "X-Visitdesk-Signature": messages.signature(secret, int(time.time()), body),
-            "Idempotency-Key": delivery.id, "X-Visitdesk-Event": delivery.event_type,
+            "Idempotency-Key": delivery.id,
+            "X-Visitdesk-Event": delivery.event_type,
         }
         try:
-            response = await self.http.post(delivery.address, content=body, headers=headers,
-                                            timeout=self.settings.webhook_timeout_seconds)
+            response = await self.http.post(
+                delivery.address, content=body, headers=headers, timeout=self.settings.webhook_timeout_seconds
+            )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"webhook unreachable: {exc!r}", transient=True) from exc
         if not response.is_success:
@@ -248,13 +288,20 @@ class Dispatcher:
         retries, failures = [], []
         for delivery, error in results:
             if error is not None:
-                log.warning("delivery.attempt_failed", delivery_id=delivery.id, channel=delivery.channel,
-                            attempts=delivery.attempts, transient=error.transient, error=str(error))
+                log.warning(
+                    "delivery.attempt_failed",
+                    delivery_id=delivery.id,
+                    channel=delivery.channel,
+                    attempts=delivery.attempts,
+                    transient=error.transient,
+                    error=str(error),
+                )
                 retry = error.transient and delivery.attempts < self.settings.max_attempts
                 (retries if retry else failures).append((delivery, error))
         if sent or retries:
-            await self._persist(partial(self._record_sent_and_retries, sent, retries), lease_ends,
-                                rows=len(sent) + len(retries))
+            await self._persist(
+                partial(self._record_sent_and_retries, sent, retries), lease_ends, rows=len(sent) + len(retries)
+            )
         for delivery, error in failures:
             await self._persist(partial(self._record_failure, delivery, error), lease_ends, rows=1)
 
@@ -282,13 +329,15 @@ class Dispatcher:
                 if left <= 0:
                     log.error("delivery.record_abandoned", tries=tries, rows=rows, error=repr(exc))
                     return
-                log.warning("delivery.record_retrying", tries=tries, rows=rows, retry_in=round(delay, 2),
-                            error=repr(exc))
+                log.warning(
+                    "delivery.record_retrying", tries=tries, rows=rows, retry_in=round(delay, 2), error=repr(exc)
+                )
                 await asyncio.sleep(min(delay, left))
                 delay = min(delay * 2, 2.0)
 
-    async def _record_sent_and_retries(self, sent: list[Delivery],
-                                       retries: list[tuple[Delivery, DeliveryError]]) -> None:
+    async def _record_sent_and_retries(
+        self, sent: list[Delivery], retries: list[tuple[Delivery, DeliveryError]]
+    ) -> None:
         now = datetime.now(UTC)
         async with self.sessions() as session, session.begin():
             finished = await self._finish_sent(session, sent, now)
@@ -297,8 +346,7 @@ class Dispatcher:
                     await self._publish(session, delivery, NotificationDelivered(**self._facts(delivery)))
             for delivery, error in retries:
                 retry_at = now + timedelta(seconds=self._backoff(delivery.attempts))
-                await self._finish(session, delivery, status="pending", next_attempt_at=retry_at,
-                                   last_error=str(error))
+                await self._finish(session, delivery, status="pending", next_attempt_at=retry_at, last_error=str(error))
         for delivery in sent:
             ATTEMPTS.labels(delivery.channel, "sent").inc()
             metrics.DELIVERIES.labels(delivery.channel, "delivered").inc()
@@ -310,9 +358,13 @@ class Dispatcher:
         """Mark sent in one statement the rows still ours (pending, attempts as claimed); returns their ids."""
         if not sent:
             return set()
-        statement = (update(Delivery).where(_still_ours(sent))
-                     .values(status="sent", sent_at=now, last_error=None).returning(Delivery.id)
-                     .execution_options(synchronize_session=False))
+        statement = (
+            update(Delivery)
+            .where(_still_ours(sent))
+            .values(status="sent", sent_at=now, last_error=None)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
         return set(await session.scalars(statement))
 
     async def _record_failure(self, delivery: Delivery, failure: DeliveryError) -> None:
@@ -320,8 +372,9 @@ class Dispatcher:
         reason = f"gave up after {delivery.attempts} attempts: {error}" if failure.transient else error
         now = datetime.now(UTC)
         async with self.sessions() as session, session.begin():
-            if await self._finish(session, delivery, status="failed", failed_at=now, next_attempt_at=now,
-                                  last_error=reason):
+            if await self._finish(
+                session, delivery, status="failed", failed_at=now, next_attempt_at=now, last_error=reason
+            ):
                 await self._publish(session, delivery, NotificationFailed(**self._facts(delivery), error=reason))
                 await self._dead_letter(delivery, reason)  # before commit: a crash here repeats it, never loses it
         ATTEMPTS.labels(delivery.channel, "failed").inc()
@@ -330,8 +383,7 @@ class Dispatcher:
 
     async def _finish(self, session: AsyncSession, delivery: Delivery, **values) -> bool:
         """Update the row only if it is still ours: pending, and not re-claimed after our lease ran out."""
-        result = await session.execute(
-            update(Delivery).where(_still_ours([delivery])).values(**values))
+        result = await session.execute(update(Delivery).where(_still_ours([delivery])).values(**values))
         return result.rowcount == 1
 
     def _lease_margin(self) -> float:
@@ -343,27 +395,49 @@ class Dispatcher:
 
     @staticmethod
     def _facts(delivery: Delivery) -> dict:
-        return {"delivery_id": delivery.id, "event_id": delivery.event_id, "event_type": delivery.event_type,
-                "reference": delivery.reference, "recipient": delivery.recipient_kind, "channel": delivery.channel}
+        return {
+            "delivery_id": delivery.id,
+            "event_id": delivery.event_id,
+            "event_type": delivery.event_type,
+            "reference": delivery.reference,
+            "recipient": delivery.recipient_kind,
+            "channel": delivery.channel,
+        }
 
     async def _publish(self, session: AsyncSession, delivery: Delivery, event_) -> None:
-        await add_event(session, models.outbox, event_, source="notifications", key=delivery.event_key,
-                        topic=self.settings.topic(event_.topic))
+        await add_event(
+            session,
+            models.outbox,
+            event_,
+            source="notifications",
+            key=delivery.event_key,
+            topic=self.settings.topic(event_.topic),
+        )
 
     async def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         """The failed delivery, with why and where its event came from, on `<source topic>.dlq`."""
-        value = json.dumps(self._facts(delivery) | {
-            "attempts": delivery.attempts, "error": reason,
-            "event": json.loads(delivery.event) if delivery.event else None,
-        }).encode()
-        headers = [("dlq.error", reason.encode()), ("dlq.origin.topic", delivery.source_topic.encode()),
-                   ("dlq.service", b"notifications"), ("dlq.delivery_id", delivery.id.encode()),
-                   ("dlq.event_id", delivery.event_id.encode()), ("content-type", b"application/json")]
+        value = json.dumps(
+            self._facts(delivery)
+            | {
+                "attempts": delivery.attempts,
+                "error": reason,
+                "event": json.loads(delivery.event) if delivery.event else None,
+            }
+        ).encode()
+        headers = [
+            ("dlq.error", reason.encode()),
+            ("dlq.origin.topic", delivery.source_topic.encode()),
+            ("dlq.service", b"notifications"),
+            ("dlq.delivery_id", delivery.id.encode()),
+            ("dlq.event_id", delivery.event_id.encode()),
+            ("content-type", b"application/json"),
+        ]
         await self.runtime.kafka_started.wait()
         while True:
             try:
-                await self.runtime.producer.send_and_wait(f"{delivery.source_topic}.dlq", value=value,
-                                                          key=delivery.event_key.encode(), headers=headers)
+                await self.runtime.producer.send_and_wait(
+                    f"{delivery.source_topic}.dlq", value=value, key=delivery.event_key.encode(), headers=headers
+                )
                 return
             except asyncio.CancelledError:
                 raise

@@ -4,9 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.events import Event
-
 from services.notifications.events import RecipientKind
+from shared.events import Event
 
 Audience = Literal["delegation", "staff"]
 

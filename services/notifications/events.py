@@ -34,6 +34,7 @@ class NotificationFailed(NotificationDelivered):
 
 # --- visits.v1 -------------------------------------------------------------------------------
 
+
 class DateRange(BaseModel):
     model_config = ConfigDict(frozen=True)
     start: date
@@ -126,6 +127,7 @@ class VisitPersonalDataErased(Event):
 
 # --- capacity.v1 -----------------------------------------------------------------------------
 
+
 class CapacityWeekFull(Event):
     topic: ClassVar[str] = "capacity.v1"
     type: ClassVar[str] = "capacity.week_full.v1"
@@ -136,6 +138,7 @@ class CapacityWeekFull(Event):
 
 
 # --- protocol.v1 -----------------------------------------------------------------------------
+
 
 class PlanItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -162,7 +165,20 @@ class ProtocolPlanCreated(ProtocolPlanReady):
     conflicts: list[str]
 
 
-NOTIFYING: dict[str, type[Event]] = {model.type: model for model in (
-    VisitSubmitted, VisitRouted, VisitWaitlisted, VisitAccepted, VisitDeclined, VisitRedirected,
-    VisitDatesProposed, VisitCancelled, VisitEscalated, CapacityWeekFull, ProtocolPlanCreated, ProtocolPlanReady,
-)}
+NOTIFYING: dict[str, type[Event]] = {
+    model.type: model
+    for model in (
+        VisitSubmitted,
+        VisitRouted,
+        VisitWaitlisted,
+        VisitAccepted,
+        VisitDeclined,
+        VisitRedirected,
+        VisitDatesProposed,
+        VisitCancelled,
+        VisitEscalated,
+        CapacityWeekFull,
+        ProtocolPlanCreated,
+        ProtocolPlanReady,
+    )
+}

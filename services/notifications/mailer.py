@@ -30,9 +30,15 @@ class SmtpConnection:
     def __init__(self, settings: Settings, local_hostname: str | None = None):
         s = settings
         self.client = aiosmtplib.SMTP(
-            hostname=s.smtp_host, port=s.smtp_port, local_hostname=local_hostname, username=s.smtp_username,
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            local_hostname=local_hostname,
+            username=s.smtp_username,
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-            use_tls=s.smtp_tls, start_tls=s.smtp_starttls, timeout=s.smtp_timeout_seconds)
+            use_tls=s.smtp_tls,
+            start_tls=s.smtp_starttls,
+            timeout=s.smtp_timeout_seconds,
+        )
         self.carried = 0  # messages accepted over the current connection
         self.unreachable: DeliveryError | None = None
         self.used_at = time.monotonic()
@@ -81,8 +87,9 @@ class SmtpConnection:
             await self._transmit(message)
 
     async def _transmit(self, message: OutgoingEmail) -> None:
-        await self.client.sendmail(message.sender, [message.recipient], message.data,
-                                   mail_options=["SMTPUTF8"] if message.smtputf8 else None)
+        await self.client.sendmail(
+            message.sender, [message.recipient], message.data, mail_options=["SMTPUTF8"] if message.smtputf8 else None
+        )
 
     async def _connect(self) -> None:
         self.carried = 0
@@ -91,7 +98,8 @@ class SmtpConnection:
 
 def _closed_by_server(exc: Exception) -> bool:
     return isinstance(exc, aiosmtplib.SMTPServerDisconnected) or (
-        isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421)
+        isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421
+    )
 
 
 def _classified(exc: Exception) -> DeliveryError:
@@ -99,8 +107,10 @@ def _classified(exc: Exception) -> DeliveryError:
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return DeliveryError("; ".join(f"SMTP {r.code} {r.message}" for r in exc.recipients),
-                             transient=all(r.code < 500 for r in exc.recipients))
+        return DeliveryError(
+            "; ".join(f"SMTP {r.code} {r.message}" for r in exc.recipients),
+            transient=all(r.code < 500 for r in exc.recipients),
+        )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         # 5xx is final, except a rejected login: that is our configuration, fixable while we retry.
         transient = exc.code < 500 or isinstance(exc, aiosmtplib.SMTPAuthenticationError)

@@ -27,8 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with httpx.AsyncClient(follow_redirects=False) as http:
             loops = settings.dispatchers if runtime.engine.dialect.name == "postgresql" else 1
             for n in range(loops):
-                sender = Dispatcher(sessions=runtime.sessions, settings=settings, runtime=runtime, http=http,
-                                    handover=handover)
+                sender = Dispatcher(
+                    sessions=runtime.sessions, settings=settings, runtime=runtime, http=http, handover=handover
+                )
                 runtime.run_task(sender.run(), name=f"notifications-dispatcher-{n}", drains=True)
             yield
         # The runtime has stopped (consumer and loops): what was handed over and not sent is anyone's to claim.
@@ -37,9 +38,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # database away: those wait out their lease instead
             log.warning("dispatcher.give_back_failed", error=repr(exc))
 
-    app = service_app(service="notifications", settings=settings, outbox=models.outbox,
-                      processed=models.processed_events, consumes=["visits.v1", "capacity.v1", "protocol.v1"],
-                      handlers=consumer.handlers(settings, handover), extras=dispatcher)
+    app = service_app(
+        service="notifications",
+        settings=settings,
+        outbox=models.outbox,
+        processed=models.processed_events,
+        consumes=["visits.v1", "capacity.v1", "protocol.v1"],
+        handlers=consumer.handlers(settings, handover),
+        extras=dispatcher,
+    )
     app.state.handover = handover
     app.include_router(api.router)
     return app

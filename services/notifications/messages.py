@@ -20,8 +20,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from shared import countries
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December")
+MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 WEEK_FORMATS = {"fi": "viikko {week}/{year}", "sv": "vecka {week}/{year}", "en": "week {week} of {year}"}
 
 
@@ -55,8 +67,14 @@ def country_name(context, code: str) -> str:
 
 
 def _environment(*, html: bool, directory: Path) -> Environment:
-    env = Environment(loader=FileSystemLoader(directory), undefined=StrictUndefined, autoescape=html,
-                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)  # templates change with a deploy
+    env = Environment(
+        loader=FileSystemLoader(directory),
+        undefined=StrictUndefined,
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )  # templates change with a deploy
     env.filters.update(day=format_day, week=format_week, country=country_name)
     return env
 
@@ -73,8 +91,7 @@ class Renderer:
         plain = self.text_env.get_template(name).make_module(context)
         marked = self.html_env.get_template(name).make_module(context)
         subject = " ".join(str(plain.subject).split())  # one line: no header injection from data
-        page = self.html_env.get_template("layout.html").render(lang=context["lang"], subject=subject,
-                                                                 body=marked.html)
+        page = self.html_env.get_template("layout.html").render(lang=context["lang"], subject=subject, body=marked.html)
         return Rendered(subject=subject, text=str(plain.text).strip() + "\n", html=page)
 
 
@@ -96,8 +113,12 @@ class _Wire(policy.Compat32):
     """
 
     def _fold(self, name, value, sanitize):
-        if isinstance(value, str) and value.isascii() and len(name) + len(value) + 2 <= 78 and (
-                "\r" not in value and "\n" not in value):
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and len(name) + len(value) + 2 <= 78
+            and ("\r" not in value and "\n" not in value)
+        ):
             return f"{name}: {value}{self.linesep}"
         return super()._fold(name, value, sanitize)
 
@@ -112,15 +133,27 @@ UTF8.body_encoding = QP  # readable bodies in any client's "view source"
 UTF8.header_encoding = BASE64
 
 
-def email_message(*, delivery_id: str, sender: str, to: str, subject: str, text: str, html: str | None,
-                  language: str, reference: str | None) -> OutgoingEmail:
+def email_message(
+    *,
+    delivery_id: str,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    language: str,
+    reference: str | None,
+) -> OutgoingEmail:
     """A multipart/alternative e-mail whose Message-ID is stable across resends of one delivery."""
     values = (sender, to, subject, language, reference or "")
     if any("\r" in v or "\n" in v for v in values):
         raise ValueError("a header value spans lines")
     name, address = parseaddr(sender)
-    headers = {"Date": format_datetime(datetime.now(UTC)), "Message-ID": f"<{delivery_id}@visitdesk>",
-               "Auto-Submitted": "auto-generated"}  # RFC 3834: no vacation replies
+    headers = {
+        "Date": format_datetime(datetime.now(UTC)),
+        "Message-ID": f"<{delivery_id}@visitdesk>",
+        "Auto-Submitted": "auto-generated",
+    }  # RFC 3834: no vacation replies
     if reference:
         headers["X-Visitdesk-Reference"] = reference
     if not (address.isascii() and to.isascii()):
@@ -145,8 +178,16 @@ def _text_part(body: str, subtype: str) -> MIMEText:
     return MIMEText(body, subtype, "us-ascii" if as_is else UTF8, policy=WIRE)
 
 
-def _utf8_email(address: str, to: str, sender: str, subject: str, text: str, html: str | None, language: str,
-                headers: dict[str, str]) -> OutgoingEmail:
+def _utf8_email(
+    address: str,
+    to: str,
+    sender: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    language: str,
+    headers: dict[str, str],
+) -> OutgoingEmail:
     """Internationalised addresses (RFC 6531/6532): UTF-8 headers, for servers that offer SMTPUTF8."""
     message = EmailMessage(policy=policy.SMTPUTF8)
     message["From"], message["To"], message["Subject"] = sender, to, subject
@@ -159,14 +200,23 @@ def _utf8_email(address: str, to: str, sender: str, subject: str, text: str, htm
     return OutgoingEmail(address, to, message.as_bytes(), smtputf8=True)
 
 
-def webhook_body(*, delivery_id: str, envelope, reference: str | None, division: str | None,
-                 rendered: Rendered) -> str:
+def webhook_body(*, delivery_id: str, envelope, reference: str | None, division: str | None, rendered: Rendered) -> str:
     """The JSON a division's webhook receives: what happened, to which request, and the staff text."""
-    return json.dumps({
-        "delivery_id": delivery_id, "event_id": envelope.id, "event_type": envelope.type,
-        "occurred_at": envelope.time.isoformat(), "reference": reference, "division": division,
-        "status": envelope.data.get("status"), "subject": rendered.subject, "text": rendered.text,
-    }, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        {
+            "delivery_id": delivery_id,
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "occurred_at": envelope.time.isoformat(),
+            "reference": reference,
+            "division": division,
+            "status": envelope.data.get("status"),
+            "subject": rendered.subject,
+            "text": rendered.text,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

@@ -17,8 +17,17 @@ class Base(DeclarativeBase):
 outbox = outbox_table(Base.metadata)
 processed_events = processed_events_table(Base.metadata)
 
-DIVISIONS = ("education", "urban-environment", "culture-and-leisure", "social-services-health",
-             "city-executive-office", "economic-development", "forum-virium", "business-hub", "international-affairs")
+DIVISIONS = (
+    "education",
+    "urban-environment",
+    "culture-and-leisure",
+    "social-services-health",
+    "city-executive-office",
+    "economic-development",
+    "forum-virium",
+    "business-hub",
+    "international-affairs",
+)
 
 
 class DivisionRecipient(Base):

@@ -29,8 +29,14 @@ class DivisionRecipientPublic(BaseModel):
 
     @classmethod
     def of(cls, row) -> "DivisionRecipientPublic":
-        return cls(division=row.division, email=row.email, webhook_url=row.webhook_url,
-                   webhook_secret_set=bool(row.webhook_secret), updated_at=row.updated_at, updated_by=row.updated_by)
+        return cls(
+            division=row.division,
+            email=row.email,
+            webhook_url=row.webhook_url,
+            webhook_secret_set=bool(row.webhook_secret),
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+        )
 
 
 class DeliveryPublic(BaseModel):

@@ -9,25 +9,25 @@ from jinja2 import TemplateError
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
-from shared.db import column_values, insert_of
-from shared.consumer import PermanentError
-from shared.events import Envelope, Event
-from shared.tracing import traceparent_now
-
 from services.notifications import domain, messages
 from services.notifications.config import Settings
 from services.notifications.dispatcher import Handover
 from services.notifications.events import NOTIFYING, RecipientKind, VisitEvent, VisitPersonalDataErased
 from services.notifications.models import Delivery, DivisionRecipient, TrackingLink
 from services.notifications.schemas import DivisionRecipientUpdate
+from shared.auth import Principal
+from shared.consumer import PermanentError
+from shared.db import column_values, insert_of
+from shared.events import Envelope, Event
+from shared.tracing import traceparent_now
 
 log = structlog.get_logger()
 ERASED_BEFORE_SENDING = "personal data erased before sending"
 # Statements planning runs for every event, built once: building one costs more CPU than running it.
 _recipients, _links = DivisionRecipient.__table__, TrackingLink.__table__
 DIVISION_ADDRESSES = select(_recipients.c.email, _recipients.c.webhook_url).where(
-    _recipients.c.division == bindparam("division"))
+    _recipients.c.division == bindparam("division")
+)
 TRACKING_LINK = select(_links.c.tracking_url).where(_links.c.request_id == bindparam("request_id"))
 _LINKS_WRITTEN = "visitdesk.tracking_links_written"  # session.info: (transaction, {request id: link written})
 
@@ -40,8 +40,14 @@ class InvalidRecipient(ValueError):
         self.field = field
 
 
-async def plan_deliveries(*, session: AsyncSession, envelope: Envelope, settings: Settings,
-                          renderer: messages.Renderer, handover: Handover | None = None) -> list[Delivery]:
+async def plan_deliveries(
+    *,
+    session: AsyncSession,
+    envelope: Envelope,
+    settings: Settings,
+    renderer: messages.Renderer,
+    handover: Handover | None = None,
+) -> list[Delivery]:
     """Render one pending delivery per recipient and channel the rules give; the dispatcher sends them.
 
     With `handover`, this process's dispatch loops get them when the transaction commits; without, they are
@@ -61,14 +67,16 @@ async def plan_deliveries(*, session: AsyncSession, envelope: Envelope, settings
                 continue  # one inbox hears one event once, e.g. International Affairs as owner and as triage
             inboxes.add((channel, (address or "").lower()))
             rendered = _render(renderer, event, kind, language, context)
-            planned.append(_delivery(envelope, event, settings.topic(model.topic), kind, channel, address,
-                                     language, rendered))
+            planned.append(
+                _delivery(envelope, event, settings.topic(model.topic), kind, channel, address, language, rendered)
+            )
     await _insert_new(session, planned, handover)
     return planned
 
 
-async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientKind,
-                     event: Event) -> list[tuple[str, str | None]]:
+async def _addresses(
+    session: AsyncSession, settings: Settings, kind: RecipientKind, event: Event
+) -> list[tuple[str, str | None]]:
     """(channel, address) pairs; an address of None fails visibly in the delivery log."""
     if kind == "delegation":
         return [("email", event.contact_email)] if event.contact_email else []
@@ -77,9 +85,11 @@ async def _addresses(session: AsyncSession, settings: Settings, kind: RecipientK
         if row is None:
             return [("email", None)]
         return [("email", row.email)] + ([("webhook", row.webhook_url)] if row.webhook_url else [])
-    configured = {"communications": settings.communications_email,
-                  "international_affairs": settings.international_affairs_email,
-                  "protocol_office": settings.protocol_office_email}
+    configured = {
+        "communications": settings.communications_email,
+        "international_affairs": settings.international_affairs_email,
+        "protocol_office": settings.protocol_office_email,
+    }
     return [("email", configured[kind])]
 
 
@@ -88,8 +98,10 @@ async def _tracking_url(session: AsyncSession, event: VisitEvent) -> str | None:
     if event.tracking_url:
         remembered = _links_remembered(session)
         if remembered.get(event.request_id) != event.tracking_url:  # the submission's two events carry one link
-            await session.execute(_remember_link(session.bind.dialect.name), {
-                "request_id": event.request_id, "tracking_url": event.tracking_url, "updated_at": datetime.now(UTC)})
+            await session.execute(
+                _remember_link(session.bind.dialect.name),
+                {"request_id": event.request_id, "tracking_url": event.tracking_url, "updated_at": datetime.now(UTC)},
+            )
             remembered[event.request_id] = event.tracking_url
         return event.tracking_url
     return await session.scalar(TRACKING_LINK, {"request_id": event.request_id})
@@ -104,8 +116,9 @@ def _links_remembered(session: AsyncSession) -> dict[str, str]:
     return held[1]
 
 
-def _render(renderer: messages.Renderer, event: Event, kind: RecipientKind, language: str,
-            extra: dict) -> messages.Rendered:
+def _render(
+    renderer: messages.Renderer, event: Event, kind: RecipientKind, language: str, extra: dict
+) -> messages.Rendered:
     context = event.model_dump() | extra | {"lang": language, "recipient": kind, "event_type": event.type}
     try:
         return renderer.render(domain.template_name(language, kind, event.type), context)
@@ -113,21 +126,46 @@ def _render(renderer: messages.Renderer, event: Event, kind: RecipientKind, lang
         raise PermanentError(f"template {domain.template_name(language, kind, event.type)}: {exc}") from exc
 
 
-def _delivery(envelope: Envelope, event: Event, source_topic: str, kind: RecipientKind, channel: str,
-              address: str | None, language: str, rendered: messages.Rendered) -> Delivery:
+def _delivery(
+    envelope: Envelope,
+    event: Event,
+    source_topic: str,
+    kind: RecipientKind,
+    channel: str,
+    address: str | None,
+    language: str,
+    rendered: messages.Rendered,
+) -> Delivery:
     now, delivery_id = datetime.now(UTC), str(uuid.uuid4())
     reference = getattr(event, "reference", None)
     body, html = rendered.text, rendered.html
     if channel == "webhook":
-        body = messages.webhook_body(delivery_id=delivery_id, envelope=envelope, reference=reference,
-                                     division=event.division, rendered=rendered)
+        body = messages.webhook_body(
+            delivery_id=delivery_id, envelope=envelope, reference=reference, division=event.division, rendered=rendered
+        )
         html = None
     return Delivery(
-        id=delivery_id, event_id=envelope.id, event_type=envelope.type, source_topic=source_topic,
-        event_key=envelope.subject, event=envelope.model_dump_json(), request_id=getattr(event, "request_id", None),
-        reference=reference, division=event.division, recipient_kind=kind, channel=channel, address=address,
-        language=language, subject=rendered.subject, body=body, body_html=html, status="pending", attempts=0,
-        created_at=now, next_attempt_at=now, traceparent=traceparent_now(),
+        id=delivery_id,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        source_topic=source_topic,
+        event_key=envelope.subject,
+        event=envelope.model_dump_json(),
+        request_id=getattr(event, "request_id", None),
+        reference=reference,
+        division=event.division,
+        recipient_kind=kind,
+        channel=channel,
+        address=address,
+        language=language,
+        subject=rendered.subject,
+        body=body,
+        body_html=html,
+        status="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+        traceparent=traceparent_now(),
     )
 
 
@@ -146,32 +184,43 @@ async def _insert_new(session: AsyncSession, deliveries: list[Delivery], handove
 # Built once per dialect and kept: building them for every event cost more than running them.
 @cache
 def _insert_deliveries(dialect: str):
-    return (insert_of(dialect)(Delivery.__table__)
-            .on_conflict_do_nothing(index_elements=["event_id", "recipient_kind", "channel"]).returning(Delivery.id))
+    return (
+        insert_of(dialect)(Delivery.__table__)
+        .on_conflict_do_nothing(index_elements=["event_id", "recipient_kind", "channel"])
+        .returning(Delivery.id)
+    )
 
 
 @cache
 def _remember_link(dialect: str):
     insert = insert_of(dialect)(TrackingLink.__table__)
-    return insert.on_conflict_do_update(index_elements=["request_id"], set_={
-        "tracking_url": insert.excluded.tracking_url, "updated_at": insert.excluded.updated_at})
+    return insert.on_conflict_do_update(
+        index_elements=["request_id"],
+        set_={"tracking_url": insert.excluded.tracking_url, "updated_at": insert.excluded.updated_at},
+    )
 
 
 async def erase_personal_data(*, session: AsyncSession, envelope: Envelope) -> None:
     """Forget the request's contact details and rendered texts; keep who-got-what-when for statistics."""
     event = envelope.parse(VisitPersonalDataErased)
     of_request = Delivery.request_id == event.request_id
-    await session.execute(update(Delivery).where(of_request, Delivery.status == "pending")
-                          .values(status="cancelled", last_error=ERASED_BEFORE_SENDING))
-    await session.execute(update(Delivery).where(of_request)
-                          .values(subject=None, body=None, body_html=None, event=None))
-    await session.execute(update(Delivery).where(of_request, Delivery.recipient_kind == "delegation")
-                          .values(address=None))
+    await session.execute(
+        update(Delivery)
+        .where(of_request, Delivery.status == "pending")
+        .values(status="cancelled", last_error=ERASED_BEFORE_SENDING)
+    )
+    await session.execute(
+        update(Delivery).where(of_request).values(subject=None, body=None, body_html=None, event=None)
+    )
+    await session.execute(
+        update(Delivery).where(of_request, Delivery.recipient_kind == "delegation").values(address=None)
+    )
     await session.execute(delete(TrackingLink).where(TrackingLink.request_id == event.request_id))
 
 
-async def list_deliveries(*, session: AsyncSession, principal: Principal, reference: str | None,
-                          status: str | None, limit: int) -> list[Delivery]:
+async def list_deliveries(
+    *, session: AsyncSession, principal: Principal, reference: str | None, status: str | None, limit: int
+) -> list[Delivery]:
     """Newest first; a division officer sees only deliveries about their division's requests."""
     query = select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id).limit(limit)
     if reference:
@@ -193,8 +242,9 @@ async def get_division_recipient(*, session: AsyncSession, division: str) -> Div
     return await session.get(DivisionRecipient, division)
 
 
-async def set_division_recipient(*, session: AsyncSession, division: str, update_: DivisionRecipientUpdate,
-                                 actor: str, settings: Settings) -> DivisionRecipient:
+async def set_division_recipient(
+    *, session: AsyncSession, division: str, update_: DivisionRecipientUpdate, actor: str, settings: Settings
+) -> DivisionRecipient:
     """Create or replace a division's address and webhook; an omitted secret keeps the stored one."""
     row = await session.get(DivisionRecipient, division) or DivisionRecipient(division=division)
     secret = update_.webhook_secret.get_secret_value() if update_.webhook_secret else row.webhook_secret
@@ -219,7 +269,14 @@ async def _resend_to_new_address(session: AsyncSession, division: str, email: st
     """
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.division == division, Delivery.recipient_kind == "division", Delivery.channel == "email",
-               Delivery.address.is_(None), Delivery.status == "failed", Delivery.body.is_not(None))
-        .values(address=email, status="pending", attempts=0, next_attempt_at=now, failed_at=None, last_error=None))
+        .where(
+            Delivery.division == division,
+            Delivery.recipient_kind == "division",
+            Delivery.channel == "email",
+            Delivery.address.is_(None),
+            Delivery.status == "failed",
+            Delivery.body.is_not(None),
+        )
+        .values(address=email, status="pending", attempts=0, next_attempt_at=now, failed_at=None, last_error=None)
+    )
     return result.rowcount

@@ -39,34 +39,56 @@ async def read_plan(reference: str, session: SessionDep, principal: Staff):
 
 
 @router.get("/plans", response_model=list[PlanSummary], responses=error_responses(401, 403))
-async def plan_calendar(session: SessionDep, principal: Staff, date_from: dt.date | None = None,
-                        date_to: dt.date | None = None, level: Annotated[int | None, Query(ge=1, le=4)] = None,
-                        status: Literal["draft", "ready", "cancelled"] | None = None):
+async def plan_calendar(
+    session: SessionDep,
+    principal: Staff,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    level: Annotated[int | None, Query(ge=1, le=4)] = None,
+    status: Literal["draft", "ready", "cancelled"] | None = None,
+):
     """The protocol calendar: plans by visit date, cancelled ones only with status=cancelled."""
-    return await service.list_plans(session=session, principal=principal, date_from=date_from, date_to=date_to,
-                                    level=level, status=status)
+    return await service.list_plans(
+        session=session, principal=principal, date_from=date_from, date_to=date_to, level=level, status=status
+    )
 
 
-@router.patch("/plans/{reference}/items/{key}", response_model=PlanPublic,
-              responses=error_responses(401, 403, 404, 409, 413))
-async def update_item(reference: str, key: str, body: ItemUpdate, request: Request, session: SessionDep,
-                      principal: ProtocolOffice):
+@router.patch(
+    "/plans/{reference}/items/{key}", response_model=PlanPublic, responses=error_responses(401, 403, 404, 409, 413)
+)
+async def update_item(
+    reference: str, key: str, body: ItemUpdate, request: Request, session: SessionDep, principal: ProtocolOffice
+):
     """Move one checklist item (protocol office only); returns the whole plan."""
-    return await service.update_item(session=session, settings=request.app.state.settings, reference=reference,
-                                     key=key, state=body.state, note=body.note,
-                                     set_note="note" in body.model_fields_set, actor=principal.sub)
+    return await service.update_item(
+        session=session,
+        settings=request.app.state.settings,
+        reference=reference,
+        key=key,
+        state=body.state,
+        note=body.note,
+        set_note="note" in body.model_fields_set,
+        actor=principal.sub,
+    )
 
 
-@router.post("/plans/{reference}/gifts", response_model=GiftPublic, status_code=201,
-             responses=error_responses(401, 403, 404, 409, 413))
+@router.post(
+    "/plans/{reference}/gifts",
+    response_model=GiftPublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 413),
+)
 async def record_gift(reference: str, body: GiftCreate, session: SessionDep, principal: ProtocolOffice):
     """Add a gift given or received during the visit to the register."""
     return await service.record_gift(session=session, reference=reference, gift=body, actor=principal.sub)
 
 
 @router.get("/gifts", response_model=list[GiftPublic], responses=error_responses(401, 403))
-async def gift_register(session: SessionDep, _principal: ProtocolOffice,
-                        date_from: Annotated[dt.date | None, Query(alias="from")] = None,
-                        date_to: Annotated[dt.date | None, Query(alias="to")] = None):
+async def gift_register(
+    session: SessionDep,
+    _principal: ProtocolOffice,
+    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+):
     """The gift register for a period (inclusive), for reporting."""
     return await service.list_gifts(session=session, date_from=date_from, date_to=date_to)

@@ -22,5 +22,9 @@ def handlers(settings: Settings) -> dict[str, Handler]:
         await service.erase_personal_data(session=session, request_id=visit.request_id)
 
     # A decline after acceptance ends the visit just as a cancel does.
-    return {"visit.accepted.v1": accepted, "visit.cancelled.v1": ended, "visit.declined.v1": ended,
-            "visit.personal_data_erased.v1": erased}
+    return {
+        "visit.accepted.v1": accepted,
+        "visit.cancelled.v1": ended,
+        "visit.declined.v1": ended,
+        "visit.personal_data_erased.v1": erased,
+    }

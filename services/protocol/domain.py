@@ -12,10 +12,14 @@ ITEM_STATES: tuple[ItemState, ...] = ("open", "in_progress", "done", "not_needed
 R, O, X = "required", "optional", "absent"  # noqa: E741 - one letter each keeps the table readable
 
 LEVEL_BY_RANK: dict[str, Level] = {
-    "head_of_state": 1, "head_of_government": 1,
-    "minister": 2, "ambassador": 2, "mayor": 2,
+    "head_of_state": 1,
+    "head_of_government": 1,
+    "minister": 2,
+    "ambassador": 2,
+    "mayor": 2,
     "senior_official": 3,
-    "expert": 4, "other": 4,
+    "expert": 4,
+    "other": 4,
 }
 
 # Level 3 and 4 hosts are the owning division's own people; the plan names them with the division.
@@ -29,15 +33,15 @@ HOSTING_SIDE = ("protocol_office", "protocol_office", "division", "division")
 # at levels 1, 2, 3, 4. Two needs of the request adjust it (see `checklist`).
 #   item                owner                 level 1  2  3  4
 CHECKLIST: dict[str, tuple[str | tuple[str, ...], tuple[Requirement, ...]]] = {
-    "host":             (HOSTING_SIDE,         (R, R, R, R)),
-    "gift":             ("protocol_office",    (R, R, O, X)),
-    "flags":            ("protocol_office",    (R, R, X, X)),
-    "golden_book":      ("protocol_office",    (R, O, X, X)),
-    "interpreter":      (HOSTING_SIDE,         (R, R, R, R)),  # only when a language is named
-    "security_liaison": ("security",           (R, O, X, X)),
-    "press":            ("communications",     (R, O, O, X)),  # required whenever the guests want press
-    "venue":            ("division",           (R, R, R, R)),
-    "transport":        (HOSTING_SIDE,         (R, R, O, X)),
+    "host": (HOSTING_SIDE, (R, R, R, R)),
+    "gift": ("protocol_office", (R, R, O, X)),
+    "flags": ("protocol_office", (R, R, X, X)),
+    "golden_book": ("protocol_office", (R, O, X, X)),
+    "interpreter": (HOSTING_SIDE, (R, R, R, R)),  # only when a language is named
+    "security_liaison": ("security", (R, O, X, X)),
+    "press": ("communications", (R, O, O, X)),  # required whenever the guests want press
+    "venue": ("division", (R, R, R, R)),
+    "transport": (HOSTING_SIDE, (R, R, O, X)),
 }
 
 

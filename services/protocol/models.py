@@ -41,8 +41,9 @@ class Plan(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
 
-    items: Mapped[list["Item"]] = relationship(back_populates="plan", lazy="selectin", order_by="Item.id",
-                                               cascade="all, delete-orphan")
+    items: Mapped[list["Item"]] = relationship(
+        back_populates="plan", lazy="selectin", order_by="Item.id", cascade="all, delete-orphan"
+    )
 
     def item(self, key: str) -> "Item | None":
         return next((item for item in self.items if item.key == key), None)

@@ -53,8 +53,9 @@ class GiftCreate(BaseModel):
     value_band: ValueBand
     giver: str = Field(min_length=1, max_length=200)
     recipient: str = Field(min_length=1, max_length=200)
-    date: dt.date | None = Field(None, ge=EARLIEST_GIFT,
-                                 description="on or after 2000-01-01; the visit date when left out")
+    date: dt.date | None = Field(
+        None, ge=EARLIEST_GIFT, description="on or after 2000-01-01; the visit date when left out"
+    )
 
 
 class GiftPublic(BaseModel):

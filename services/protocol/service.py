@@ -50,10 +50,18 @@ async def accept_visit(*, session: AsyncSession, settings: Settings, visit: Visi
 async def _create_plan(session: AsyncSession, settings: Settings, visit: VisitAccepted) -> Plan:
     level = domain.level_for(visit.highest_rank)
     specs = domain.checklist(level, interpreter_language=visit.needs.interpreter_language, press=visit.needs.press)
-    plan = Plan(request_id=visit.request_id, reference=visit.reference, division=visit.division, level=level,
-                host=domain.host_for(level, visit.division), visit_date=visit.visit_date, status="draft",
-                conflict=False, conflicts=[],
-                items=[Item(key=s.key, owner=s.owner, required=s.required, state="open") for s in specs])
+    plan = Plan(
+        request_id=visit.request_id,
+        reference=visit.reference,
+        division=visit.division,
+        level=level,
+        host=domain.host_for(level, visit.division),
+        visit_date=visit.visit_date,
+        status="draft",
+        conflict=False,
+        conflicts=[],
+        items=[Item(key=s.key, owner=s.owner, required=s.required, state="open") for s in specs],
+    )
     session.add(plan)
     await session.flush()
     await _recompute_conflicts(session, settings, {plan.visit_date}, trigger=plan)
@@ -87,8 +95,9 @@ async def erase_personal_data(*, session: AsyncSession, request_id: str) -> None
     plan = await _plan_of_request(session, request_id)
     if plan is None:
         return
-    await session.execute(update(Gift).where(Gift.plan_id == plan.id)
-                          .values(giver=domain.ERASED, recipient=domain.ERASED))
+    await session.execute(
+        update(Gift).where(Gift.plan_id == plan.id).values(giver=domain.ERASED, recipient=domain.ERASED)
+    )
     for item in plan.items:
         item.note = None
 
@@ -101,8 +110,15 @@ async def get_plan(*, session: AsyncSession, reference: str, principal: Principa
     return plan
 
 
-async def list_plans(*, session: AsyncSession, principal: Principal, date_from: dt.date | None,
-                     date_to: dt.date | None, level: int | None, status: str | None) -> list[Plan]:
+async def list_plans(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    level: int | None,
+    status: str | None,
+) -> list[Plan]:
     """The protocol calendar: plans by visit date; cancelled ones only when asked for."""
     query = select(Plan).order_by(Plan.visit_date, Plan.reference)
     query = query.where(Plan.status == status) if status else query.where(Plan.status != "cancelled")
@@ -117,8 +133,17 @@ async def list_plans(*, session: AsyncSession, principal: Principal, date_from: 
     return list(await session.scalars(query))
 
 
-async def update_item(*, session: AsyncSession, settings: Settings, reference: str, key: str, state: str,
-                      note: str | None, set_note: bool, actor: str) -> Plan:
+async def update_item(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    reference: str,
+    key: str,
+    state: str,
+    note: str | None,
+    set_note: bool,
+    actor: str,
+) -> Plan:
     """Move one checklist item; plan_ready is published when this makes the plan ready."""
     # The row lock makes concurrent updates of one plan take turns, so readiness is decided once.
     plan = await session.scalar(select(Plan).where(Plan.reference == reference).with_for_update())
@@ -144,9 +169,18 @@ async def _settle_status(session: AsyncSession, settings: Settings, plan: Plan) 
     was_ready, now_ready = plan.status == "ready", _ready(plan)
     plan.status = "ready" if now_ready else "draft"
     if now_ready and not was_ready:
-        await _publish(session, settings, PlanReady(request_id=plan.request_id, reference=plan.reference,
-                                                    division=plan.division, level=plan.level,
-                                                    visit_date=plan.visit_date), plan)
+        await _publish(
+            session,
+            settings,
+            PlanReady(
+                request_id=plan.request_id,
+                reference=plan.reference,
+                division=plan.division,
+                level=plan.level,
+                visit_date=plan.visit_date,
+            ),
+            plan,
+        )
     elif was_ready and not now_ready:
         await _publish(session, settings, _plan_event(PlanUpdated, plan), plan)
 
@@ -158,8 +192,13 @@ async def record_gift(*, session: AsyncSession, reference: str, gift: GiftCreate
         raise NotFound(f"no plan {reference}")
     if plan.status == "cancelled":
         raise PlanCancelled(f"plan {reference} is cancelled")
-    row = Gift(plan_id=plan.id, reference=plan.reference, recorded_by=actor,
-               **gift.model_dump(exclude={"date"}), date=gift.date or plan.visit_date)
+    row = Gift(
+        plan_id=plan.id,
+        reference=plan.reference,
+        recorded_by=actor,
+        **gift.model_dump(exclude={"date"}),
+        date=gift.date or plan.visit_date,
+    )
     session.add(row)
     await session.commit()
     return row
@@ -175,8 +214,7 @@ async def list_gifts(*, session: AsyncSession, date_from: dt.date | None, date_t
     return list(await session.scalars(query))
 
 
-async def _recompute_conflicts(session: AsyncSession, settings: Settings, days: set[dt.date], *,
-                               trigger: Plan) -> None:
+async def _recompute_conflicts(session: AsyncSession, settings: Settings, days: set[dt.date], *, trigger: Plan) -> None:
     """Refresh the conflicts of every live plan on `days`; the others that changed announce it."""
     for day in sorted(days):  # one order for every transaction, so two re-dates cannot deadlock
         await _lock_day(session, day)
@@ -210,10 +248,20 @@ def _visible(plan: Plan, principal: Principal) -> bool:
 
 def _plan_event(cls: type[PlanCreated], plan: Plan) -> PlanCreated:
     items = [PlanItem(key=i.key, owner=i.owner, required=i.required, state=i.state) for i in plan.items]
-    return cls(request_id=plan.request_id, reference=plan.reference, division=plan.division, level=plan.level,
-               host=plan.host, visit_date=plan.visit_date, items=items, conflicts=plan.conflicts, status=plan.status)
+    return cls(
+        request_id=plan.request_id,
+        reference=plan.reference,
+        division=plan.division,
+        level=plan.level,
+        host=plan.host,
+        visit_date=plan.visit_date,
+        items=items,
+        conflicts=plan.conflicts,
+        status=plan.status,
+    )
 
 
 async def _publish(session: AsyncSession, settings: Settings, event: Event, plan: Plan) -> None:
-    await add_event(session, models.outbox, event, source="protocol", key=plan.request_id,
-                    topic=settings.topic(event.topic))
+    await add_event(
+        session, models.outbox, event, source="protocol", key=plan.request_id, topic=settings.topic(event.topic)
+    )

@@ -12,8 +12,20 @@ from services.visits import access, configuration, decisions, domain, listing, p
 from services.visits.config import Settings
 from services.visits.models import DivisionRow
 from services.visits.schemas import (
-    Decision, DivisionOut, DivisionUpdate, ErasureOut, HistoryOut, ListFilters, Page, ProposalAnswer,
-    RoutingRuleOut, RoutingRuleUpdate, Submitted, VisitRequestCreate, VisitRequestPublic, VisitRequestStaff,
+    Decision,
+    DivisionOut,
+    DivisionUpdate,
+    ErasureOut,
+    HistoryOut,
+    ListFilters,
+    Page,
+    ProposalAnswer,
+    RoutingRuleOut,
+    RoutingRuleUpdate,
+    Submitted,
+    VisitRequestCreate,
+    VisitRequestPublic,
+    VisitRequestStaff,
     VisitRequestSummary,
 )
 from services.visits.security import client_address
@@ -28,10 +40,15 @@ Decider = Annotated[Principal, require("admin", "division_officer")]
 Admin = Annotated[Principal, require("admin")]
 MaybeStaff = Annotated[Principal | None, Depends(current_principal)]
 Token = Annotated[str | None, Query(description="the delegation's tracking token", max_length=100)]
-IdempotencyKeyHeader = Annotated[str | None, Header(
-    alias="Idempotency-Key", pattern=security.IDEMPOTENCY_KEY,
-    description="1-200 printable characters, e.g. a UUID. A retry with the same key and body gets the first answer "
-                "again (for at least a day); the same key with another body is refused (422).")]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=security.IDEMPOTENCY_KEY,
+        description="1-200 printable characters, e.g. a UUID. A retry with the same key and body gets the first answer "
+        "again (for at least a day); the same key with another body is refused (422).",
+    ),
+]
 
 
 async def _settings(request: Request) -> Settings:
@@ -51,86 +68,114 @@ async def rate_limited(request: Request) -> None:
     """429 with Retry-After once an address has used its submissions for the window."""
     retry_after = submissions_left(request)
     if retry_after is not None:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many submissions, try again later",
-                            headers={"Retry-After": str(math.ceil(retry_after))})
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many submissions, try again later",
+            headers={"Retry-After": str(math.ceil(retry_after))},
+        )
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-@router.post("/requests", status_code=201, dependencies=[public(), Depends(rate_limited)],
-             responses=error_responses(429))
-async def submit_visit_request(body: VisitRequestCreate, request: Request, settings: SettingsDep,
-                               idempotency_key: IdempotencyKeyHeader = None) -> Submitted:
+@router.post(
+    "/requests", status_code=201, dependencies=[public(), Depends(rate_limited)], responses=error_responses(429)
+)
+async def submit_visit_request(
+    body: VisitRequestCreate, request: Request, settings: SettingsDep, idempotency_key: IdempotencyKeyHeader = None
+) -> Submitted:
     """Submit a visit request; keep the tracking URL. Send an Idempotency-Key to retry safely."""
     submitted = await request.app.state.intake.submit(
-        body, now=now(), idempotency_key=None if idempotency_key is None else f"api:{idempotency_key}")
-    return Submitted(reference=submitted.reference, status=submitted.status, division=submitted.division,
-                     tracking_url=submission.tracking_url(settings, submitted.reference, submitted.token),
-                     flags=submitted.flags)
+        body, now=now(), idempotency_key=None if idempotency_key is None else f"api:{idempotency_key}"
+    )
+    return Submitted(
+        reference=submitted.reference,
+        status=submitted.status,
+        division=submitted.division,
+        tracking_url=submission.tracking_url(settings, submitted.reference, submitted.token),
+        flags=submitted.flags,
+    )
 
 
 @router.get("/requests", responses=error_responses(401, 403))
-async def list_visit_requests(principal: Staff, session: SessionDep,
-                              filters: Annotated[ListFilters, Query()]) -> Page:
+async def list_visit_requests(principal: Staff, session: SessionDep, filters: Annotated[ListFilters, Query()]) -> Page:
     """Staff listing, newest first; follow `next_cursor` for the next page."""
     items, cursor = await listing.list_requests(session=session, principal=principal, filters=filters)
     return Page(items=[VisitRequestSummary.model_validate(i) for i in items], next_cursor=cursor)
 
 
-@router.get("/requests/{reference}", dependencies=[public()], responses=error_responses(401, 404),
-            response_model=VisitRequestStaff | VisitRequestPublic)
+@router.get(
+    "/requests/{reference}",
+    dependencies=[public()],
+    responses=error_responses(401, 404),
+    response_model=VisitRequestStaff | VisitRequestPublic,
+)
 async def get_visit_request(reference: str, session: SessionDep, principal: MaybeStaff, token: Token = None):
     """One request: the delegation with its tracking token, or staff with a bearer token."""
-    visit = await access.visible_request(session=session, reference=reference, principal=principal, token=token,
-                                          attempted="view", now=now())
+    visit = await access.visible_request(
+        session=session, reference=reference, principal=principal, token=token, attempted="view", now=now()
+    )
     return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
 
 
 @router.get("/requests/{reference}/history", dependencies=[public()], responses=error_responses(401, 404))
-async def get_visit_request_history(reference: str, session: SessionDep, principal: MaybeStaff,
-                                    token: Token = None) -> list[HistoryOut]:
+async def get_visit_request_history(
+    reference: str, session: SessionDep, principal: MaybeStaff, token: Token = None
+) -> list[HistoryOut]:
     """What happened to the request and who did it (staff names, notes and escalations are shown to staff only)."""
-    entries = await access.request_history(session=session, reference=reference, principal=principal, token=token,
-                                            now=now())
+    entries = await access.request_history(
+        session=session, reference=reference, principal=principal, token=token, now=now()
+    )
     return [HistoryOut.model_validate(e) for e in entries] if principal else access.as_the_delegation_sees_it(entries)
 
 
 @router.post("/requests/{reference}/decision", responses=error_responses(401, 403, 404, 409))
-async def decide_visit_request(reference: str, body: Decision, principal: Decider, session: SessionDep,
-                               settings: SettingsDep) -> VisitRequestStaff:
+async def decide_visit_request(
+    reference: str, body: Decision, principal: Decider, session: SessionDep, settings: SettingsDep
+) -> VisitRequestStaff:
     """Accept, decline, redirect or propose dates (the owning division's officers, or admins)."""
-    visit = await decisions.decide(session=session, settings=settings, reference=reference, principal=principal,
-                                 decision=body, now=now())
+    visit = await decisions.decide(
+        session=session, settings=settings, reference=reference, principal=principal, decision=body, now=now()
+    )
     return VisitRequestStaff.model_validate(visit)
 
 
-@router.post("/requests/{reference}/cancel", dependencies=[public()], responses=error_responses(401, 403, 404, 409),
-             response_model=VisitRequestStaff | VisitRequestPublic)
-async def cancel_visit_request(reference: str, session: SessionDep, settings: SettingsDep, principal: MaybeStaff,
-                               token: Token = None):
+@router.post(
+    "/requests/{reference}/cancel",
+    dependencies=[public()],
+    responses=error_responses(401, 403, 404, 409),
+    response_model=VisitRequestStaff | VisitRequestPublic,
+)
+async def cancel_visit_request(
+    reference: str, session: SessionDep, settings: SettingsDep, principal: MaybeStaff, token: Token = None
+):
     """Call the visit off: the delegation with its token, or the owning division's staff."""
-    visit = await decisions.cancel_request(session=session, settings=settings, reference=reference,
-                                         principal=principal, token=token, now=now())
+    visit = await decisions.cancel_request(
+        session=session, settings=settings, reference=reference, principal=principal, token=token, now=now()
+    )
     return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
 
 
 @router.post("/requests/{reference}/respond", dependencies=[public()], responses=error_responses(404, 409))
-async def answer_proposed_dates(reference: str, body: ProposalAnswer, session: SessionDep, settings: SettingsDep,
-                                token: Token = None) -> VisitRequestPublic:
+async def answer_proposed_dates(
+    reference: str, body: ProposalAnswer, session: SessionDep, settings: SettingsDep, token: Token = None
+) -> VisitRequestPublic:
     """The delegation takes one of the proposed date ranges (back to the division) or turns them down (cancelled)."""
-    visit = await decisions.answer_proposal(session=session, settings=settings, reference=reference, token=token,
-                                          answer=body, now=now())
+    visit = await decisions.answer_proposal(
+        session=session, settings=settings, reference=reference, token=token, answer=body, now=now()
+    )
     return VisitRequestPublic.model_validate(visit)
 
 
 @router.delete("/requests/{reference}/personal-data", tags=["personal data"], responses=error_responses(401, 403, 404))
-async def erase_personal_data(reference: str, principal: Admin, session: SessionDep, settings: SettingsDep,
-                              dry_run: bool = False) -> ErasureOut:
+async def erase_personal_data(
+    reference: str, principal: Admin, session: SessionDep, settings: SettingsDep, dry_run: bool = False
+) -> ErasureOut:
     """Anonymise the request's contact and member data now; `dry_run=true` only counts what would go."""
-    visit, erasure = await privacy.erase_personal_data(session=session, settings=settings, reference=reference,
-                                                       principal=principal, dry_run=dry_run, now=now())
+    visit, erasure = await privacy.erase_personal_data(
+        session=session, settings=settings, reference=reference, principal=principal, dry_run=dry_run, now=now()
+    )
     return ErasureOut(reference=visit.reference, dry_run=dry_run, erased_at=visit.erased_at, fields=erasure.fields)
 
 
@@ -141,17 +186,20 @@ async def list_routing_rules(principal: Staff, session: SessionDep) -> list[Rout
 
 
 @router.put("/routing-rules/{focus_area}", tags=["configuration"], responses=error_responses(401, 403, 404))
-async def change_routing_rule(focus_area: str, body: RoutingRuleUpdate, principal: Admin,
-                              session: SessionDep) -> RoutingRuleOut:
+async def change_routing_rule(
+    focus_area: str, body: RoutingRuleUpdate, principal: Admin, session: SessionDep
+) -> RoutingRuleOut:
     """Send new requests on a focus area to another division (requests already routed stay)."""
-    rule = await configuration.set_routing_rule(session=session, principal=principal, focus_area=focus_area,
-                                          division=body.division, now=now())
+    rule = await configuration.set_routing_rule(
+        session=session, principal=principal, focus_area=focus_area, division=body.division, now=now()
+    )
     return RoutingRuleOut.model_validate(rule)
 
 
 def division_out(row: DivisionRow) -> DivisionOut:
-    return DivisionOut(code=row.code, name=row.name, lead_time_weeks=row.lead_time_weeks,
-                       decision_days=row.decision_deadline_days)
+    return DivisionOut(
+        code=row.code, name=row.name, lead_time_weeks=row.lead_time_weeks, decision_days=row.decision_deadline_days
+    )
 
 
 @router.get("/divisions", tags=["configuration"], responses=error_responses(401, 403))
@@ -163,7 +211,9 @@ async def list_divisions(principal: Staff, session: SessionDep) -> list[Division
 @router.put("/divisions/{division}", tags=["configuration"], responses=error_responses(401, 403, 404))
 async def change_division(division: str, body: DivisionUpdate, principal: Admin, session: SessionDep) -> DivisionOut:
     """A division's lead time (weeks) and decision deadline (working days), for requests routed from now on."""
-    row = await configuration.update_division(session=session, principal=principal, code=division, change=body, now=now())
+    row = await configuration.update_division(
+        session=session, principal=principal, code=division, change=body, now=now()
+    )
     return division_out(row)
 
 
@@ -179,5 +229,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(domain.InvalidTransition, lambda r, e: JSONResponse({"detail": str(e)}, 409))
     app.add_exception_handler(domain.InvalidDecision, lambda r, e: field_error("body", e.field, str(e)))
     app.add_exception_handler(listing.InvalidCursor, lambda r, e: field_error("query", "cursor", str(e)))
-    app.add_exception_handler(submission.KeyReused, lambda r, e: field_error(
-        "header", "Idempotency-Key", "was sent before with a different request body"))
+    app.add_exception_handler(
+        submission.KeyReused,
+        lambda r, e: field_error("header", "Idempotency-Key", "was sent before with a different request body"),
+    )

@@ -3,8 +3,8 @@
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -12,8 +12,7 @@ import holidays
 HELSINKI = ZoneInfo("Europe/Helsinki")
 FALLBACK_DIVISION = "international-affairs"
 FOCUS_AREAS = ("smart-city", "climate", "innovation", "mobility", "education", "participation", "culture", "design")
-RANKS = ("head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert",
-         "other")
+RANKS = ("head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert", "other")
 DECLINE_REASONS = ("no_capacity", "out_of_scope", "short_notice", "duplicate", "other")
 FLAGS = ("short_notice", "possible_duplicate", "escalated")
 DUPLICATE_WINDOW_MONTHS = 24
@@ -34,9 +33,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # Only the scheduled job completes a visit, and only once its day is over.
     "complete": frozenset({"accepted"}),
 }
-ACTION_STATUS = {"accept": "accepted", "decline": "declined", "redirect": "routed", "propose": "dates_proposed",
-                 "cancel": "cancelled", "accept_proposed": "routed", "decline_proposed": "cancelled",
-                 "complete": "completed"}
+ACTION_STATUS = {
+    "accept": "accepted",
+    "decline": "declined",
+    "redirect": "routed",
+    "propose": "dates_proposed",
+    "cancel": "cancelled",
+    "accept_proposed": "routed",
+    "decline_proposed": "cancelled",
+    "complete": "completed",
+}
 # Where the retention clock starts: the visit day, or the moment the request ended without a visit; for a request
 # still waiting for a decision or an answer (OPEN), the last of its preferred and proposed days.
 VISITED, ENDED_WITHOUT_VISIT = ("accepted", "completed"), ("declined", "cancelled")

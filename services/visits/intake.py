@@ -242,13 +242,15 @@ async def _store(session: AsyncSession, settings: Settings, batch: list[Pending]
         else security.new_tracking_token()
         for p in batch
     ]
-    requests = [new_request(p.data, p.reference, token, p.now, divisions, rules) for p, token in zip(batch, tokens)]
+    requests = [
+        new_request(p.data, p.reference, token, p.now, divisions, rules) for p, token in zip(batch, tokens, strict=True)
+    ]
     earlier = await _earlier_requests(session, requests, since=min(domain.duplicate_window_start(p.now) for p in batch))
     no_room = await _weeks_without_room(session, {r.division for r in requests})
     journal = Deferred.begin(session)  # the history rows point at the requests: written after them
     submissions = []
     with session.no_autoflush:
-        for pending, request, token in zip(batch, requests, tokens):
+        for pending, request, token in zip(batch, requests, tokens, strict=True):
             traced = otel_context.attach(pending.trace)  # its events continue the caller's trace
             try:
                 submissions.append(
@@ -267,7 +269,7 @@ async def _store(session: AsyncSession, settings: Settings, batch: list[Pending]
                 otel_context.detach(traced)
         await _insert_new_requests(session, requests)  # already routed (or waitlisted): no UPDATE after
         await journal.write(session)
-    for pending, request, submission in zip(batch, requests, submissions):
+    for pending, request, submission in zip(batch, requests, submissions, strict=True):
         if pending.key is not None:
             session.add(
                 SubmissionKey(

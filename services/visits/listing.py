@@ -23,28 +23,38 @@ class InvalidCursor(ValueError):
     """A listing cursor we did not make."""
 
 
-async def list_requests(*, session: AsyncSession, principal: Principal, filters: ListFilters
-                        ) -> tuple[list[VisitRequest], str | None]:
+async def list_requests(
+    *, session: AsyncSession, principal: Principal, filters: ListFilters
+) -> tuple[list[VisitRequest], str | None]:
     """One page and the cursor of the next; a division officer sees only their division's requests."""
     division = principal.division if principal.role == "division_officer" else filters.division
     query = select(VisitRequest)
-    equal = {VisitRequest.division: division, VisitRequest.status: filters.status,
-             VisitRequest.country: filters.country.upper() if filters.country else None}
+    equal = {
+        VisitRequest.division: division,
+        VisitRequest.status: filters.status,
+        VisitRequest.country: filters.country.upper() if filters.country else None,
+    }
     for column, value in equal.items():
         if value is not None:
             query = query.where(column == value)
     if filters.focus_area:
-        query = query.where(exists().where(RequestFocusArea.request_id == VisitRequest.id,
-                                           RequestFocusArea.focus_area == filters.focus_area))
+        query = query.where(
+            exists().where(
+                RequestFocusArea.request_id == VisitRequest.id, RequestFocusArea.focus_area == filters.focus_area
+            )
+        )
     if filters.flag:
         query = query.where(FLAG_CONDITIONS[filters.flag])
     if filters.cursor:
         created_at, request_id = decode_cursor(filters.cursor)
         # A row comparison is an index range on (created_at, id); the OR form made PostgreSQL filter row by row.
         query = query.where(tuple_(VisitRequest.created_at, VisitRequest.id) < tuple_(created_at, request_id))
-    rows = list(await session.scalars(
-        query.order_by(VisitRequest.created_at.desc(), VisitRequest.id.desc()).limit(filters.limit + 1)))
-    page = rows[:filters.limit]
+    rows = list(
+        await session.scalars(
+            query.order_by(VisitRequest.created_at.desc(), VisitRequest.id.desc()).limit(filters.limit + 1)
+        )
+    )
+    page = rows[: filters.limit]
     return page, encode_cursor(page[-1]) if len(rows) > filters.limit else None
 
 

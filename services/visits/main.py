@@ -31,8 +31,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.before_stop.append(app.state.intake.drain)
         yield
 
-    app = service_app(service="visits", settings=settings, outbox=models.outbox, processed=models.processed_events,
-                      consumes=["capacity.v1"], handlers=consumer.handlers(settings), extras=background)
+    app = service_app(
+        service="visits",
+        settings=settings,
+        outbox=models.outbox,
+        processed=models.processed_events,
+        consumes=["capacity.v1"],
+        handlers=consumer.handlers(settings),
+        extras=background,
+    )
     app.state.templates = pages.make_templates()
     app.state.submit_limiter = security.SlidingWindow(settings.submit_rate_limit, settings.submit_rate_window_seconds)
     api.install_error_handlers(app)

@@ -5,7 +5,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator,
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -121,9 +131,11 @@ class VisitRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     focus_area_rows: Mapped[list["RequestFocusArea"]] = relationship(
-        order_by="RequestFocusArea.position", lazy="selectin", cascade="all, delete-orphan")
+        order_by="RequestFocusArea.position", lazy="selectin", cascade="all, delete-orphan"
+    )
     members: Mapped[list["Member"]] = relationship(
-        order_by="Member.position", lazy="selectin", cascade="all, delete-orphan")
+        order_by="Member.position", lazy="selectin", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         Index("ix_requests_created_at_id", "created_at", "id"),
@@ -143,13 +155,17 @@ class VisitRequest(Base):
     @property
     def flags(self) -> list[str]:
         """Derived from the columns that hold each flag, in a stable order."""
-        present = {"short_notice": self.short_notice, "possible_duplicate": self.duplicate_of is not None,
-                   "escalated": self.escalated_at is not None}
+        present = {
+            "short_notice": self.short_notice,
+            "possible_duplicate": self.duplicate_of is not None,
+            "escalated": self.escalated_at is not None,
+        }
         return [flag for flag, on in present.items() if on]
 
 
 class SubmissionKey(Base):
-    """An Idempotency-Key seen with a submission: a retry with it gets `answer` again until the retention job forgets it.
+    """An Idempotency-Key seen with a submission: a retry with it gets `answer` again until the retention job
+    forgets it.
 
     Neither the key nor the tracking token is stored: the token of a keyed submission is derived from the key's hash.
     """

@@ -16,11 +16,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.visits import domain, models
+from services.visits.access import NotFound, history_of
 from services.visits.config import Settings
+from services.visits.jobs import forget_submission_keys, run_periodically
 from services.visits.journal import SYSTEM, Actor, record_erasure
 from services.visits.models import HistoryEntry, VisitRequest
-from services.visits.access import NotFound, history_of
-from services.visits.jobs import forget_submission_keys, run_periodically
 from shared.auth import Principal
 
 ERASED = "[erased]"
@@ -86,15 +86,18 @@ def erased_payload(payload: str, secrets: list[str]) -> str:
 
 def request_fields(request: VisitRequest) -> dict[str, int]:
     """How many personal values each field of the request itself holds."""
+
     def present(*values) -> int:
         return sum(1 for v in values if v not in (None, "", ERASED))
 
     return {
-        "contact_name": present(request.contact_name), "contact_email": present(request.contact_email),
+        "contact_name": present(request.contact_name),
+        "contact_email": present(request.contact_email),
         "contact_phone": present(request.contact_phone),
         "member_names": present(*(m.name for m in request.members)),
         "member_titles": present(*(m.title for m in request.members)),
-        "purpose": present(request.purpose), "accessibility_needs": present((request.needs or {}).get("accessibility")),
+        "purpose": present(request.purpose),
+        "accessibility_needs": present((request.needs or {}).get("accessibility")),
     }
 
 
@@ -116,8 +119,16 @@ async def plan_erasure(session: AsyncSession, request: VisitRequest) -> Erasure:
     return plan
 
 
-async def _erase(session: AsyncSession, settings: Settings, request: VisitRequest, plan: Erasure, *, actor: Actor,
-                 trigger: str, now: datetime) -> None:
+async def _erase(
+    session: AsyncSession,
+    settings: Settings,
+    request: VisitRequest,
+    plan: Erasure,
+    *,
+    actor: Actor,
+    trigger: str,
+    now: datetime,
+) -> None:
     """Apply `plan` in the caller's transaction, with its history entry, audit row and event."""
     request.contact_name = request.contact_email = request.contact_phone = None
     request.purpose = ERASED
@@ -133,8 +144,9 @@ async def _erase(session: AsyncSession, settings: Settings, request: VisitReques
     await record_erasure(session, settings, request, actor=actor, now=now, fields=plan.fields, trigger=trigger)
 
 
-async def erase_personal_data(*, session: AsyncSession, settings: Settings, reference: str, principal: Principal,
-                              dry_run: bool, now: datetime) -> tuple[VisitRequest, Erasure]:
+async def erase_personal_data(
+    *, session: AsyncSession, settings: Settings, reference: str, principal: Principal, dry_run: bool, now: datetime
+) -> tuple[VisitRequest, Erasure]:
     """An admin's erasure request; a dry run reports what would go and changes nothing."""
     query = select(VisitRequest).where(VisitRequest.reference == reference)
     request = await session.scalar(query if dry_run else query.with_for_update())
@@ -159,28 +171,40 @@ async def erase_expired_personal_data(*, session: AsyncSession, settings: Settin
     not_yet_erased = or_(VisitRequest.erased_at.is_(None), VisitRequest.erased_at < VisitRequest.updated_at)
     # An open request's days are read in Python (they are JSON); it was made before them, so older ones only.
     open_ones = await session.execute(
-        select(VisitRequest.id, VisitRequest.preferred_dates, VisitRequest.proposed_dates)
-        .where(not_yet_erased, VisitRequest.status.in_(domain.OPEN), VisitRequest.created_at <= ended_by))
-    lapsed = [id_ for id_, preferred, proposed in open_ones
-              if domain.last_day(preferred, proposed) < visited_before][:100]
-    due = list(await session.scalars(
-        select(VisitRequest)
-        .where(not_yet_erased,
-               or_(and_(VisitRequest.status.in_(domain.VISITED), VisitRequest.visit_date < visited_before),
-                   and_(VisitRequest.status.in_(domain.ENDED_WITHOUT_VISIT), VisitRequest.ended_at <= ended_by),
-                   and_(VisitRequest.status.in_(domain.OPEN), VisitRequest.id.in_(lapsed))))
-        .order_by(VisitRequest.id).limit(100).with_for_update(skip_locked=True)))
+        select(VisitRequest.id, VisitRequest.preferred_dates, VisitRequest.proposed_dates).where(
+            not_yet_erased, VisitRequest.status.in_(domain.OPEN), VisitRequest.created_at <= ended_by
+        )
+    )
+    lapsed = [id_ for id_, preferred, proposed in open_ones if domain.last_day(preferred, proposed) < visited_before][
+        :100
+    ]
+    due = list(
+        await session.scalars(
+            select(VisitRequest)
+            .where(
+                not_yet_erased,
+                or_(
+                    and_(VisitRequest.status.in_(domain.VISITED), VisitRequest.visit_date < visited_before),
+                    and_(VisitRequest.status.in_(domain.ENDED_WITHOUT_VISIT), VisitRequest.ended_at <= ended_by),
+                    and_(VisitRequest.status.in_(domain.OPEN), VisitRequest.id.in_(lapsed)),
+                ),
+            )
+            .order_by(VisitRequest.id)
+            .limit(100)
+            .with_for_update(skip_locked=True)
+        )
+    )
     for request in due:
-        await _erase(session, settings, request, await plan_erasure(session, request), actor=SYSTEM,
-                     trigger="retention", now=now)
+        await _erase(
+            session, settings, request, await plan_erasure(session, request), actor=SYSTEM, trigger="retention", now=now
+        )
     await session.commit()
     return len(due)
 
 
 async def retention_loop(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
     """Every `retention_interval_seconds`: forget old idempotency keys, erase personal data past its retention."""
-    await run_periodically(retention_round, "retention_erased", sessions, settings,
-                           settings.retention_interval_seconds)
+    await run_periodically(retention_round, "retention_erased", sessions, settings, settings.retention_interval_seconds)
 
 
 async def retention_round(*, session: AsyncSession, settings: Settings, now: datetime) -> int:

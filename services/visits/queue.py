@@ -29,17 +29,27 @@ router = APIRouter(tags=["queue"])
 Reader = Annotated[Principal, require("admin", "communications", "division_officer")]
 OPEN = (*stream.WAITING, "waitlisted")
 GROUPS = ("country", "focus_area", "outcome", "division", "month")
-OUTCOMES = {"accepted": "accepted", "completed": "completed", "declined": "declined", "cancelled": "cancelled",
-            "waitlisted": "waitlisted"}  # every other status is still "waiting"
+OUTCOMES = {
+    "accepted": "accepted",
+    "completed": "completed",
+    "declined": "declined",
+    "cancelled": "cancelled",
+    "waitlisted": "waitlisted",
+}  # every other status is still "waiting"
 MAX_STATS_DAYS = 3660
 EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)  # beyond these no request exists, and dates overflow
 
 
 # One event of the stream, as OpenAPI (before 3.2, without itemSchema) describes each SSE event.
-SSE_EVENT = {"type": "object", "properties": {
-    "event": {"type": "string", "enum": ["ready", "change", "remove", "reset"]},
-    "data": {"type": "string", "contentMediaType": "application/json"},
-    "id": {"type": "string"}, "retry": {"type": "integer"}}}
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["ready", "change", "remove", "reset"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
 
 
 class QueueFilters(BaseModel):
@@ -91,8 +101,9 @@ class QueueSnapshot(BaseModel):
 
 class StatsFilters(BaseModel):
     group_by: str = Field("country,focus_area,outcome", description=f"comma-separated: {', '.join(GROUPS)}")
-    start: date | None = Field(None, alias="from", ge=EARLIEST, le=LATEST,
-                               description="first creation day (default: a year before `to`)")
+    start: date | None = Field(
+        None, alias="from", ge=EARLIEST, le=LATEST, description="first creation day (default: a year before `to`)"
+    )
     end: date | None = Field(None, alias="to", ge=EARLIEST, le=LATEST, description="last creation day (default: today)")
     division: str | None = Field(None, max_length=50, description="ignored for division officers")
     focus_area: FocusArea | None = Field(None, description="the primary focus area")
@@ -109,8 +120,10 @@ class Stats(BaseModel):
 
 # ---------------------------------------------------------------- use cases
 
-async def queue_snapshot(*, session: AsyncSession, principal: Principal, filters: QueueFilters,
-                         position: str | None, now: datetime) -> QueueSnapshot:
+
+async def queue_snapshot(
+    *, session: AsyncSession, principal: Principal, filters: QueueFilters, position: str | None, now: datetime
+) -> QueueSnapshot:
     """Counts of the open queue and its four tables; `position` is the stream's, read before the queries."""
     today, scope = domain.local_date(now), _scope(principal, filters.division, filters.country, filters.focus_area)
     if filters.status:
@@ -124,8 +137,10 @@ async def queue_snapshot(*, session: AsyncSession, principal: Principal, filters
         "upcoming": (soon, (VisitRequest.visit_date, VisitRequest.created_at)),
         "waitlisted": (VisitRequest.status == "waitlisted", (VisitRequest.created_at,)),
     }
-    found = {name: await _table(session, [where, *scope], order, filters.limit, now)
-             for name, (where, order) in tables.items()}
+    found = {
+        name: await _table(session, [where, *scope], order, filters.limit, now)
+        for name, (where, order) in tables.items()
+    }
     return QueueSnapshot(generated_at=now, position=position, counts=await _counts(session, scope, today), **found)
 
 
@@ -138,23 +153,40 @@ def _scope(principal: Principal, division: str | None, country: str | None, focu
     if country:
         scope.append(VisitRequest.country == country.upper())
     if focus_area:
-        scope.append(exists().where(RequestFocusArea.request_id == VisitRequest.id,
-                                    RequestFocusArea.focus_area == focus_area))
+        scope.append(
+            exists().where(RequestFocusArea.request_id == VisitRequest.id, RequestFocusArea.focus_area == focus_area)
+        )
     return scope
 
 
 async def _table(session: AsyncSession, where: list, order: tuple, limit: int, now: datetime) -> QueueTable:
-    rows = list(await session.scalars(select(VisitRequest).options(raiseload(VisitRequest.members))
-                                      .where(*where).order_by(*order, VisitRequest.id).limit(limit + 1)))
+    rows = list(
+        await session.scalars(
+            select(VisitRequest)
+            .options(raiseload(VisitRequest.members))
+            .where(*where)
+            .order_by(*order, VisitRequest.id)
+            .limit(limit + 1)
+        )
+    )
     return QueueTable(items=[_item(r, now) for r in rows[:limit]], more=len(rows) > limit)
 
 
 def _item(request: VisitRequest, now: datetime) -> QueueItem:
     fields = stream.queue_item(
-        reference=request.reference, status=request.status, division=request.division,
-        focus_areas=request.focus_areas, country=request.country, highest_rank=request.highest_rank,
-        press=bool(request.needs.get("press")), flags=request.flags, visit_date=request.visit_date,
-        decision_deadline=request.decision_deadline, created_at=request.created_at, today=domain.local_date(now))
+        reference=request.reference,
+        status=request.status,
+        division=request.division,
+        focus_areas=request.focus_areas,
+        country=request.country,
+        highest_rank=request.highest_rank,
+        press=bool(request.needs.get("press")),
+        flags=request.flags,
+        visit_date=request.visit_date,
+        decision_deadline=request.decision_deadline,
+        created_at=request.created_at,
+        today=domain.local_date(now),
+    )
     # Helsinki days, as the dashboard counts them: received at 23:59 yesterday is a day old.
     return QueueItem(**fields, age_days=(domain.local_date(now) - domain.local_date(request.created_at)).days)
 
@@ -163,38 +195,47 @@ async def _counts(session: AsyncSession, scope: list, today: date) -> QueueCount
     """Open requests and upcoming accepted visits, grouped three ways from one grouped query."""
     escalated = VisitRequest.escalated_at.is_not(None).label("escalated")
     columns = (VisitRequest.status, VisitRequest.division, VisitRequest.primary_focus_area, escalated)
-    in_queue = or_(VisitRequest.status.in_(OPEN),
-                   and_(VisitRequest.status == "accepted", VisitRequest.visit_date >= today))
+    in_queue = or_(
+        VisitRequest.status.in_(OPEN), and_(VisitRequest.status == "accepted", VisitRequest.visit_date >= today)
+    )
     rows = await session.execute(select(*columns, func.count()).where(in_queue, *scope).group_by(*columns))
     counts = QueueCounts(total=0, overdue=0, by_status={}, by_division={}, by_focus_area={})
     for state, division, focus_area, is_escalated, n in rows:
         counts.total += n
         counts.overdue += n if is_escalated and state in stream.WAITING else 0
-        for bucket, key in ((counts.by_status, state), (counts.by_division, division),
-                            (counts.by_focus_area, focus_area)):
+        for bucket, key in (
+            (counts.by_status, state),
+            (counts.by_division, division),
+            (counts.by_focus_area, focus_area),
+        ):
             bucket[key] = bucket.get(key, 0) + n
     return counts
 
 
-async def request_stats(*, session: AsyncSession, principal: Principal, filters: StatsFilters,
-                        now: datetime) -> Stats:
+async def request_stats(*, session: AsyncSession, principal: Principal, filters: StatsFilters, now: datetime) -> Stats:
     """Requests created in [from, to] counted per group; outcome is where each stands now."""
     group_by = parse_group_by(filters.group_by)
     end = filters.end or domain.local_date(now)
     start = filters.start or end - timedelta(days=365)
     if start > end or (end - start).days > MAX_STATS_DAYS:
         raise _query_error("from", f"must be on or before `to`, at most {MAX_STATS_DAYS} days earlier")
-    dimensions = {"country": VisitRequest.country, "focus_area": VisitRequest.primary_focus_area,
-                  "outcome": _outcome(), "division": VisitRequest.division, "month": _month(session)}
+    dimensions = {
+        "country": VisitRequest.country,
+        "focus_area": VisitRequest.primary_focus_area,
+        "outcome": _outcome(),
+        "division": VisitRequest.division,
+        "month": _month(session),
+    }
     chosen = [dimensions[name].label(name) for name in group_by]
     # Half-open: a request created at midnight belongs to the day it starts, not to both.
-    window = and_(VisitRequest.created_at >= _local_midnight(start),
-                  VisitRequest.created_at < _local_midnight(end + timedelta(days=1)))
+    window = and_(
+        VisitRequest.created_at >= _local_midnight(start),
+        VisitRequest.created_at < _local_midnight(end + timedelta(days=1)),
+    )
     scope = _scope(principal, filters.division, filters.country, None)
     if filters.focus_area:  # the primary one, as in the groups
         scope.append(VisitRequest.primary_focus_area == filters.focus_area)
-    query = (select(*chosen, func.count().label("count")).where(window, *scope)
-             .group_by(*chosen).order_by(*chosen))
+    query = select(*chosen, func.count().label("count")).where(window, *scope).group_by(*chosen).order_by(*chosen)
     rows = [dict(row._mapping) for row in await session.execute(query)]
     return Stats(group_by=group_by, start=start, end=end, total=sum(r["count"] for r in rows), rows=rows)
 
@@ -224,8 +265,9 @@ def _local_midnight(day: date) -> datetime:
 
 
 def _query_error(field: str, message: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                         [{"loc": ["query", field], "msg": message, "type": "value_error"}])
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": ["query", field], "msg": message, "type": "value_error"}]
+    )
 
 
 def stats_csv(stats: Stats) -> str:
@@ -238,30 +280,43 @@ def stats_csv(stats: Stats) -> str:
 
 # ---------------------------------------------------------------- routes
 
+
 def now() -> datetime:
     return datetime.now(UTC)
 
 
 @router.get("/api/v1/queue", responses=error_responses(401, 403))
-async def get_queue(request: Request, principal: Reader, session: SessionDep,
-                    filters: Annotated[QueueFilters, Query()]) -> QueueSnapshot:
+async def get_queue(
+    request: Request, principal: Reader, session: SessionDep, filters: Annotated[QueueFilters, Query()]
+) -> QueueSnapshot:
     """The open queue now: counts, overdue, waiting, upcoming (30 days) and waitlisted requests."""
     position = request.app.state.queue_stream.position_id()
-    return await queue_snapshot(session=session, principal=principal, filters=filters, position=position,
-                                now=now())
+    return await queue_snapshot(session=session, principal=principal, filters=filters, position=position, now=now())
 
 
-@router.get("/api/v1/queue/stream", response_class=StreamingResponse, responses=error_responses(401, 403) | {
-    200: {"description": "`ready`, then `change` / `remove` events, or `reset`: reload the snapshot",
-          "content": {"text/event-stream": {"schema": SSE_EVENT}}}})
-async def stream_queue(request: Request, principal: Reader,
-                       last_event_id: Annotated[str | None, Header(max_length=200)] = None) -> StreamingResponse:
+@router.get(
+    "/api/v1/queue/stream",
+    response_class=StreamingResponse,
+    responses=error_responses(401, 403)
+    | {
+        200: {
+            "description": "`ready`, then `change` / `remove` events, or `reset`: reload the snapshot",
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
+        }
+    },
+)
+async def stream_queue(
+    request: Request, principal: Reader, last_event_id: Annotated[str | None, Header(max_length=200)] = None
+) -> StreamingResponse:
     """Server-Sent Events: each change to a request as visits.v1 carries it; resumes from `Last-Event-ID`."""
     queue_stream: stream.QueueStream = request.app.state.queue_stream
     division = principal.division if principal.role == "division_officer" else None
     subscriber = queue_stream.subscribe(last_event_id=last_event_id, division=division)
-    return StreamingResponse(stream.messages(queue_stream, subscriber), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream.messages(queue_stream, subscriber),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/api/v1/stats", response_model_by_alias=True, responses=error_responses(401, 403))
@@ -270,22 +325,37 @@ async def get_stats(principal: Reader, session: SessionDep, filters: Annotated[S
     return await request_stats(session=session, principal=principal, filters=filters, now=now())
 
 
-@router.get("/api/v1/stats.csv", response_class=Response, responses=error_responses(401, 403) | {
-    200: {"description": "a header row of the groups and `count`, then one row per group",
-          "content": {"text/csv": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/api/v1/stats.csv",
+    response_class=Response,
+    responses=error_responses(401, 403)
+    | {
+        200: {
+            "description": "a header row of the groups and `count`, then one row per group",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def get_stats_csv(principal: Reader, session: SessionDep, filters: Annotated[StatsFilters, Query()]):
     """The same rows as /api/v1/stats, as CSV."""
     stats = await request_stats(session=session, principal=principal, filters=filters, now=now())
     name = f"visit-requests-{stats.start}-{stats.end}.csv"
-    return Response(stats_csv(stats), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        stats_csv(stats),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/queue", dependencies=[public()], include_in_schema=False)
 async def dashboard(request: Request) -> HTMLResponse:
     """The dashboard shell: it holds no data; the page asks the API with the token the user pastes."""
-    labels = {"status": texts.STATUSES["en"], "division": texts.DIVISIONS["en"],
-              "focus_area": texts.FOCUS_AREAS["en"], "country": dict(texts.countries("en"))}
+    labels = {
+        "status": texts.STATUSES["en"],
+        "division": texts.DIVISIONS["en"],
+        "focus_area": texts.FOCUS_AREAS["en"],
+        "country": dict(texts.countries("en")),
+    }
     response = request.app.state.templates.TemplateResponse(request, "queue.html", {"labels": labels})
     response.headers["Cache-Control"] = "no-store"
     return response

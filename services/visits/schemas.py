@@ -8,14 +8,17 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, fie
 
 from services.visits import domain
 
-FocusArea = Literal["smart-city", "climate", "innovation", "mobility", "education", "participation", "culture",
-                    "design"]
-Rank = Literal["head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official",
-               "expert", "other"]
+FocusArea = Literal[
+    "smart-city", "climate", "innovation", "mobility", "education", "participation", "culture", "design"
+]
+Rank = Literal[
+    "head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert", "other"
+]
 Language = Literal["fi", "sv", "en"]
 Flag = Literal["short_notice", "possible_duplicate", "escalated"]
-Status = Literal["submitted", "routed", "waitlisted", "accepted", "declined", "dates_proposed", "cancelled",
-                 "completed"]
+Status = Literal[
+    "submitted", "routed", "waitlisted", "accepted", "declined", "dates_proposed", "cancelled", "completed"
+]
 DeclineReason = Literal["no_capacity", "out_of_scope", "short_notice", "duplicate", "other"]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 Message = Annotated[str, Field(max_length=2000)]
@@ -237,8 +240,9 @@ class ProposeDecision(Strict):
     message: Message = ""
 
 
-Decision = Annotated[AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision,
-                     Field(discriminator="decision")]
+Decision = Annotated[
+    AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision, Field(discriminator="decision")
+]
 
 
 class ProposalAnswer(Strict):

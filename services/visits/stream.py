@@ -31,9 +31,9 @@ MAX_PENDING = 2 * BUFFER_SIZE  # a subscriber this far behind is cut off with a 
 RESET = object()
 _requests = VisitRequest.__table__
 RECEIVED_AND_DEADLINE = select(_requests.c.id, _requests.c.created_at, _requests.c.decision_deadline).where(
-    _requests.c.id.in_(bindparam("ids", expanding=True)))  # built once: it runs for every batch of events
-LEVELS = {"head_of_state": 1, "head_of_government": 1, "minister": 2, "ambassador": 2, "mayor": 2,
-          "senior_official": 3}
+    _requests.c.id.in_(bindparam("ids", expanding=True))
+)  # built once: it runs for every batch of events
+LEVELS = {"head_of_state": 1, "head_of_government": 1, "minister": 2, "ambassador": 2, "mayor": 2, "senior_official": 3}
 WAITING, UPCOMING_DAYS = ("submitted", "routed", "redirected", "dates_proposed"), 30
 
 
@@ -75,14 +75,34 @@ def section(status: str, flags: list[str], visit_date: date | None, today: date)
     return None
 
 
-def queue_item(*, reference: str, status: str, division: str, focus_areas: list[str], country: str,
-               highest_rank: str, press: bool, flags: list[str], visit_date: date | None,
-               decision_deadline: date | None, created_at: datetime | None, today: date) -> dict:
+def queue_item(
+    *,
+    reference: str,
+    status: str,
+    division: str,
+    focus_areas: list[str],
+    country: str,
+    highest_rank: str,
+    press: bool,
+    flags: list[str],
+    visit_date: date | None,
+    decision_deadline: date | None,
+    created_at: datetime | None,
+    today: date,
+) -> dict:
     """One row of the queue, the same in the snapshot and in the stream."""
     return {
-        "reference": reference, "status": status, "division": division, "focus_areas": focus_areas,
-        "country": country, "rank_level": rank_level(highest_rank), "press": press, "flags": flags,
-        "visit_date": visit_date, "decision_deadline": decision_deadline, "created_at": created_at,
+        "reference": reference,
+        "status": status,
+        "division": division,
+        "focus_areas": focus_areas,
+        "country": country,
+        "rank_level": rank_level(highest_rank),
+        "press": press,
+        "flags": flags,
+        "visit_date": visit_date,
+        "decision_deadline": decision_deadline,
+        "created_at": created_at,
         "section": section(status, flags, visit_date, today),
     }
 
@@ -146,8 +166,14 @@ class Subscriber:
 class QueueStream:
     """Tails visits.v1 outside any consumer group (each replica sees every event) and fans out."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], *,
-                 buffer_size: int = BUFFER_SIZE, keepalive_seconds: float = KEEPALIVE_SECONDS):
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        buffer_size: int = BUFFER_SIZE,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
+    ):
         self.settings, self.sessions = settings, sessions
         self.buffer: deque[Change] = deque()
         self.buffer_size, self.keepalive_seconds = buffer_size, keepalive_seconds
@@ -178,16 +204,28 @@ class QueueStream:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    def publish(self, partition: int, offset: int, type_: str, change: QueueChange,
-                created_at: datetime | None, today: date) -> Change:
+    def publish(
+        self, partition: int, offset: int, type_: str, change: QueueChange, created_at: datetime | None, today: date
+    ) -> Change:
         """Remember a change and offer it to every subscriber."""
         self.position[partition] = offset + 1
-        item = queue_item(reference=change.reference, status=change.status, division=change.division,
-                          focus_areas=change.focus_areas, country=change.country, highest_rank=change.highest_rank,
-                          press=change.needs.press, flags=change.flags, visit_date=change.visit_date,
-                          decision_deadline=change.decision_deadline, created_at=created_at, today=today)
-        entry = Change(partition, offset, type_, change.division, change.from_division,
-                       json.loads(json.dumps(item, default=_iso)))
+        item = queue_item(
+            reference=change.reference,
+            status=change.status,
+            division=change.division,
+            focus_areas=change.focus_areas,
+            country=change.country,
+            highest_rank=change.highest_rank,
+            press=change.needs.press,
+            flags=change.flags,
+            visit_date=change.visit_date,
+            decision_deadline=change.decision_deadline,
+            created_at=created_at,
+            today=today,
+        )
+        entry = Change(
+            partition, offset, type_, change.division, change.from_division, json.loads(json.dumps(item, default=_iso))
+        )
         self.buffer.append(entry)
         while len(self.buffer) > self.buffer_size:
             gone = self.buffer.popleft()
@@ -204,9 +242,13 @@ class QueueStream:
         """Tail the topic for the process's life; after a failure start again from the end."""
         await kafka_started.wait()
         while True:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
-                                        enable_auto_commit=False, isolation_level="read_committed",
-                                        retry_backoff_ms=200)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+                retry_backoff_ms=200,
+            )
             try:
                 await start_until_connected(consumer, "queue-stream")
                 await self._assign_at_end(consumer, producer)
@@ -272,6 +314,7 @@ def _decode(value: bytes | None) -> tuple[str, QueueChange | None]:
 
 
 # ------------------------------------------------------------ the SSE side
+
 
 def sse(event: str, data: dict, id_: str | None = None) -> str:
     head = f"id: {id_}\n" if id_ else ""

@@ -17,8 +17,16 @@ from visitdesk.mailsink import MailSink, mailsink
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the pages the browser tests visit
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -58,12 +66,19 @@ async def city(kafka_bootstrap, new_database, tmp_path_factory):
     """Started once per test module; tests keep apart by their own requests and references."""
     prefix = f"{unique()}."
     async with mailsink(tmp_path_factory.mktemp("mail")) as sink, AsyncExitStack() as stack:
-        common = dict(kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, public_base_url="http://testserver")
-        extra = {"notifications": dict(smtp_host=sink.host, smtp_port=sink.port, retry_base_seconds=0.2,
-                                        dispatcher_poll_seconds=0.2)}
-        settings = {s: _settings(s, database_url=await new_database(s), **common, **extra.get(s, {}))
-                    for s in SERVICES}
-        apps = {service: importlib.import_module(f"services.{service}.main").create_app(service_settings)
-                for service, service_settings in settings.items()}
+        common = {"kafka_bootstrap": kafka_bootstrap, "topic_prefix": prefix, "public_base_url": "http://testserver"}
+        extra = {
+            "notifications": {
+                "smtp_host": sink.host,
+                "smtp_port": sink.port,
+                "retry_base_seconds": 0.2,
+                "dispatcher_poll_seconds": 0.2,
+            }
+        }
+        settings = {s: _settings(s, database_url=await new_database(s), **common, **extra.get(s, {})) for s in SERVICES}
+        apps = {
+            service: importlib.import_module(f"services.{service}.main").create_app(service_settings)
+            for service, service_settings in settings.items()
+        }
         clients = {service: await stack.enter_async_context(serve(app)) for service, app in apps.items()}
         yield City(apps, clients, settings, sink, prefix)

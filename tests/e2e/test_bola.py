@@ -36,15 +36,30 @@ class Route:
         return f"{self.service} {self.method} {self.path} {decision}".strip()
 
 
-GIFT = {"direction": "given", "description": "A book", "value_band": "under_50", "giver": "The city",
-        "recipient": "The delegation"}
+GIFT = {
+    "direction": "given",
+    "description": "A book",
+    "value_band": "under_50",
+    "giver": "The city",
+    "recipient": "The delegation",
+}
 NOT_FOUND = [
     Route("visits", "GET", "/api/v1/requests/{ref}", attempted="view"),
     Route("visits", "GET", "/api/v1/requests/{ref}/history", attempted="history"),
-    Route("visits", "POST", "/api/v1/requests/{ref}/decision", {"decision": "accept", "visit_date": "{date}",
-                                                                "host": "Head of unit"}, attempted="decide.accept"),
-    Route("visits", "POST", "/api/v1/requests/{ref}/decision", {"decision": "decline", "reason": "other"},
-          attempted="decide.decline"),
+    Route(
+        "visits",
+        "POST",
+        "/api/v1/requests/{ref}/decision",
+        {"decision": "accept", "visit_date": "{date}", "host": "Head of unit"},
+        attempted="decide.accept",
+    ),
+    Route(
+        "visits",
+        "POST",
+        "/api/v1/requests/{ref}/decision",
+        {"decision": "decline", "reason": "other"},
+        attempted="decide.decline",
+    ),
     Route("visits", "POST", "/api/v1/requests/{ref}/cancel", attempted="cancel"),
     Route("protocol", "GET", "/api/v1/plans/{ref}"),
     Route("capacity", "GET", "/api/v1/capacity/education/{week}"),
@@ -75,8 +90,10 @@ async def accepted(city) -> Accepted:
     week = f"{iso.year}-W{iso.week:02d}"
     plan = await eventually(lambda: _json(city, "protocol", f"/api/v1/plans/{reference}", admin), timeout=30)
     await eventually(lambda: _holds(city, f"/api/v1/capacity/education/{week}", reference), timeout=30)
-    await eventually(lambda: _json(city, "notifications", f"/api/v1/deliveries?reference={reference}",
-                                   city.auth("communications")), timeout=30)
+    await eventually(
+        lambda: _json(city, "notifications", f"/api/v1/deliveries?reference={reference}", city.auth("communications")),
+        timeout=30,
+    )
     request = (await city.visits.get(f"/api/v1/requests/{reference}", headers=admin)).json()
     events = await _events(city, request["id"], count=10_000, timeout=3)
     return Accepted(request["id"], reference, week, plan["items"][0]["key"], events)
@@ -94,19 +111,23 @@ async def test_another_divisions_officer_finds_nothing_and_changes_nothing(city,
     if route in NOT_FOUND:  # the same answer as for a reference that does not exist at all
         missing = await _call(city, route, accepted, headers, reference=MISSING)
         assert (missing.status_code, missing.text.replace(MISSING, "?")) == (
-            response.status_code, response.text.replace(accepted.reference, "?"))
+            response.status_code,
+            response.text.replace(accepted.reference, "?"),
+        )
     assert await _snapshot(city, accepted.reference) == before
     assert await _events(city, accepted.id, count=accepted.events + 1, timeout=1.5) == accepted.events
     if route.attempted:
         denied = await _denied(city, officer_sub)
         assert [(d.request_id, d.role, d.details["attempted"]) for d in denied] == [
-            (accepted.id, "division_officer", route.attempted)]
+            (accepted.id, "division_officer", route.attempted)
+        ]
 
 
 async def test_another_divisions_officer_gets_no_delivery_of_the_request(city, accepted):
     headers = bearer(city.settings["visits"], "division_officer", OTHER_DIVISION)
-    response = await city.clients["notifications"].get(f"/api/v1/deliveries?reference={accepted.reference}",
-                                                       headers=headers)
+    response = await city.clients["notifications"].get(
+        f"/api/v1/deliveries?reference={accepted.reference}", headers=headers
+    )
     assert response.status_code in (200, 404), response.text
     assert (response.json() if response.status_code == 200 else []) == []
     assert await _events(city, accepted.id, count=accepted.events + 1, timeout=1.5) == accepted.events
@@ -114,8 +135,11 @@ async def test_another_divisions_officer_gets_no_delivery_of_the_request(city, a
 
 async def test_another_divisions_lists_never_show_the_request(city, accepted):
     headers = bearer(city.settings["visits"], "division_officer", OTHER_DIVISION)
-    lists = {"visits": "/api/v1/requests", "protocol": "/api/v1/plans?date_from=2000-01-01",
-             "notifications": "/api/v1/deliveries?limit=500"}
+    lists = {
+        "visits": "/api/v1/requests",
+        "protocol": "/api/v1/plans?date_from=2000-01-01",
+        "notifications": "/api/v1/deliveries?limit=500",
+    }
     for service, path in lists.items():
         response = await city.clients[service].get(path, headers=headers)
         assert response.status_code == 200, (service, response.text)
@@ -123,11 +147,16 @@ async def test_another_divisions_lists_never_show_the_request(city, accepted):
 
 
 async def _call(city, route: Route, accepted: Accepted, headers: dict, reference: str | None = None):
-    values = {"ref": reference or accepted.reference, "week": accepted.week, "item": accepted.item,
-              "date": visit_date().isoformat()}
+    values = {
+        "ref": reference or accepted.reference,
+        "week": accepted.week,
+        "item": accepted.item,
+        "date": visit_date().isoformat(),
+    }
     body = {k: v.format(**values) if isinstance(v, str) else v for k, v in (route.body or {}).items()}
-    return await city.clients[route.service].request(route.method, route.path.format(**values),
-                                                     json=body if route.body is not None else None, headers=headers)
+    return await city.clients[route.service].request(
+        route.method, route.path.format(**values), json=body if route.body is not None else None, headers=headers
+    )
 
 
 async def _snapshot(city, reference: str) -> tuple:
@@ -139,15 +168,17 @@ async def _snapshot(city, reference: str) -> tuple:
 
 
 async def _events(city, request_id: str, *, count: int, timeout: float) -> int:
-    records = await read_topic(city.settings["visits"].kafka_bootstrap, city.topic("visits.v1"), count=count,
-                               timeout=timeout, key=request_id)
+    records = await read_topic(
+        city.settings["visits"].kafka_bootstrap, city.topic("visits.v1"), count=count, timeout=timeout, key=request_id
+    )
     return len(records)
 
 
 async def _denied(city, actor: str) -> list[AuditEntry]:
     async with city.apps["visits"].state.sessions() as session:
-        return list(await session.scalars(select(AuditEntry).where(AuditEntry.actor == actor,
-                                                                    AuditEntry.outcome == "denied")))
+        return list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.actor == actor, AuditEntry.outcome == "denied"))
+        )
 
 
 async def _json(city, service: str, path: str, headers: dict):

@@ -13,8 +13,8 @@ from services.visits import models
 from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
 from shared.auth import mint_token
-from tests.integration.queue.live import future, live_visits
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS
+from tests.integration.queue.live import future, live_visits
 from tests.integration.visits.conftest import just_after_midnight_yesterday
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -22,13 +22,22 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 
 async def _seed(live) -> None:
     """A few requests of other countries so the tables, counts and charts have something to show."""
-    plans = [("SE", ["culture"], "minister", True, None), ("EE", ["education"], "expert", False, "accept"),
-             ("DE", ["smart-city"], "mayor", False, None), ("JP", ["education", "design"], "senior_official", True,
-                                                            "decline"),
-             ("EE", ["climate"], "ambassador", False, None), ("US", ["innovation"], "expert", False, "accept")]
+    plans = [
+        ("SE", ["culture"], "minister", True, None),
+        ("EE", ["education"], "expert", False, "accept"),
+        ("DE", ["smart-city"], "mayor", False, None),
+        ("JP", ["education", "design"], "senior_official", True, "decline"),
+        ("EE", ["climate"], "ambassador", False, None),
+        ("US", ["innovation"], "expert", False, "accept"),
+    ]
     for country, areas, rank, press, decision in plans:
-        submitted = await live.submit(country=country, focus_areas=areas, highest_rank=rank, needs={"press": press},
-                                      preferred_dates=[{"start": future(15), "end": future(40)}])
+        submitted = await live.submit(
+            country=country,
+            focus_areas=areas,
+            highest_rank=rank,
+            needs={"press": press},
+            preferred_dates=[{"start": future(15), "end": future(40)}],
+        )
         division = submitted["division"]
         if decision == "accept":
             await live.decide(submitted["reference"], division, decision="accept", visit_date=future(16), host="Host")
@@ -37,8 +46,11 @@ async def _seed(live) -> None:
     await live.escalate((await live.submit(country="NO", focus_areas=["mobility"]))["reference"])
     # The German request arrived half an hour after midnight yesterday, Helsinki time: the day before in UTC.
     async with live.app.state.sessions() as session:
-        await session.execute(update(models.VisitRequest).where(models.VisitRequest.country == "DE")
-                              .values(created_at=just_after_midnight_yesterday()))
+        await session.execute(
+            update(models.VisitRequest)
+            .where(models.VisitRequest.country == "DE")
+            .values(created_at=just_after_midnight_yesterday())
+        )
         await session.commit()
 
 
@@ -70,7 +82,8 @@ async def _fill_form(page: Page, start: str, end: str) -> None:
 
 
 async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes_live(
-        new_database, kafka_bootstrap, chromium):
+    new_database, kafka_bootstrap, chromium
+):
     ARTIFACTS.mkdir(exist_ok=True)
     async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
         await _seed(live)
@@ -82,8 +95,14 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
             dashboard = await desk.new_page()
             problems = []
             # Chromium asks for /favicon.ico by itself; the service has none (yet), which is no fault of the page.
-            dashboard.on("console", lambda m: problems.append(f"{m.text} {m.location}")
-                         if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico") else None)
+            dashboard.on(
+                "console",
+                lambda m: (
+                    problems.append(f"{m.text} {m.location}")
+                    if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+                    else None
+                ),
+            )
             dashboard.on("pageerror", lambda e: problems.append(str(e)))
             await _sign_in(dashboard, live.url, token)
             await expect(dashboard.locator("#period-to")).to_have_value(helsinki_today().isoformat())
@@ -155,7 +174,8 @@ async def test_the_dashboard_refuses_a_token_without_the_right_role(new_database
 
 
 async def test_a_dashboard_left_open_loads_its_tables_again_on_a_new_helsinki_day(
-        new_database, kafka_bootstrap, chromium):
+    new_database, kafka_bootstrap, chromium
+):
     async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
         submitted = await live.submit(country="KN", preferred_dates=[{"start": future(29), "end": future(40)}])
         reference = submitted["reference"]
@@ -171,8 +191,11 @@ async def test_a_dashboard_left_open_loads_its_tables_again_on_a_new_helsinki_da
             await expect(row).to_have_count(0)  # 31 days ahead: not yet "in the next 30 days"
             # A day later the visit is 30 days ahead, and no event says so: here the date moves in the database.
             async with live.app.state.sessions() as session:
-                await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == reference)
-                                      .values(visit_date=helsinki_today() + timedelta(days=30)))
+                await session.execute(
+                    update(models.VisitRequest)
+                    .where(models.VisitRequest.reference == reference)
+                    .values(visit_date=helsinki_today() + timedelta(days=30))
+                )
                 await session.commit()
             await page.clock.fast_forward("02:00")  # past midnight in Helsinki
             await expect(row).to_be_visible()

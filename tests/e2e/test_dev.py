@@ -22,9 +22,13 @@ def _free(port: int) -> bool:
 
 def _start_dev(base: int, data_dir) -> tuple[subprocess.Popen, list[str]]:
     """`visitdesk dev` on ports base..base+3, its output so far once it says Ctrl-C (or ends, or 180 s pass)."""
-    dev = subprocess.Popen([sys.executable, "-m", "visitdesk.cli", "dev", "--port-base", str(base),
-                            "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "visitdesk.cli", "dev", "--port-base", str(base), "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     lines: list[str] = []
     done = threading.Event()
 
@@ -87,9 +91,13 @@ def test_a_service_that_cannot_start_stops_make_dev_naming_it_and_the_rest_stop_
     with socket.socket() as taken:  # capacity's port is someone else's: its uvicorn exits at once
         taken.bind(("127.0.0.1", base + 3))
         taken.listen()
-        dev = subprocess.run([sys.executable, "-m", "visitdesk.cli", "dev", "--port-base", str(base),
-                              "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=240,
-                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        dev = subprocess.run(
+            [sys.executable, "-m", "visitdesk.cli", "dev", "--port-base", str(base), "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     assert dev.returncode == 1
     said = r"visitdesk dev: capacity exited with \d+ during start-up; stopping the rest"
     assert re.search(said, dev.stderr), dev.stderr

@@ -18,10 +18,17 @@ def personal_data() -> dict:
     """Distinctive values, so that any copy of them anywhere is found."""
     tag = unique("")
     digits = str(int(tag, 16))[-7:].rjust(7, "0")
-    return {"contact": {"name": f"Zephyrine Quillfeather{tag}", "email": f"zq.{tag}@example.org",
-                        "phone": f"+358 40 {digits}"},
-            "members": [{"name": f"Octavian Brightwater{tag}", "title": f"Undersecretary Plenipo{tag}"},
-                        {"name": f"Marisol Thistledown{tag}", "title": f"Attache Extraordinaire{tag}"}]}
+    return {
+        "contact": {
+            "name": f"Zephyrine Quillfeather{tag}",
+            "email": f"zq.{tag}@example.org",
+            "phone": f"+358 40 {digits}",
+        },
+        "members": [
+            {"name": f"Octavian Brightwater{tag}", "title": f"Undersecretary Plenipo{tag}"},
+            {"name": f"Marisol Thistledown{tag}", "title": f"Attache Extraordinaire{tag}"},
+        ],
+    }
 
 
 def values_of(person: dict) -> list[str]:
@@ -72,16 +79,20 @@ async def _accepted_and_delivered(city, person: dict) -> tuple[dict, dict]:
     await eventually(lambda: mails(city, person["contact"]["email"], reference, at_least=2), timeout=30)
     await eventually(lambda: _ok(city, "protocol", f"/api/v1/plans/{reference}", admin), timeout=30)
     iso = visit_date.isocalendar()
-    week = await eventually(lambda: _ok(city, "capacity", f"/api/v1/capacity/education/{iso.year}-W{iso.week:02d}",
-                                        admin), timeout=30)
+    week = await eventually(
+        lambda: _ok(city, "capacity", f"/api/v1/capacity/education/{iso.year}-W{iso.week:02d}", admin), timeout=30
+    )
     assert reference in [r["reference"] for r in week["requests"]]
     await eventually(lambda: _all_sent(city, reference), timeout=30)
     return await _staff_view(city, reference), submitted
 
 
 async def _erase(city, reference: str, *, dry_run: bool) -> dict:
-    response = await city.visits.delete(f"/api/v1/requests/{reference}/personal-data",
-                                        params={"dry_run": str(dry_run).lower()}, headers=city.auth("admin"))
+    response = await city.visits.delete(
+        f"/api/v1/requests/{reference}/personal-data",
+        params={"dry_run": str(dry_run).lower()},
+        headers=city.auth("admin"),
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -104,8 +115,9 @@ async def _ok(city, service: str, path: str, headers: dict):
 
 
 async def _all_sent(city, reference: str) -> bool:
-    deliveries = await _ok(city, "notifications", f"/api/v1/deliveries?reference={reference}",
-                           city.auth("communications"))
+    deliveries = await _ok(
+        city, "notifications", f"/api/v1/deliveries?reference={reference}", city.auth("communications")
+    )
     return bool(deliveries) and all(d["status"] != "pending" for d in deliveries)
 
 
@@ -121,12 +133,15 @@ async def _hits(city, secrets: list[str]) -> list[tuple]:
         try:
             columns = await conn.fetch(
                 "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = 'public' AND data_type = ANY($1::text[])", list(TEXT_TYPES))
+                "WHERE table_schema = 'public' AND data_type = ANY($1::text[])",
+                list(TEXT_TYPES),
+            )
             for table, column in columns:
                 for value in secrets:
                     count = await conn.fetchval(
                         f'SELECT count(*) FROM "{table}" WHERE position(lower($1) in lower("{column}"::text)) > 0',
-                        value)
+                        value,
+                    )
                     if count:
                         found.append((service, table, column, value))
         finally:
@@ -135,6 +150,7 @@ async def _hits(city, secrets: list[str]) -> list[tuple]:
 
 
 async def _erasure_events(city, request_id: str) -> list[dict]:
-    records = await read_topic(city.settings["visits"].kafka_bootstrap, city.topic("visits.v1"), count=100,
-                               key=request_id, timeout=2)
+    records = await read_topic(
+        city.settings["visits"].kafka_bootstrap, city.topic("visits.v1"), count=100, key=request_id, timeout=2
+    )
     return [e for e in envelopes(records) if e["type"] == "visit.personal_data_erased.v1"]

@@ -28,8 +28,12 @@ async def produce_submissions(bootstrap: str, topic: str, prefix: str, count: in
     await producer.start()
     try:
         for i in range(count):
-            envelope = visit_envelope("visit.submitted.v1", reference=f"{prefix}-{i:04d}", language="en",
-                                      contact_email=f"{prefix.lower()}-{i}@example.org")
+            envelope = visit_envelope(
+                "visit.submitted.v1",
+                reference=f"{prefix}-{i:04d}",
+                language="en",
+                contact_email=f"{prefix.lower()}-{i}@example.org",
+            )
             await producer.send_and_wait(topic, json.dumps(envelope).encode(), key=envelope["subject"].encode())
             await asyncio.sleep(pause)
     finally:
@@ -37,12 +41,18 @@ async def produce_submissions(bootstrap: str, topic: str, prefix: str, count: in
 
 
 async def test_two_replicas_in_one_group_split_the_partitions_and_deliver_every_message_once(
-        kafka_bootstrap, new_database, tmp_path):
+    kafka_bootstrap, new_database, tmp_path
+):
     prefix, tag = f"{unique()}.", unique("R").upper()
     async with mailsink(tmp_path) as sink, AsyncExitStack() as stack:
-        settings = Settings(database_url=await new_database("notifications"), kafka_bootstrap=kafka_bootstrap,
-                            topic_prefix=prefix, smtp_host=sink.host, smtp_port=sink.port,
-                            dispatcher_poll_seconds=0.2)
+        settings = Settings(
+            database_url=await new_database("notifications"),
+            kafka_bootstrap=kafka_bootstrap,
+            topic_prefix=prefix,
+            smtp_host=sink.host,
+            smtp_port=sink.port,
+            dispatcher_poll_seconds=0.2,
+        )
         apps = [create_app(settings), create_app(settings)]
         for app in apps:
             await stack.enter_async_context(serve(app))
@@ -66,9 +76,15 @@ async def test_a_sigterm_mid_stream_loses_nothing(kafka_bootstrap, new_database,
     prefix, tag = f"{unique()}.", unique("S").upper()
     database_url = await new_database("notifications")
     async with mailsink(tmp_path) as sink:
-        env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": database_url, "VISITDESK_KAFKA_BOOTSTRAP": kafka_bootstrap,
-               "VISITDESK_TOPIC_PREFIX": prefix, "NOTIFICATIONS_SMTP_HOST": sink.host,
-               "NOTIFICATIONS_SMTP_PORT": str(sink.port), "NOTIFICATIONS_DISPATCHER_POLL_SECONDS": "0.2"}
+        env = {
+            **os.environ,
+            "NOTIFICATIONS_DATABASE_URL": database_url,
+            "VISITDESK_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "VISITDESK_TOPIC_PREFIX": prefix,
+            "NOTIFICATIONS_SMTP_HOST": sink.host,
+            "NOTIFICATIONS_SMTP_PORT": str(sink.port),
+            "NOTIFICATIONS_DISPATCHER_POLL_SECONDS": "0.2",
+        }
         first = _uvicorn(env)
         producing = asyncio.create_task(produce_submissions(kafka_bootstrap, f"{prefix}visits.v1", tag, 40, 0.05))
         await eventually(lambda: _at_least(receipts(sink, tag), 5), timeout=60)
@@ -90,9 +106,23 @@ def _uvicorn(env: dict) -> subprocess.Popen:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    return subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "services.notifications.main:create_app",
-                             "--host", "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "services.notifications.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 async def _at_least(items: list, count: int):

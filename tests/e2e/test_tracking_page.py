@@ -8,14 +8,19 @@ from tests.integration.queue.live import future, live_visits
 
 
 async def test_the_delegation_answers_proposed_dates_and_then_calls_the_visit_off_on_its_page(
-        new_database, kafka_bootstrap, chromium):
+    new_database, kafka_bootstrap, chromium
+):
     ARTIFACTS.mkdir(exist_ok=True)
     async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
         submitted = await live.submit(language="en")
         reference = submitted["reference"]
-        await live.decide(reference, "education", decision="propose", message="Spring is full.",
-                          proposed_dates=[{"start": future(120), "end": future(122)},
-                                          {"start": future(140), "end": future(141)}])
+        await live.decide(
+            reference,
+            "education",
+            decision="propose",
+            message="Spring is full.",
+            proposed_dates=[{"start": future(120), "end": future(122)}, {"start": future(140), "end": future(141)}],
+        )
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
             context = await browser.new_context(java_script_enabled=False)  # the page works without script
@@ -33,7 +38,8 @@ async def test_the_delegation_answers_proposed_dates_and_then_calls_the_visit_of
             await expect(page.locator(".history")).to_contain_text("The later week suits us.")
             await expect(page.get_by_role("heading", name="Answer the proposed dates")).to_have_count(0)
             assert (await live.client.get(f"/api/v1/requests/{reference}", headers=live.auth("admin"))).json()[
-                "preferred_dates"] == [{"start": future(140), "end": future(141)}]
+                "preferred_dates"
+            ] == [{"start": future(140), "end": future(141)}]
 
             await page.get_by_role("button", name="Cancel the request").click()  # not confirmed yet
             await expect(page.locator("#confirm-error")).to_be_visible()

@@ -22,8 +22,9 @@ async def test_a_full_education_week_waitlists_the_seventh_request_until_a_cance
 
     async def visits_knows_the_week_is_full():
         async with city.apps["visits"].state.sessions() as session:
-            return await session.scalar(select(FullWeek).where(FullWeek.division == "education",
-                                                                FullWeek.iso_week == week))
+            return await session.scalar(
+                select(FullWeek).where(FullWeek.division == "education", FullWeek.iso_week == week)
+            )
 
     await eventually(visits_knows_the_week_is_full, timeout=30)
     email = f"{unique('w')}@example.org"
@@ -34,8 +35,9 @@ async def test_a_full_education_week_waitlists_the_seventh_request_until_a_cance
     assert waitlist_mail, [m["Subject"] for m in told]  # in Finnish, with the nearest open weeks
     assert f"viikko {iso.week + 1}/{iso.year}" in waitlist_mail[0].get_body(("plain",)).get_content()
 
-    cancel = await city.visits.post(f"/api/v1/requests/{accepted[0]['reference']}/cancel",
-                                    headers=city.auth("division_officer", "education"))
+    cancel = await city.visits.post(
+        f"/api/v1/requests/{accepted[0]['reference']}/cancel", headers=city.auth("division_officer", "education")
+    )
     assert cancel.status_code == 200, cancel.text
 
     async def routed_again():
@@ -43,7 +45,8 @@ async def test_a_full_education_week_waitlists_the_seventh_request_until_a_cance
         return response.json()["status"] == "routed"
 
     await eventually(routed_again, timeout=30)
-    education_told = await eventually(lambda: mails(city, "education@visitdesk.invalid", seventh["reference"],
-                                                    at_least=1), timeout=30)
+    education_told = await eventually(
+        lambda: mails(city, "education@visitdesk.invalid", seventh["reference"], at_least=1), timeout=30
+    )
     assert education_told
     await asyncio.sleep(0.5)

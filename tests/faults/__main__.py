@@ -1,7 +1,7 @@
 """`make faults`: every fault with 40 requests each, then 60 s load runs; exits 1 on any loss or duplicate.
 
-    python -m tests.faults [--requests 40] [--rate 5] [--faults "visits SIGKILL + restart,..."]
-                           [--load-rates 5,10] [--load-seconds 60] [--no-load] [--keep DIR]
+python -m tests.faults [--requests 40] [--rate 5] [--faults "visits SIGKILL + restart,..."]
+                       [--load-rates 5,10] [--load-seconds 60] [--no-load] [--keep DIR]
 """
 
 import argparse
@@ -42,8 +42,10 @@ async def main(args: argparse.Namespace, workdir: Path) -> int:
     for report in reports:
         print(f"\n## Load: {report.rate:g} arrivals a second for {report.duration:g} s\n\n" + report.table())
         if not report.verdict.passed or report.verdict.resent:
-            failures += [f"load {report.rate:g}/s: {line}" for line in
-                         (report.verdict.violations + report.verdict.pending + report.verdict.resent)[:10]]
+            failures += [
+                f"load {report.rate:g}/s: {line}"
+                for line in (report.verdict.violations + report.verdict.pending + report.verdict.resent)[:10]
+            ]
         failures += [f"load {report.rate:g}/s error sample: {line}" for line in report.error_samples[:3]]
     if failures:
         print("\nProblems:\n" + "\n".join(f"- {line}" for line in failures))
@@ -59,9 +61,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=40, help="submissions per fault (default 40)")
     parser.add_argument("--rate", type=float, default=5.0, help="submissions a second during a fault (default 5)")
     parser.add_argument("--faults", help="comma-separated subset (default: all)")
-    parser.add_argument("--load-rates", default="5,10",
-                        help="arrivals a second, one 60 s load run each (default 5,10: below and at this "
-                             "2-core machine's limit)")
+    parser.add_argument(
+        "--load-rates",
+        default="5,10",
+        help="arrivals a second, one 60 s load run each (default 5,10: below and at this 2-core machine's limit)",
+    )
     parser.add_argument("--load-seconds", type=float, default=60.0)
     parser.add_argument("--no-load", action="store_true", help="skip the load run")
     parser.add_argument("--keep", type=Path, help="keep service logs and mail here instead of a temporary dir")

@@ -20,7 +20,7 @@ COMMUNICATIONS = "communications@visitdesk.invalid"
 PROTOCOL_OFFICE = "protocol@visitdesk.invalid"
 TOPICS = ("visits.v1", "capacity.v1", "protocol.v1", "notifications.v1")
 BACKLOG = re.compile(r'^visitdesk_outbox_backlog\{service="([^"]+)"\} (\S+)$', re.M)
-LAG = re.compile(r'^visitdesk_consumer_lag\{([^}]*)\} (\S+)$', re.M)
+LAG = re.compile(r"^visitdesk_consumer_lag\{([^}]*)\} (\S+)$", re.M)
 
 
 @dataclass
@@ -76,8 +76,12 @@ class MailBox:
             if path.name not in self.seen:
                 headers = self.parser.parsebytes(path.read_bytes())
                 recipients = [r.strip().lower() for r in str(headers["X-Mailsink-Envelope-To"] or "").split(",")]
-                self.seen[path.name] = (headers["X-Visitdesk-Reference"], recipients, headers["Message-ID"],
-                                        int(path.name.split("-", 1)[0]))
+                self.seen[path.name] = (
+                    headers["X-Visitdesk-Reference"],
+                    recipients,
+                    headers["Message-ID"],
+                    int(path.name.split("-", 1)[0]),
+                )
         return list(self.seen.values())
 
     def by_reference(self) -> dict[str, list[tuple[list[str], str | None, int]]]:
@@ -90,8 +94,9 @@ class MailBox:
 
 async def read_topics(bootstrap: str, topics: list[str], timeout: float = 30) -> dict[str, list]:
     """Every record of `topics`, from the beginning to the current end, in partition order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                request_timeout_ms=10000)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, request_timeout_ms=10000
+    )
     await consumer.start()
     try:
         async with asyncio.timeout(timeout):
@@ -125,8 +130,14 @@ class Checker:
     async def verify(self, batch: list[Submission]) -> Verdict:
         verdict = Verdict()
         async with httpx.AsyncClient(timeout=10) as http:
-            steps = (self._stored_once, self._final_states, self._outboxes_drained, self._deliveries_settled,
-                     self._mails, self._capacity_held)
+            steps = (
+                self._stored_once,
+                self._final_states,
+                self._outboxes_drained,
+                self._deliveries_settled,
+                self._mails,
+                self._capacity_held,
+            )
             for step in steps:
                 await step(http, batch, verdict)
                 if verdict.pending:
@@ -144,15 +155,18 @@ class Checker:
                 verdict.violations.append(f"{s.reference} ({s.marker}) was acknowledged but is not stored")
             if len(stored) > 1:
                 verdict.duplicated += 1
-                verdict.violations.append(f"{s.marker} is stored {len(stored)} times: {', '.join(stored)} "
-                                          f"(acknowledged as {s.reference}; retried after: {'; '.join(s.retried)})")
+                verdict.violations.append(
+                    f"{s.marker} is stored {len(stored)} times: {', '.join(stored)} "
+                    f"(acknowledged as {s.reference}; retried after: {'; '.join(s.retried)})"
+                )
 
     async def _all_requests(self, http: httpx.AsyncClient) -> dict[str, list[str]]:
         rows, cursor = defaultdict(list), None
         while True:
             params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
-            page = await _json(http.get(f"{self.cluster.url('visits')}/api/v1/requests", params=params,
-                                        headers=self.admin))
+            page = await _json(
+                http.get(f"{self.cluster.url('visits')}/api/v1/requests", params=params, headers=self.admin)
+            )
             for item in page["items"]:
                 rows[item["organisation"]].append(item["reference"])
             cursor = page["next_cursor"]
@@ -180,8 +194,10 @@ class Checker:
             verdict.pending.append(f"{len(pending)} deliveries pending")
         failed = await _json(http.get(base, params={"status": "failed", "limit": 500}, headers=self.admin))
         for delivery in failed:
-            verdict.violations.append(f"delivery {delivery['id']} ({delivery['event_type']} -> "
-                                      f"{delivery['recipient_kind']}) failed: {delivery['last_error']}")
+            verdict.violations.append(
+                f"delivery {delivery['id']} ({delivery['event_type']} -> "
+                f"{delivery['recipient_kind']}) failed: {delivery['last_error']}"
+            )
 
     async def _mails(self, http: httpx.AsyncClient, batch: list[Submission], verdict: Verdict) -> None:
         """Each required e-mail arrived, once: counted by distinct Message-ID per reference and recipient."""
@@ -198,15 +214,15 @@ class Checker:
                 if got < count:
                     verdict.pending.append(f"{s.reference}: {got}/{count} e-mails to {recipient}")
                 elif got > count:
-                    verdict.violations.append(f"{s.reference}: {got} different e-mails to {recipient}, "
-                                              f"expected {count}")
+                    verdict.violations.append(
+                        f"{s.reference}: {got} different e-mails to {recipient}, expected {count}"
+                    )
             for recipient, message_ids in ids.items():
                 verdict.violations.append(f"{s.reference}: {len(message_ids)} unexpected e-mails to {recipient}")
             for (recipient, message_id), count in copies.items():
                 if count > 1:
                     verdict.mail_copies += count - 1
-                    verdict.resent.append(f"{s.reference}: e-mail {message_id} to {recipient} arrived "
-                                              f"{count} times")
+                    verdict.resent.append(f"{s.reference}: e-mail {message_id} to {recipient} arrived {count} times")
 
     async def _capacity_held(self, http: httpx.AsyncClient, batch: list[Submission], verdict: Verdict) -> None:
         """Each accepted visit holds its week in the capacity service exactly once."""
@@ -214,8 +230,9 @@ class Checker:
         for s in [s for s in batch if s.accepted]:
             weeks[(s.division, iso_week(s.visit_date))].append(s.reference)
         for (division, week), references in weeks.items():
-            held = await _json(http.get(f"{self.cluster.url('capacity')}/api/v1/capacity/{division}/{week}",
-                                        headers=self.admin))
+            held = await _json(
+                http.get(f"{self.cluster.url('capacity')}/api/v1/capacity/{division}/{week}", headers=self.admin)
+            )
             holders = Counter(r["reference"] for r in held["requests"])
             for reference in references:
                 if holders[reference] == 0:
@@ -233,9 +250,11 @@ class Checker:
                 heads = "; ".join(dict(r.headers).get("dlq.error", b"?").decode()[:200] for r in records[dlq][:3])
                 verdict.violations.append(f"{dlq} holds {len(records[dlq])} messages: {heads}")
         visits = _by_reference(records[names[0]])
-        verdict.redelivered_events += sum(len(events) - len({e["id"] for e in events})
-                                          for reference, events in visits.items()
-                                          if reference in {s.reference for s in batch})
+        verdict.redelivered_events += sum(
+            len(events) - len({e["id"] for e in events})
+            for reference, events in visits.items()
+            if reference in {s.reference for s in batch}
+        )
         reserved = Counter(ref for ref, e in _events(records[names[1]]) if e["type"] == "capacity.reserved.v1")
         plans = Counter(ref for ref, e in _events(records[names[2]]) if e["type"] == "protocol.plan_created.v1")
         for s in [s for s in batch if s.reference]:
@@ -254,7 +273,7 @@ class Checker:
                 types.append(event["type"])
         wanted = expected_visit_events(s)
         if types != wanted:
-            problem = verdict.pending if types == wanted[:len(types)] else verdict.violations
+            problem = verdict.pending if types == wanted[: len(types)] else verdict.violations
             problem.append(f"{s.reference}: visits.v1 has {types}, expected {wanted}")
 
 

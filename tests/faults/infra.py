@@ -71,8 +71,13 @@ class Infra:
 
 async def _script(name: str, command: str, env: dict[str, str]) -> str:
     process = await asyncio.create_subprocess_exec(
-        str(ROOT / "deploy" / name), command, env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        str(ROOT / "deploy" / name),
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"deploy/{name} {command} failed ({process.returncode}):\n{err.decode()[-3000:]}")

@@ -16,8 +16,28 @@ from tests.faults.workload import Submission, new_submission, staff_headers
 from visitdesk.cluster import SERVICES
 
 # Of every 20 arrivals: 6 JSON submissions, 3 form submissions, 7 listings, 4 decisions.
-MIX = ["api", "list", "form", "decide", "api", "list", "api", "list", "decide", "form",
-       "api", "list", "decide", "api", "list", "form", "api", "list", "decide", "list"]
+MIX = [
+    "api",
+    "list",
+    "form",
+    "decide",
+    "api",
+    "list",
+    "api",
+    "list",
+    "decide",
+    "form",
+    "api",
+    "list",
+    "decide",
+    "api",
+    "list",
+    "form",
+    "api",
+    "list",
+    "decide",
+    "list",
+]
 
 
 @dataclass
@@ -45,12 +65,14 @@ class LoadReport:
     def table(self) -> str:
         lines = ["| operation | sent | errors | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|---:|"]
         kinds = sorted(set(self.latencies) | set(self.errors))
-        for kind in kinds + ["all"]:
+        for kind in [*kinds, "all"]:
             values = [v for k in kinds for v in self.latencies[k]] if kind == "all" else self.latencies[kind]
             errors = sum(self.errors.values()) if kind == "all" else self.errors[kind]
-            p50, p95, p99 = (_percentiles(values) if values else (float("nan"),) * 3)
-            lines.append(f"| {kind} | {len(values) + errors} | {errors} | {p50 * 1000:.0f} | {p95 * 1000:.0f} | "
-                         f"{p99 * 1000:.0f} |")
+            p50, p95, p99 = _percentiles(values) if values else (float("nan"),) * 3
+            lines.append(
+                f"| {kind} | {len(values) + errors} | {errors} | {p50 * 1000:.0f} | {p95 * 1000:.0f} | "
+                f"{p99 * 1000:.0f} |"
+            )
         e50, e95, e99 = _percentiles(self.end_to_end) if self.end_to_end else (float("nan"),) * 3
         verdict = self.verdict
         lines += [
@@ -67,9 +89,11 @@ class LoadReport:
             + f", load generator and Kafka proxy {self.harness_cpu:.0f}",
         ]
         if verdict is not None:
-            lines.append(f"- afterwards: {verdict.lost} lost, {verdict.duplicated} duplicated, {verdict.mail_copies} "
-                         f"e-mails resent, {len(verdict.violations)} other violations, {len(verdict.pending)} "
-                         f"checks still pending")
+            lines.append(
+                f"- afterwards: {verdict.lost} lost, {verdict.duplicated} duplicated, {verdict.mail_copies} "
+                f"e-mails resent, {len(verdict.violations)} other violations, {len(verdict.pending)} "
+                f"checks still pending"
+            )
         return "\n".join(lines)
 
 
@@ -110,8 +134,9 @@ class LoadRun:
             self.report.elapsed = time.monotonic() - start
             self.report.load_average = (self.report.load_average[0], os.getloadavg()[0])
             self.report.harness_cpu = _cpu_seconds() - cpu_before
-            self.report.service_cpu = {name: cpu - services_before.get(name, 0.0)
-                                       for name, cpu in self._service_cpu().items()}
+            self.report.service_cpu = {
+                name: cpu - services_before.get(name, 0.0) for name, cpu in self._service_cpu().items()
+            }
             await self._learn_outcomes(client)
         await self._wait_drained(last_arrival)
         sampler.cancel()
@@ -164,13 +189,21 @@ class LoadRun:
             if page.status_code != 200:
                 return f"GET /apply HTTP {page.status_code}"
             fields = {
-                "csrf_token": browser.cookies["visitdesk_csrf"], "lang": p["language"],
-                "organisation": p["organisation"], "country": p["country"], "contact_name": p["contact"]["name"],
-                "contact_email": p["contact"]["email"], "language": p["language"],
-                "primary_focus_area": p["focus_areas"][0], "other_focus_areas": p["focus_areas"][1:],
-                "delegation_size": str(p["delegation_size"]), "highest_rank": p["highest_rank"],
-                "preferred_1_start": p["preferred_dates"][0]["start"], "preferred_1_end": p["preferred_dates"][0]["end"],
-                "purpose": p["purpose"], **({"needs_press": "yes"} if p["needs"]["press"] else {}),
+                "csrf_token": browser.cookies["visitdesk_csrf"],
+                "lang": p["language"],
+                "organisation": p["organisation"],
+                "country": p["country"],
+                "contact_name": p["contact"]["name"],
+                "contact_email": p["contact"]["email"],
+                "language": p["language"],
+                "primary_focus_area": p["focus_areas"][0],
+                "other_focus_areas": p["focus_areas"][1:],
+                "delegation_size": str(p["delegation_size"]),
+                "highest_rank": p["highest_rank"],
+                "preferred_1_start": p["preferred_dates"][0]["start"],
+                "preferred_1_end": p["preferred_dates"][0]["end"],
+                "purpose": p["purpose"],
+                **({"needs_press": "yes"} if p["needs"]["press"] else {}),
             }
             submission.started = time.time()
             response = await browser.post("/apply", data=fields)
@@ -187,8 +220,11 @@ class LoadRun:
             response = await client.get("/api/v1/requests", params={"limit": 50}, headers=self.comms)
         else:
             division = ["education", "urban-environment", "culture-and-leisure"][i % 3]
-            response = await client.get("/api/v1/requests", params={"limit": 50, "status": "routed"},
-                                        headers=staff_headers("division_officer", division))
+            response = await client.get(
+                "/api/v1/requests",
+                params={"limit": 50, "status": "routed"},
+                headers=staff_headers("division_officer", division),
+            )
         return True if response.status_code == 200 else f"HTTP {response.status_code}"
 
     async def _decide(self, client: httpx.AsyncClient, i: int) -> bool | str:
@@ -199,7 +235,8 @@ class LoadRun:
         response = await client.post(
             f"/api/v1/requests/{submission.reference}/decision",
             json={"decision": "accept", "visit_date": submission.visit_date, "host": "Deputy Mayor"},
-            headers=staff_headers("division_officer", submission.division))
+            headers=staff_headers("division_officer", submission.division),
+        )
         submission.decision_unanswered = False
         if response.status_code != 200:
             return f"HTTP {response.status_code}"
@@ -257,8 +294,11 @@ class LoadRun:
         for submission in self.submissions:
             if not submission.reference:
                 continue
-            receipts = [at for recipients, _, at in arrived.get(submission.reference, [])
-                        if submission.contact_email in recipients]
+            receipts = [
+                at
+                for recipients, _, at in arrived.get(submission.reference, [])
+                if submission.contact_email in recipients
+            ]
             if receipts:
                 self.report.end_to_end.append(min(receipts) / 1e9 - self.sent_at[submission.reference])
             else:

@@ -57,9 +57,11 @@ class TcpProxy:
             self.writers.add(upstream_writer)
             if self.server is None:  # cut while we were connecting
                 return
-            await asyncio.gather(_pipe(client_reader, upstream_writer),
-                                 _pipe(upstream_reader, client_writer, lose=self._lose_answer),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                _pipe(client_reader, upstream_writer),
+                _pipe(upstream_reader, client_writer, lose=self._lose_answer),
+                return_exceptions=True,
+            )
         except OSError:
             pass  # upstream down (a killed broker): the client sees its connection close, as it would
         finally:
@@ -75,8 +77,9 @@ class TcpProxy:
         return False
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                lose: Callable[[], bool] = lambda: False) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lose: Callable[[], bool] = lambda: False
+) -> None:
     first = True
     try:
         while data := await reader.read(65536):

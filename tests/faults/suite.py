@@ -98,8 +98,10 @@ async def rig(workdir: Path, log: Callable[[str], None] = print):
         cluster = Cluster(postgres_url=infra.postgres_url, kafka_bootstrap=infra.bootstrap, workdir=workdir)
         # The broker boots while the services import; they wait for it, as they would in production.
         await asyncio.gather(infra.start_kafka(), cluster.start())
-        log(f"own PostgreSQL, own broker behind {infra.bootstrap} and four services ready in "
-            f"{time.monotonic() - t0:.0f} s")
+        log(
+            f"own PostgreSQL, own broker behind {infra.bootstrap} and four services ready in "
+            f"{time.monotonic() - t0:.0f} s"
+        )
         yield Rig(infra, cluster, Checker(cluster, infra.bootstrap))
     finally:
         if cluster is not None:
@@ -107,9 +109,17 @@ async def rig(workdir: Path, log: Callable[[str], None] = print):
         await infra.stop()
 
 
-async def run_fault(rig: Rig, name: str, requests: int, *, rate: float = 5.0, settle_timeout: float = 240,
-                    log: Callable[[str], None] = print) -> Outcome:
-    """Submit `requests` at `rate`/s (every third accepted), inject the fault a quarter in, then check until all pass."""
+async def run_fault(
+    rig: Rig,
+    name: str,
+    requests: int,
+    *,
+    rate: float = 5.0,
+    settle_timeout: float = 240,
+    log: Callable[[str], None] = print,
+) -> Outcome:
+    """Submit `requests` at `rate`/s (every third accepted), inject the fault a quarter in, then check until all
+    pass."""
     batch = [new_submission(rig.run, _slug(name), i, accept=i % 3 == 0) for i in range(requests)]
     # A browser waits a minute for an answer; it retries sooner only when the connection breaks or a 5xx comes.
     async with httpx.AsyncClient(base_url=rig.cluster.url("visits"), timeout=60) as client:
@@ -123,14 +133,22 @@ async def run_fault(rig: Rig, name: str, requests: int, *, rate: float = 5.0, se
         await workload
     recovery, verdict = await _until_recovered(rig.checker, batch, fault_end, settle_timeout, log)
     acknowledged = [s for s in batch if s.reference]
-    return Outcome(fault=name, requests=requests, acknowledged=len(acknowledged), lost=verdict.lost,
-                   duplicated=verdict.duplicated, recovery=recovery, verdict=verdict,
-                   failed_attempts=sum(s.failed_attempts for s in batch),
-                   errors=[f"{s.marker}: {e}" for s in batch for e in s.errors])
+    return Outcome(
+        fault=name,
+        requests=requests,
+        acknowledged=len(acknowledged),
+        lost=verdict.lost,
+        duplicated=verdict.duplicated,
+        recovery=recovery,
+        verdict=verdict,
+        failed_attempts=sum(s.failed_attempts for s in batch),
+        errors=[f"{s.marker}: {e}" for s in batch for e in s.errors],
+    )
 
 
-async def _until_recovered(checker: Checker, batch: list[Submission], fault_end: float, timeout: float,
-                           log: Callable[[str], None]) -> tuple[float | None, Verdict]:
+async def _until_recovered(
+    checker: Checker, batch: list[Submission], fault_end: float, timeout: float, log: Callable[[str], None]
+) -> tuple[float | None, Verdict]:
     deadline = time.monotonic() + timeout
     last_note = ""
     while True:
@@ -149,29 +167,36 @@ async def _until_recovered(checker: Checker, batch: list[Submission], fault_end:
         await asyncio.sleep(1)
 
 
-async def run_suite(workdir: Path, faults: list[str], requests: int, *, rate: float = 5.0,
-                    log: Callable[[str], None] = print) -> list[Outcome]:
+async def run_suite(
+    workdir: Path, faults: list[str], requests: int, *, rate: float = 5.0, log: Callable[[str], None] = print
+) -> list[Outcome]:
     """Start the rig once and run each fault in turn on it."""
     outcomes = []
     async with rig(workdir, log) as r:
         for name in faults:
             outcome = await run_fault(r, name, requests, rate=rate, log=log)
-            log(f"  {name}: {'ok' if outcome.ok else 'FAILED'}, recovery "
-                f"{'never' if outcome.recovery is None else f'{outcome.recovery:.1f} s'}")
+            log(
+                f"  {name}: {'ok' if outcome.ok else 'FAILED'}, recovery "
+                f"{'never' if outcome.recovery is None else f'{outcome.recovery:.1f} s'}"
+            )
             outcomes.append(outcome)
     return outcomes
 
 
 def table(outcomes: list[Outcome]) -> str:
     """The fault table, as `make faults` prints it and the README shows it."""
-    lines = ["| fault | requests | lost | duplicated | recovery s | client retries | e-mails checked | e-mails resent "
-             "| events republished | result |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| fault | requests | lost | duplicated | recovery s | client retries | e-mails checked | e-mails resent "
+        "| events republished | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for o in outcomes:
         recovery = "never" if o.recovery is None else f"{o.recovery:.1f}"
-        lines.append(f"| {o.fault} | {o.requests} | {o.lost} | {o.duplicated} | {recovery} | {o.failed_attempts} | "
-                     f"{o.verdict.mails} | {o.verdict.mail_copies} | {o.verdict.redelivered_events} | "
-                     f"{'ok' if o.ok else 'FAILED'} |")
+        lines.append(
+            f"| {o.fault} | {o.requests} | {o.lost} | {o.duplicated} | {recovery} | {o.failed_attempts} | "
+            f"{o.verdict.mails} | {o.verdict.mail_copies} | {o.verdict.redelivered_events} | "
+            f"{'ok' if o.ok else 'FAILED'} |"
+        )
     return "\n".join(lines)
 
 
@@ -182,7 +207,9 @@ def problems(outcomes: list[Outcome]) -> list[str]:
         if o.acknowledged != o.requests:
             out.append(f"{o.fault}: only {o.acknowledged}/{o.requests} submissions were acknowledged")
         excused = " (excused: a crash after the send)" if o.fault in RESENDS_EXCUSED else ""
-        for line in (o.verdict.violations + o.verdict.pending + o.errors + [r + excused for r in o.verdict.resent])[:10]:
+        for line in (o.verdict.violations + o.verdict.pending + o.errors + [r + excused for r in o.verdict.resent])[
+            :10
+        ]:
             out.append(f"{o.fault}: {line}")
     return out
 

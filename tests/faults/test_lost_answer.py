@@ -38,8 +38,9 @@ async def visits_behind_a_proxy(settings: Settings):
 
 
 async def test_a_submission_retried_after_its_answer_was_lost_is_stored_once(new_database, kafka_bootstrap):
-    settings = Settings(database_url=await new_database("visits"), kafka_bootstrap=kafka_bootstrap,
-                        topic_prefix=unique() + ".")
+    settings = Settings(
+        database_url=await new_database("visits"), kafka_bootstrap=kafka_bootstrap, topic_prefix=unique() + "."
+    )
     submission = new_submission(unique(), "lost-answer", 1, accept=False)
     headers = {"Idempotency-Key": submission.idempotency_key}
     async with visits_behind_a_proxy(settings) as proxy:

@@ -12,8 +12,7 @@ from shared.auth import mint_token
 from shared.settings import ServiceSettings
 
 FOCUS_AREAS = ["smart-city", "climate", "innovation", "mobility", "education", "participation", "culture", "design"]
-RANKS = ["head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert",
-         "other"]
+RANKS = ["head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert", "other"]
 # The ranks Communications hears about (services/notifications/domain.py HIGH_LEVEL_RANKS).
 PROMINENT_RANKS = {"head_of_state", "head_of_government", "minister", "ambassador", "mayor"}
 COUNTRIES = ["SE", "EE", "DE", "JP", "KR", "US", "NL", "FR", "CN", "BR", "KE", "NO"]
@@ -121,8 +120,13 @@ class Workload:
     async def submit(self, submission: Submission) -> None:
         submission.started = time.time()
         # The same key on every attempt: an API that honours it can answer a retry with the first result.
-        response = await self._retrying("POST", "/api/v1/requests", submission, json=submission.payload,
-                                        headers={"Idempotency-Key": submission.idempotency_key})
+        response = await self._retrying(
+            "POST",
+            "/api/v1/requests",
+            submission,
+            json=submission.payload,
+            headers={"Idempotency-Key": submission.idempotency_key},
+        )
         if response is None:
             return
         if response.status_code != 201:
@@ -130,15 +134,23 @@ class Workload:
             return
         body = response.json()
         submission.acked = time.time()
-        submission.reference, submission.division, submission.status = body["reference"], body["division"], body["status"]
+        submission.reference, submission.division, submission.status = (
+            body["reference"],
+            body["division"],
+            body["status"],
+        )
 
     async def accept(self, submission: Submission) -> None:
         """The owning division's officer accepts for the first preferred day."""
         decision = {"decision": "accept", "visit_date": submission.visit_date, "host": "Deputy Mayor"}
         attempts_before = submission.attempts
         response = await self._retrying(
-            "POST", f"/api/v1/requests/{submission.reference}/decision", submission, json=decision,
-            headers=staff_headers("division_officer", submission.division))
+            "POST",
+            f"/api/v1/requests/{submission.reference}/decision",
+            submission,
+            json=decision,
+            headers=staff_headers("division_officer", submission.division),
+        )
         submission.decision_attempts = submission.attempts - attempts_before
         if response is None:
             return
@@ -161,8 +173,9 @@ class Workload:
                 problem = type(exc).__name__
             submission.failed_attempts += 1
             if len(submission.retried) < 5:
-                submission.retried.append(f"{method} {url.rsplit('/', 1)[-1]} {problem} after "
-                                          f"{time.monotonic() - sent:.1f} s")
+                submission.retried.append(
+                    f"{method} {url.rsplit('/', 1)[-1]} {problem} after {time.monotonic() - sent:.1f} s"
+                )
             if time.monotonic() > deadline:
                 submission.errors.append(f"{method} {url} gave up: {problem}")
                 return None

@@ -28,8 +28,14 @@ from tests.support import bearer, eventually, unique
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 # Bounded and reproducible: the same cases every run, no example database written into the tree.
-VALID = hypothesis_settings(max_examples=20, deadline=None, derandomize=True, database=None,
-                            suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+VALID = hypothesis_settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],
+)
 INVALID = hypothesis_settings(VALID, max_examples=8)
 STATEFUL = hypothesis_settings(VALID, max_examples=10, stateful_step_count=5)
 # Stateful chains use valid inputs only (invalid ones per operation above): a negated call would drop the token.
@@ -46,18 +52,24 @@ SETTINGS = {"visits": {"submit_rate_limit": 1_000_000}}
 REFERENCE = {"path.reference": "$response.body#/reference"}
 FIRST_ITEM = {"path.reference": "$response.body#/items/0/reference"}
 FIRST_PLAN = {"path.reference": "$response.body#/0/reference"}
-VISIT_OPERATIONS = [("GET", "/api/v1/requests/{reference}"), ("GET", "/api/v1/requests/{reference}/history"),
-                    ("POST", "/api/v1/requests/{reference}/decision"), ("POST", "/api/v1/requests/{reference}/cancel"),
-                    ("POST", "/api/v1/requests/{reference}/respond"),
-                    ("DELETE", "/api/v1/requests/{reference}/personal-data")]
+VISIT_OPERATIONS = [
+    ("GET", "/api/v1/requests/{reference}"),
+    ("GET", "/api/v1/requests/{reference}/history"),
+    ("POST", "/api/v1/requests/{reference}/decision"),
+    ("POST", "/api/v1/requests/{reference}/cancel"),
+    ("POST", "/api/v1/requests/{reference}/respond"),
+    ("DELETE", "/api/v1/requests/{reference}/personal-data"),
+]
 LINKS = {
     "visits": {
         ("POST", "/api/v1/requests", "201"): dict.fromkeys(VISIT_OPERATIONS, REFERENCE),
         ("GET", "/api/v1/requests", "200"): dict.fromkeys(VISIT_OPERATIONS, FIRST_ITEM),
     },
     "protocol": {
-        ("GET", "/api/v1/plans", "200"): {("GET", "/api/v1/plans/{reference}"): FIRST_PLAN,
-                                          ("POST", "/api/v1/plans/{reference}/gifts"): FIRST_PLAN},
+        ("GET", "/api/v1/plans", "200"): {
+            ("GET", "/api/v1/plans/{reference}"): FIRST_PLAN,
+            ("POST", "/api/v1/plans/{reference}/gifts"): FIRST_PLAN,
+        },
         ("GET", "/api/v1/plans/{reference}", "200"): {
             ("PATCH", "/api/v1/plans/{reference}/items/{key}"): REFERENCE | {"path.key": "$response.body#/items/0/key"},
         },
@@ -91,8 +103,10 @@ def failure(label: str, exc: BaseException) -> str:
         return f"{label}: {exc}"
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [frame for frame in frames if "/services/" in frame.filename]
-    return f"{label}: {''.join(traceback.format_exception_only(exc)).strip()}\n" \
-           f"{''.join(traceback.format_list(ours + frames[-2:]))}"
+    return (
+        f"{label}: {''.join(traceback.format_exception_only(exc)).strip()}\n"
+        f"{''.join(traceback.format_list(ours + frames[-2:]))}"
+    )
 
 
 def fuzz_operations(schema, headers: dict) -> list[str]:
@@ -100,12 +114,15 @@ def fuzz_operations(schema, headers: dict) -> list[str]:
     failures = []
     for operation in (result.ok() for result in schema.get_all_operations()):
         stream = operation.path in STREAMS
-        for mode, budget, checks in ((schemathesis.GenerationMode.POSITIVE, VALID, CHECKS),
-                                     (schemathesis.GenerationMode.NEGATIVE, INVALID, [not_a_server_error])):
+        for mode, budget, checks in (
+            (schemathesis.GenerationMode.POSITIVE, VALID, CHECKS),
+            (schemathesis.GenerationMode.NEGATIVE, INVALID, [not_a_server_error]),
+        ):
+
             @hypothesis_settings(budget, max_examples=3) if stream else budget
             @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case):
-                case.call_and_validate(headers=headers, checks=checks, timeout=STREAM_TIMEOUT if stream else TIMEOUT)
+            def run(case, checks=checks, timeout=STREAM_TIMEOUT if stream else TIMEOUT):
+                case.call_and_validate(headers=headers, checks=checks, timeout=timeout)
 
             try:
                 run()
@@ -145,10 +162,18 @@ def fuzz(schema, headers: dict) -> list[str]:
 
 async def seed_visits(app, settings, headers: dict) -> None:
     """Two requests as a delegation submits them, so the state machine has real references to act on."""
-    body = {"organisation": "Fuzzing Ministry", "country": "EE", "contact": {"name": "F", "email": "f@example.org"},
-            "language": "en", "focus_areas": ["education", "culture"], "delegation_size": 5,
-            "highest_rank": "minister", "preferred_dates": [{"start": "2031-06-02", "end": "2031-06-06"}],
-            "purpose": "Schools", "needs": {"interpreter_language": "et", "press": True}}
+    body = {
+        "organisation": "Fuzzing Ministry",
+        "country": "EE",
+        "contact": {"name": "F", "email": "f@example.org"},
+        "language": "en",
+        "focus_areas": ["education", "culture"],
+        "delegation_size": 5,
+        "highest_rank": "minister",
+        "preferred_dates": [{"start": "2031-06-02", "end": "2031-06-06"}],
+        "purpose": "Schools",
+        "needs": {"interpreter_language": "et", "press": True},
+    }
 
     def submit() -> None:
         with asgi.get_client(app) as http:
@@ -171,17 +196,34 @@ async def seed_protocol(app, settings, headers: dict) -> None:
 
     day, request_id = dt.date(2031, 6, 2), str(uuid.uuid4())
     visit = VisitAccepted(
-        request_id=request_id, reference=unique("HEL-"), status="accepted", division="education", info_divisions=[],
-        focus_areas=["education"], organisation="Fuzzing Ministry", country="EE", language="en", contact_name="F",
-        contact_email="f@example.org", highest_rank="head_of_state", delegation_size=5,
-        preferred_dates=[DateRange(start=day, end=day)], visit_date=day, host="Mayor",
-        needs=Needs(interpreter_language="et", press=True), flags=[], tracking_url=None, actor="officer-1")
+        request_id=request_id,
+        reference=unique("HEL-"),
+        status="accepted",
+        division="education",
+        info_divisions=[],
+        focus_areas=["education"],
+        organisation="Fuzzing Ministry",
+        country="EE",
+        language="en",
+        contact_name="F",
+        contact_email="f@example.org",
+        highest_rank="head_of_state",
+        delegation_size=5,
+        preferred_dates=[DateRange(start=day, end=day)],
+        visit_date=day,
+        host="Mayor",
+        needs=Needs(interpreter_language="et", press=True),
+        flags=[],
+        tracking_url=None,
+        actor="officer-1",
+    )
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
     try:
         envelope = Envelope.wrap(visit, source="visits", subject=request_id)
-        await producer.send_and_wait(settings.topic("visits.v1"), envelope.model_dump_json().encode(),
-                                     key=request_id.encode())
+        await producer.send_and_wait(
+            settings.topic("visits.v1"), envelope.model_dump_json().encode(), key=request_id.encode()
+        )
     finally:
         await producer.stop()
     await eventually(lambda: asyncio.to_thread(staff_get, app, "/api/v1/plans", headers), timeout=30)
@@ -192,11 +234,16 @@ SEEDS = {"visits": seed_visits, "protocol": seed_protocol}
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("service", SERVICES)
-async def test_fuzzing_the_openapi_finds_no_server_error_and_no_schema_violation(service, new_database,
-                                                                               kafka_bootstrap):
+async def test_fuzzing_the_openapi_finds_no_server_error_and_no_schema_violation(
+    service, new_database, kafka_bootstrap
+):
     create_app, settings_class = service_parts(service)
-    settings = settings_class(database_url=await new_database(service), kafka_bootstrap=kafka_bootstrap,
-                              topic_prefix=unique() + ".", **SETTINGS.get(service, {}))
+    settings = settings_class(
+        database_url=await new_database(service),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=unique() + ".",
+        **SETTINGS.get(service, {}),
+    )
     app, headers = create_app(settings), bearer(settings, "admin")
     try:
         schema = await asyncio.to_thread(load, app, service)

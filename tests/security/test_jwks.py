@@ -33,12 +33,16 @@ class SigningKey:
         self.kid, self.private = uuid.uuid4().hex, rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def jwk(self) -> dict:
-        return json.loads(RSAAlgorithm.to_jwk(self.private.public_key())) | {"kid": self.kid, "use": "sig",
-                                                                              "alg": "RS256"}
+        return json.loads(RSAAlgorithm.to_jwk(self.private.public_key())) | {
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "RS256",
+        }
 
     def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     def token(self, **changes) -> str:
         return jwt.encode(claims(**changes), self.private, algorithm="RS256", headers={"kid": self.kid})
@@ -97,8 +101,14 @@ def issuer():
 
 
 def production_settings(jwks_url: str, database_url: str = UNREACHABLE_DB, **fields):
-    return Settings(database_url=database_url, environment="production", oidc_jwks_url=jwks_url,
-                    jwt_issuer=ISSUER, jwt_audience=AUDIENCE, **fields)
+    return Settings(
+        database_url=database_url,
+        environment="production",
+        oidc_jwks_url=jwks_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        **fields,
+    )
 
 
 def bearer(token: str) -> dict:
@@ -108,8 +118,9 @@ def bearer(token: str) -> dict:
 @pytest.fixture
 async def protocol(issuer, new_database, kafka_bootstrap):
     """The protocol service in production mode on a fresh database, trusting `issuer`."""
-    settings = production_settings(issuer.url, await new_database("protocol"), kafka_bootstrap=kafka_bootstrap,
-                                   topic_prefix=unique() + ".")
+    settings = production_settings(
+        issuer.url, await new_database("protocol"), kafka_bootstrap=kafka_bootstrap, topic_prefix=unique() + "."
+    )
     app = create_app(settings)
     async with serve(app) as http:
         yield app, http
@@ -149,10 +160,14 @@ async def test_unknown_key_ids_cannot_make_the_service_hammer_the_issuer(issuer)
 
 def hs256_with_public_key(key: SigningKey) -> str:
     """The algorithm-confusion attack: HMAC the token with the issuer's public key as the secret."""
+
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-    signing_input = f"{b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid}).encode())}." \
-                    f"{b64(json.dumps(claims()).encode())}"
+
+    signing_input = (
+        f"{b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid}).encode())}."
+        f"{b64(json.dumps(claims()).encode())}"
+    )
     signature = hmac.new(key.public_pem(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
 
@@ -164,15 +179,19 @@ BAD_TOKENS = {
     "missing-role": lambda issuer: issuer.key.token(role=None),
     "missing-exp": lambda issuer: issuer.key.token(exp=None),
     "alg-none": lambda issuer: jwt.encode(claims(), None, algorithm="none"),
-    "alg-none-with-the-issuers-kid": lambda issuer: jwt.encode(claims(), None, algorithm="none",
-                                                                headers={"kid": issuer.key.kid}),
+    "alg-none-with-the-issuers-kid": lambda issuer: jwt.encode(
+        claims(), None, algorithm="none", headers={"kid": issuer.key.kid}
+    ),
     "hs256-signed-with-the-public-key": lambda issuer: hs256_with_public_key(issuer.key),
-    "es256-header-on-the-rsa-kid": lambda issuer: jwt.encode(claims(), ec.generate_private_key(ec.SECP256R1()),
-                                                             algorithm="ES256", headers={"kid": issuer.key.kid}),
+    "es256-header-on-the-rsa-kid": lambda issuer: jwt.encode(
+        claims(), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": issuer.key.kid}
+    ),
     "another-key-claiming-the-issuers-kid": lambda issuer: jwt.encode(
-        claims(), STRANGER.private, algorithm="RS256", headers={"kid": issuer.key.kid}),
+        claims(), STRANGER.private, algorithm="RS256", headers={"kid": issuer.key.kid}
+    ),
     "development-secret-token": lambda issuer: jwt.encode(
-        claims(), "visitdesk-development-only-secret-change-me", algorithm="HS256"),
+        claims(), "visitdesk-development-only-secret-change-me", algorithm="HS256"
+    ),
 }
 
 

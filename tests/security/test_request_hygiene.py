@@ -13,16 +13,22 @@ from tests.security.conftest import SERVICES, api_routes, client, concrete_path,
 
 def a_staff_write(app) -> tuple[str, str]:
     """(method, path) of a staff route taking a body: the middleware must answer before auth or validation do."""
-    return next((min(r.methods & {"POST", "PUT", "PATCH"}), concrete_path(r)) for r in api_routes(app)
-                if staff_roles(r) is not None and r.methods & {"POST", "PUT", "PATCH"})
+    return next(
+        (min(r.methods & {"POST", "PUT", "PATCH"}), concrete_path(r))
+        for r in api_routes(app)
+        if staff_roles(r) is not None and r.methods & {"POST", "PUT", "PATCH"}
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_every_service_refuses_a_body_over_64_kib_with_413(service):
     app = offline_app(service)
     async with client(app) as http:
-        response = await http.request(*a_staff_write(app), content=b"x" * (DEFAULT_MAX_BODY_BYTES + 1),
-                                      headers={"content-type": "application/json"})
+        response = await http.request(
+            *a_staff_write(app),
+            content=b"x" * (DEFAULT_MAX_BODY_BYTES + 1),
+            headers={"content-type": "application/json"},
+        )
     assert response.status_code == 413
     assert response.headers["x-content-type-options"] == "nosniff"
 
@@ -32,8 +38,9 @@ async def test_every_service_refuses_a_nul_character_with_422(service):
     app = offline_app(service)
     async with client(app) as http:
         in_path = await http.get("/api/v1/x%00y")
-        in_body = await http.request(*a_staff_write(app), content=b'{"note": "\\u0000"}',
-                                     headers={"content-type": "application/json"})
+        in_body = await http.request(
+            *a_staff_write(app), content=b'{"note": "\\u0000"}', headers={"content-type": "application/json"}
+        )
     assert (in_path.status_code, in_body.status_code) == (422, 422)
 
 
@@ -79,8 +86,9 @@ async def test_a_body_over_the_limit_on_a_real_socket_gets_a_413_the_client_can_
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
             body = b"x" * 4096 * 20 if declared else chunks()
-            response = await http.post("/api/v1/plans/HEL-1/gifts", content=body,
-                                       headers={"content-type": "application/json"})
+            response = await http.post(
+                "/api/v1/plans/HEL-1/gifts", content=body, headers={"content-type": "application/json"}
+            )
         assert response.status_code == 413
     finally:
         server.should_exit = True

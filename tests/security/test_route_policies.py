@@ -7,20 +7,25 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
 from shared.auth import ROLES, Principal, public, require
-from tests.security.conftest import (SERVICES, api_routes, client, concrete_path, offline_app, policies,
-                                     staff_roles)
+from tests.security.conftest import SERVICES, api_routes, client, concrete_path, offline_app, policies, staff_roles
 
 PLATFORM = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # Deliberately public routes, reviewed: adding one to a service means adding it here too.
 PUBLIC = {
-    "visits": PLATFORM | {
-        ("POST", "/api/v1/requests"), ("GET", "/api/v1/requests/{reference}"),  # the delegation, by tracking token
-        ("GET", "/api/v1/requests/{reference}/history"), ("POST", "/api/v1/requests/{reference}/cancel"),
+    "visits": PLATFORM
+    | {
+        ("POST", "/api/v1/requests"),
+        ("GET", "/api/v1/requests/{reference}"),  # the delegation, by tracking token
+        ("GET", "/api/v1/requests/{reference}/history"),
+        ("POST", "/api/v1/requests/{reference}/cancel"),
         ("POST", "/api/v1/requests/{reference}/respond"),
-        ("GET", "/apply"), ("POST", "/apply"), ("GET", "/apply/confirmation/{reference}"),
+        ("GET", "/apply"),
+        ("POST", "/apply"),
+        ("GET", "/apply/confirmation/{reference}"),
         ("GET", "/track/{reference}"),
         # The tracking page's forms: the tracking token travels in the body; a forged post cannot know it.
-        ("POST", "/track/{reference}/respond"), ("POST", "/track/{reference}/cancel"),
+        ("POST", "/track/{reference}/respond"),
+        ("POST", "/track/{reference}/cancel"),
         ("GET", "/queue"),  # the dashboard's empty shell; its data comes from the API with a staff token
     },
     "protocol": PLATFORM,
@@ -90,8 +95,7 @@ def test_every_route_declares_who_may_call_it(service):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_only_the_reviewed_routes_are_public(service):
-    public_routes = {(m, r.path) for r in api_routes(offline_app(service)) if staff_roles(r) is None
-                     for m in r.methods}
+    public_routes = {(m, r.path) for r in api_routes(offline_app(service)) if staff_roles(r) is None for m in r.methods}
     assert public_routes - PUBLIC[service] == set(), "a new public route: review it, then list it in PUBLIC"
 
 
@@ -107,6 +111,8 @@ async def test_every_staff_route_answers_401_without_a_valid_token(service):
                 for label, headers in (("no token", {}), ("garbage token", {"Authorization": "Bearer not.a.jwt"})):
                     response = await http.request(method, concrete_path(route), headers=headers)
                     answers[f"{method} {route.path} ({label})"] = (
-                        response.status_code, response.headers.get("www-authenticate"))
+                        response.status_code,
+                        response.headers.get("www-authenticate"),
+                    )
     assert answers, f"{service} has no staff routes to check"
     assert {k: v for k, v in answers.items() if v != (401, "Bearer")} == {}

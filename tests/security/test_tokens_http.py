@@ -25,8 +25,14 @@ class Probe:
 
     def claims(self, **changes) -> dict:
         settings, now = self.app.state.settings, int(time.time())
-        claims = {"sub": "security-probe", "role": self.role, "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-                  "iat": now, "exp": now + 300}
+        claims = {
+            "sub": "security-probe",
+            "role": self.role,
+            "iss": settings.jwt_issuer,
+            "aud": settings.jwt_audience,
+            "iat": now,
+            "exp": now + 300,
+        }
         if self.role == "division_officer":
             claims["division"] = "education"
         return {k: v for k, v in (claims | changes).items() if v is not None}
@@ -71,7 +77,8 @@ BAD_TOKENS = {
     "alg-none": lambda p: jwt.encode(p.claims(), None, algorithm="none"),
     "alg-none-admin": lambda p: jwt.encode(p.claims(role="admin"), None, algorithm="none"),
     "rs256-in-development": lambda p: jwt.encode(
-        p.claims(), rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256"),
+        p.claims(), rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256"
+    ),
     "missing-sub": lambda p: p.token(sub=None),
     "missing-role": lambda p: p.token(role=None),
     "missing-exp": lambda p: p.token(exp=None),

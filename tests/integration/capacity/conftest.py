@@ -40,22 +40,43 @@ def day_in(week: str, weekday: int = 1) -> date:
     return week_monday(week) + timedelta(days=weekday)
 
 
-def visit_envelope(type_: str, *, request_id: str, visit_date: date | None, division: str = "education",
-                   reference: str | None = None, envelope_id: str | None = None, **fields) -> Envelope:
+def visit_envelope(
+    type_: str,
+    *,
+    request_id: str,
+    visit_date: date | None,
+    division: str = "education",
+    reference: str | None = None,
+    envelope_id: str | None = None,
+    **fields,
+) -> Envelope:
     """A visit.* envelope carrying the whole VisitState, as services/visits publishes it."""
     status = type_.split(".")[1]
     state = {
-        "request_id": request_id, "reference": reference or f"VD-{request_id[:8]}", "status": status,
-        "division": division, "info_divisions": [], "focus_areas": ["education"], "organisation": "Tallinn schools",
-        "country": "EE", "language": "en", "contact_name": "Mari Tamm", "contact_email": "mari@example.org",
-        "highest_rank": "expert", "delegation_size": 12,
+        "request_id": request_id,
+        "reference": reference or f"VD-{request_id[:8]}",
+        "status": status,
+        "division": division,
+        "info_divisions": [],
+        "focus_areas": ["education"],
+        "organisation": "Tallinn schools",
+        "country": "EE",
+        "language": "en",
+        "contact_name": "Mari Tamm",
+        "contact_email": "mari@example.org",
+        "highest_rank": "expert",
+        "delegation_size": 12,
         "preferred_dates": [{"start": str(visit_date or date(2031, 1, 6)), "end": str(visit_date or date(2031, 1, 6))}],
-        "visit_date": str(visit_date) if visit_date else None, "host": "Principal" if visit_date else None,
-        "needs": {"interpreter_language": None, "press": False, "accessibility": None}, "flags": [],
-        "tracking_url": f"http://127.0.0.1:8001/track/{request_id}", "actor": "officer-1",
+        "visit_date": str(visit_date) if visit_date else None,
+        "host": "Principal" if visit_date else None,
+        "needs": {"interpreter_language": None, "press": False, "accessibility": None},
+        "flags": [],
+        "tracking_url": f"http://127.0.0.1:8001/track/{request_id}",
+        "actor": "officer-1",
     }
-    return Envelope(id=envelope_id or str(uuid.uuid4()), type=type_, source="visits", subject=request_id,
-                    data=state | fields)
+    return Envelope(
+        id=envelope_id or str(uuid.uuid4()), type=type_, source="visits", subject=request_id, data=state | fields
+    )
 
 
 class Capacity:
@@ -67,20 +88,35 @@ class Capacity:
         self.sessions = make_sessionmaker(self.engine)
 
     async def send(self, envelope: Envelope) -> Envelope:
-        await self.producer.send_and_wait(self.settings.topic("visits.v1"), key=envelope.subject.encode(),
-                                          value=envelope.model_dump_json().encode())
+        await self.producer.send_and_wait(
+            self.settings.topic("visits.v1"), key=envelope.subject.encode(), value=envelope.model_dump_json().encode()
+        )
         return envelope
 
-    async def accept(self, week: str, *, request_id: str | None = None, division: str = "education",
-                     weekday: int = 1) -> Envelope:
-        return await self.send(visit_envelope("visit.accepted.v1", request_id=request_id or str(uuid.uuid4()),
-                                              visit_date=day_in(week, weekday), division=division))
+    async def accept(
+        self, week: str, *, request_id: str | None = None, division: str = "education", weekday: int = 1
+    ) -> Envelope:
+        return await self.send(
+            visit_envelope(
+                "visit.accepted.v1",
+                request_id=request_id or str(uuid.uuid4()),
+                visit_date=day_in(week, weekday),
+                division=division,
+            )
+        )
 
     async def cancel(self, accepted: Envelope, *, type_: str = "visit.cancelled.v1", **fields) -> Envelope:
         data = accepted.data
-        return await self.send(visit_envelope(type_, request_id=data["request_id"], division=data["division"],
-                                              visit_date=date.fromisoformat(data["visit_date"]),
-                                              was_accepted=True, **fields))
+        return await self.send(
+            visit_envelope(
+                type_,
+                request_id=data["request_id"],
+                division=data["division"],
+                visit_date=date.fromisoformat(data["visit_date"]),
+                was_accepted=True,
+                **fields,
+            )
+        )
 
     def headers(self, role: str = "admin", division: str | None = None) -> dict:
         return bearer(self.settings, role, division)
@@ -98,8 +134,9 @@ class Capacity:
     async def settle(self) -> None:
         """The consumer group has committed the whole visits topic and the outbox is drained."""
         runtime = self.app.state.runtime
-        await eventually(lambda: caught_up(runtime.loop and runtime.loop.consumer, self.producer,
-                                           self.settings.topic("visits.v1")))
+        await eventually(
+            lambda: caught_up(runtime.loop and runtime.loop.consumer, self.producer, self.settings.topic("visits.v1"))
+        )
         await self.drained()
 
     async def drained(self) -> None:
@@ -107,8 +144,12 @@ class Capacity:
 
         async def nothing_unsent():
             async with self.sessions() as session:
-                return await session.scalar(select(func.count()).select_from(models.outbox)
-                                            .where(models.outbox.c.sent_at.is_(None))) == 0
+                return (
+                    await session.scalar(
+                        select(func.count()).select_from(models.outbox).where(models.outbox.c.sent_at.is_(None))
+                    )
+                    == 0
+                )
 
         await eventually(nothing_unsent)
 
@@ -132,7 +173,7 @@ async def caught_up(consumer: AIOKafkaConsumer | None, producer: AIOKafkaProduce
     partitions = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
     ends = await consumer.end_offsets(partitions)
     committed = [await consumer.committed(tp) or 0 for tp in partitions]
-    return all(offset >= ends[tp] for offset, tp in zip(committed, partitions))
+    return all(offset >= ends[tp] for offset, tp in zip(committed, partitions, strict=True))
 
 
 async def read_to_end(bootstrap: str, topic: str, *, producer: AIOKafkaProducer) -> list[dict]:
@@ -141,8 +182,9 @@ async def read_to_end(bootstrap: str, topic: str, *, producer: AIOKafkaProducer)
     `producer` (any started one) finds the topic's partitions.
     """
     partitions = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                group_id=None, isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, isolation_level="read_committed"
+    )
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -158,11 +200,16 @@ async def read_to_end(bootstrap: str, topic: str, *, producer: AIOKafkaProducer)
         await consumer.stop()
 
 
-async def start_capacity(stack: AsyncExitStack, *, new_database, kafka_bootstrap: str,
-                         settings: Settings | None = None) -> Capacity:
+async def start_capacity(
+    stack: AsyncExitStack, *, new_database, kafka_bootstrap: str, settings: Settings | None = None
+) -> Capacity:
     """A capacity app with its lifespan running; a given `settings` makes a second replica of it."""
-    settings = settings or Settings(database_url=await new_database("capacity"), kafka_bootstrap=kafka_bootstrap,
-                                    topic_prefix=f"{unique()}.", relay_poll_seconds=0.2)
+    settings = settings or Settings(
+        database_url=await new_database("capacity"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"{unique()}.",
+        relay_poll_seconds=0.2,
+    )
     await ensure_topics(kafka_bootstrap, [settings.topic(t) for t in ("visits.v1", "capacity.v1")])
     producer = make_producer(kafka_bootstrap)
     await producer.start()

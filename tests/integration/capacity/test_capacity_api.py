@@ -10,16 +10,26 @@ STAFF = [("admin", None), ("communications", None), ("protocol_officer", None), 
 @pytest.mark.parametrize(("role", "division"), STAFF)
 async def test_every_staff_role_reads_an_education_week(capacity, role, division):
     week = fresh_week()
-    response = await capacity.client.get(f"/api/v1/capacity/education/{week}",
-                                         headers=capacity.headers(role, division))
+    response = await capacity.client.get(f"/api/v1/capacity/education/{week}", headers=capacity.headers(role, division))
     assert response.status_code == 200
-    assert response.json() == {"division": "education", "iso_week": week, "limit": 6, "limit_source": "default",
-                               "reserved": 0, "free": 6, "full": False, "over_capacity": False, "requests": []}
+    assert response.json() == {
+        "division": "education",
+        "iso_week": week,
+        "limit": 6,
+        "limit_source": "default",
+        "reserved": 0,
+        "free": 6,
+        "full": False,
+        "over_capacity": False,
+        "requests": [],
+    }
 
 
 async def test_a_division_officer_cannot_see_another_divisions_week(capacity):
-    response = await capacity.client.get(f"/api/v1/capacity/education/{fresh_week()}",
-                                         headers=capacity.headers("division_officer", "culture-and-leisure"))
+    response = await capacity.client.get(
+        f"/api/v1/capacity/education/{fresh_week()}",
+        headers=capacity.headers("division_officer", "culture-and-leisure"),
+    )
     assert response.status_code == 404
 
 
@@ -32,13 +42,16 @@ async def test_unknown_divisions_are_404(capacity, path):
     assert (await capacity.client.get(path, headers=capacity.headers())).status_code == 404
 
 
-@pytest.mark.parametrize(("path", "where"), [
-    ("/api/v1/capacity/Education!/2031-W10", ["path", "division"]),
-    ("/api/v1/capacity/education/2031-W53", ["path", "iso_week"]),  # 2031 has 52 ISO weeks
-    ("/api/v1/capacity/education/2031-W00", ["path", "iso_week"]),
-    ("/api/v1/capacity/education/2031-10", ["path", "iso_week"]),
-    ("/api/v1/capacity/Education!", ["path", "division"]),
-])
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        ("/api/v1/capacity/Education!/2031-W10", ["path", "division"]),
+        ("/api/v1/capacity/education/2031-W53", ["path", "iso_week"]),  # 2031 has 52 ISO weeks
+        ("/api/v1/capacity/education/2031-W00", ["path", "iso_week"]),
+        ("/api/v1/capacity/education/2031-10", ["path", "iso_week"]),
+        ("/api/v1/capacity/Education!", ["path", "division"]),
+    ],
+)
 async def test_malformed_division_codes_and_impossible_weeks_are_422_naming_the_parameter(capacity, path, where):
     response = await capacity.client.get(path, headers=capacity.headers())
     assert response.status_code == 422
@@ -47,8 +60,9 @@ async def test_malformed_division_codes_and_impossible_weeks_are_422_naming_the_
 
 @pytest.mark.parametrize("body", [{"limit": -1}, {"limit": 2.5}, {"limit": "6"}, {}, {"limit": 3, "extra": 1}])
 async def test_a_limit_must_be_a_non_negative_whole_number_or_null(capacity, body):
-    response = await capacity.client.put(f"/api/v1/capacity/education/{fresh_week()}", json=body,
-                                         headers=capacity.headers())
+    response = await capacity.client.put(
+        f"/api/v1/capacity/education/{fresh_week()}", json=body, headers=capacity.headers()
+    )
     assert response.status_code == 422
 
 
@@ -67,8 +81,9 @@ async def test_setting_a_limit_of_an_unknown_division_is_404(capacity):
 
 
 async def test_setting_a_limit_on_an_impossible_week_is_422(capacity):
-    response = await capacity.client.put("/api/v1/capacity/education/2031-W00", json={"limit": 1},
-                                         headers=capacity.headers())
+    response = await capacity.client.put(
+        "/api/v1/capacity/education/2031-W00", json={"limit": 1}, headers=capacity.headers()
+    )
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["detail"]] == [["path", "iso_week"]]
 
@@ -78,13 +93,19 @@ async def test_lowering_a_limit_below_the_reservations_keeps_them_and_marks_the_
     accepted = [await capacity.accept(week) for _ in range(3)]
     assert (await capacity.settled_week(week))["reserved"] == 3
 
-    response = await capacity.client.put(f"/api/v1/capacity/education/{week}", json={"limit": 2},
-                                         headers=capacity.headers())
+    response = await capacity.client.put(
+        f"/api/v1/capacity/education/{week}", json={"limit": 2}, headers=capacity.headers()
+    )
 
     assert response.status_code == 200
     body = response.json()
     assert (body["limit"], body["limit_source"], body["reserved"], body["free"], body["over_capacity"]) == (
-        2, "week", 3, 0, True)
+        2,
+        "week",
+        3,
+        0,
+        True,
+    )
     assert {r["request_id"] for r in body["requests"]} == {e.subject for e in accepted}
     await capacity.drained()
     full = await capacity.published(f"education:{week}", "capacity.week_full.v1")
@@ -97,26 +118,35 @@ async def test_raising_a_limit_of_a_full_week_reopens_it_and_lowering_it_again_f
         await capacity.accept(week)
     assert (await capacity.settled_week(week))["reserved"] == 6
 
-    raised = await capacity.client.put(f"/api/v1/capacity/education/{week}", json={"limit": 8},
-                                       headers=capacity.headers())
+    raised = await capacity.client.put(
+        f"/api/v1/capacity/education/{week}", json={"limit": 8}, headers=capacity.headers()
+    )
     assert (raised.json()["free"], raised.json()["full"]) == (2, False)
-    lowered = await capacity.client.put(f"/api/v1/capacity/education/{week}", json={"limit": 6},
-                                        headers=capacity.headers())
+    lowered = await capacity.client.put(
+        f"/api/v1/capacity/education/{week}", json={"limit": 6}, headers=capacity.headers()
+    )
     assert lowered.json()["full"] is True
     await capacity.client.put(f"/api/v1/capacity/education/{week}", json={"limit": 5}, headers=capacity.headers())
 
     await capacity.drained()
     events = await capacity.published(f"education:{week}")
     assert [(e["type"], e["data"]["limit"]) for e in events] == [
-        ("capacity.week_full.v1", 6), ("capacity.week_reopened.v1", 8), ("capacity.week_full.v1", 6)]
+        ("capacity.week_full.v1", 6),
+        ("capacity.week_reopened.v1", 8),
+        ("capacity.week_full.v1", 6),
+    ]
 
 
 async def test_a_null_week_limit_makes_the_week_unlimited_and_deleting_it_restores_the_default(capacity):
     week = fresh_week()
-    unlimited = await capacity.client.put(f"/api/v1/capacity/education/{week}", json={"limit": None},
-                                          headers=capacity.headers())
+    unlimited = await capacity.client.put(
+        f"/api/v1/capacity/education/{week}", json={"limit": None}, headers=capacity.headers()
+    )
     assert (unlimited.json()["limit"], unlimited.json()["free"], unlimited.json()["limit_source"]) == (
-        None, None, "week")
+        None,
+        None,
+        "week",
+    )
 
     restored = await capacity.client.delete(f"/api/v1/capacity/education/{week}", headers=capacity.headers())
 
@@ -125,8 +155,9 @@ async def test_a_null_week_limit_makes_the_week_unlimited_and_deleting_it_restor
 
 async def test_a_week_limit_of_zero_fills_an_empty_week(capacity):
     week = fresh_week()
-    response = await capacity.client.put(f"/api/v1/capacity/education/{week}", json={"limit": 0},
-                                         headers=capacity.headers())
+    response = await capacity.client.put(
+        f"/api/v1/capacity/education/{week}", json={"limit": 0}, headers=capacity.headers()
+    )
     assert (response.json()["full"], response.json()["over_capacity"]) == (True, False)
     await capacity.drained()
     assert len(await capacity.published(f"education:{week}", "capacity.week_full.v1")) == 1
@@ -157,8 +188,9 @@ async def test_a_new_default_limit_applies_to_weeks_without_their_own_and_announ
     await capacity.client.put(f"/api/v1/capacity/business-hub/{own}", json={"limit": 5}, headers=capacity.headers())
 
     try:
-        response = await capacity.client.put("/api/v1/capacity/business-hub", json={"limit": 2},
-                                             headers=capacity.headers())
+        response = await capacity.client.put(
+            "/api/v1/capacity/business-hub", json={"limit": 2}, headers=capacity.headers()
+        )
         assert response.json() == {"division": "business-hub", "limit": 2}
         assert (await capacity.week(booked, "business-hub"))["full"] is True
         assert (await capacity.week(own, "business-hub"))["limit"] == 5

@@ -23,16 +23,18 @@ async def direct(new_database, kafka_bootstrap):
 
 
 async def _reserve(capacity, week: str) -> str:
-    visit = VisitAccepted(request_id=str(uuid.uuid4()), reference="VD-RACE", division="education",
-                          visit_date=day_in(week))
+    visit = VisitAccepted(
+        request_id=str(uuid.uuid4()), reference="VD-RACE", division="education", visit_date=day_in(week)
+    )
     async with capacity.sessions() as session, session.begin():
         await service.reserve_week(session=session, settings=capacity.settings, visit=visit, at=datetime.now(UTC))
     return visit.request_id
 
 
 async def _reserved_counts(capacity, request_ids) -> list[int]:
-    return sorted([e["data"]["reserved"] for r in request_ids
-                   for e in await capacity.published(r, "capacity.reserved.v1")])
+    return sorted(
+        [e["data"]["reserved"] for r in request_ids for e in await capacity.published(r, "capacity.reserved.v1")]
+    )
 
 
 async def test_two_reservations_racing_for_the_last_slot_reach_the_limit_once(direct):
@@ -69,12 +71,14 @@ def _request_id_on(partitions: set[int]) -> str:
             return request_id
 
 
-async def test_two_replicas_in_one_consumer_group_let_one_of_two_racing_accepts_fill_the_week(new_database,
-                                                                                              kafka_bootstrap):
+async def test_two_replicas_in_one_consumer_group_let_one_of_two_racing_accepts_fill_the_week(
+    new_database, kafka_bootstrap
+):
     async with AsyncExitStack() as stack:
         first = await start_capacity(stack, new_database=new_database, kafka_bootstrap=kafka_bootstrap)
-        second = await start_capacity(stack, new_database=new_database, kafka_bootstrap=kafka_bootstrap,
-                                      settings=first.settings)
+        second = await start_capacity(
+            stack, new_database=new_database, kafka_bootstrap=kafka_bootstrap, settings=first.settings
+        )
 
         async def split_between_replicas():
             loops = [replica.app.state.runtime.loop for replica in (first, second)]
@@ -88,8 +92,9 @@ async def test_two_replicas_in_one_consumer_group_let_one_of_two_racing_accepts_
         assert (await first.settled_week(week))["reserved"] == 5
 
         racers = [_request_id_on(partitions) for partitions in owned]
-        await asyncio.gather(*(first.send(visit_envelope("visit.accepted.v1", request_id=r, visit_date=day_in(week)))
-                               for r in racers))
+        await asyncio.gather(
+            *(first.send(visit_envelope("visit.accepted.v1", request_id=r, visit_date=day_in(week))) for r in racers)
+        )
 
         body = await first.settled_week(week)
         assert body["reserved"] == 7

@@ -16,8 +16,11 @@ from tests.support import eventually, unique
 
 async def _holders(sessions) -> set[tuple[str, str, str]]:
     async with sessions() as session:
-        rows = await session.execute(select(Reservation.request_id, Reservation.division, Reservation.iso_week)
-                                     .where(Reservation.released_at.is_(None)))
+        rows = await session.execute(
+            select(Reservation.request_id, Reservation.division, Reservation.iso_week).where(
+                Reservation.released_at.is_(None)
+            )
+        )
         return {tuple(row) for row in rows}
 
 
@@ -38,9 +41,15 @@ async def test_replaying_the_whole_visits_topic_into_a_fresh_database_gives_the_
     topic = settings.topic("visits.v1")
     consumer = make_consumer(settings.kafka_bootstrap, unique("replay-"), [topic])
     await consumer.start()
-    replay = ConsumerLoop(service="capacity", consumer=consumer, producer=capacity.producer,
-                          sessions=make_sessionmaker(engine), processed=models.processed_events,
-                          handlers=handlers(settings), backoff_seconds=0.01)
+    replay = ConsumerLoop(
+        service="capacity",
+        consumer=consumer,
+        producer=capacity.producer,
+        sessions=make_sessionmaker(engine),
+        processed=models.processed_events,
+        handlers=handlers(settings),
+        backoff_seconds=0.01,
+    )
     task = asyncio.create_task(replay.run())
     try:
         await eventually(lambda: caught_up(consumer, capacity.producer, topic), timeout=60)

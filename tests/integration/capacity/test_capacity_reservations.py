@@ -19,8 +19,13 @@ async def test_six_accepted_education_visits_fill_the_week_and_announce_it_once(
     reserved = {e.subject: (await capacity.published(e.subject, "capacity.reserved.v1"))[0]["data"] for e in accepted}
     assert sorted(data["reserved"] for data in reserved.values()) == [1, 2, 3, 4, 5, 6]
     assert reserved[accepted[0].subject] | {"reserved": 0} == {
-        "request_id": accepted[0].subject, "reference": accepted[0].data["reference"], "division": "education",
-        "iso_week": week, "reserved": 0, "limit": 6}
+        "request_id": accepted[0].subject,
+        "reference": accepted[0].data["reference"],
+        "division": "education",
+        "iso_week": week,
+        "reserved": 0,
+        "limit": 6,
+    }
 
 
 async def test_a_seventh_acceptance_is_still_reserved_and_shows_the_week_over_capacity(capacity):
@@ -97,8 +102,10 @@ async def test_a_new_acceptance_of_the_same_request_on_another_date_moves_its_re
     assert (await capacity.week(first_week))["reserved"] == 0
     events = await capacity.published(request_id)
     assert [(e["type"], e["data"]["iso_week"]) for e in events] == [
-        ("capacity.reserved.v1", first_week), ("capacity.released.v1", first_week),
-        ("capacity.reserved.v1", second_week)]
+        ("capacity.reserved.v1", first_week),
+        ("capacity.released.v1", first_week),
+        ("capacity.reserved.v1", second_week),
+    ]
 
 
 async def test_a_new_date_in_the_same_week_keeps_the_reservation_without_new_events(capacity):

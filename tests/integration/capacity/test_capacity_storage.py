@@ -16,9 +16,17 @@ from shared.db import make_engine, make_sessionmaker
 from shared.migrations import downgrade, upgrade
 from tests.integration.capacity.conftest import day_in, fresh_week
 
-SEEDED = {"education": 6, "urban-environment": None, "culture-and-leisure": None, "social-services-health": None,
-          "city-executive-office": None, "economic-development": None, "forum-virium": None, "business-hub": None,
-          "international-affairs": None}
+SEEDED = {
+    "education": 6,
+    "urban-environment": None,
+    "culture-and-leisure": None,
+    "social-services-health": None,
+    "city-executive-office": None,
+    "economic-development": None,
+    "forum-virium": None,
+    "business-hub": None,
+    "international-affairs": None,
+}
 
 
 async def _schema_drift(url: str) -> list:
@@ -64,8 +72,9 @@ async def test_on_sqlite_racing_reservations_are_serialised_by_the_single_writer
     week = fresh_week()
 
     async def reserve() -> None:
-        visit = VisitAccepted(request_id=str(uuid.uuid4()), reference="VD-SQLITE", division="education",
-                              visit_date=day_in(week))
+        visit = VisitAccepted(
+            request_id=str(uuid.uuid4()), reference="VD-SQLITE", division="education", visit_date=day_in(week)
+        )
         async with sessions() as session, session.begin():
             await service.reserve_week(session=session, settings=settings, visit=visit, at=datetime.now(UTC))
 
@@ -73,8 +82,9 @@ async def test_on_sqlite_racing_reservations_are_serialised_by_the_single_writer
         await asyncio.gather(*(reserve() for _ in range(7)))
         async with sessions() as session:
             body = await service.week_capacity(session=session, division="education", iso_week=week)
-            full = await session.scalar(select(func.count()).select_from(models.outbox)
-                                        .where(models.outbox.c.type == "capacity.week_full.v1"))
+            full = await session.scalar(
+                select(func.count()).select_from(models.outbox).where(models.outbox.c.type == "capacity.week_full.v1")
+            )
         assert (body.reserved, body.over_capacity, full) == (7, True, 1)
     finally:
         await engine.dispose()

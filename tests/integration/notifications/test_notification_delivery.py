@@ -36,8 +36,9 @@ async def running(settings):
 
 
 async def log_of(client, settings, reference: str) -> list[dict]:
-    response = await client.get("/api/v1/deliveries", params={"reference": reference},
-                                headers=bearer(settings, "communications"))
+    response = await client.get(
+        "/api/v1/deliveries", params={"reference": reference}, headers=bearer(settings, "communications")
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -78,8 +79,9 @@ class WebhookReceiver:
         return Response(status_code=self.status)
 
     async def __aenter__(self):
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
         self.task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             await asyncio.sleep(0.01)
@@ -101,12 +103,14 @@ def documented_verifier():
 
 
 async def test_an_accepted_request_mails_the_delegation_in_its_language_and_the_division_once(
-        database, sink, make_settings, publish, visit_event, kafka_bootstrap):
+    database, sink, make_settings, publish, visit_event, kafka_bootstrap
+):
     settings = make_settings(database, sink.port)
     submitted = visit_event("visit.submitted.v1", language="sv")
-    event = visit_event("visit.accepted.v1", request_id=submitted["subject"], language="sv",
-                        reference=submitted["data"]["reference"])
-    async with running(settings) as (app, client):
+    event = visit_event(
+        "visit.accepted.v1", request_id=submitted["subject"], language="sv", reference=submitted["data"]["reference"]
+    )
+    async with running(settings) as (_app, client):
         await publish(settings, "visits.v1", submitted)
         await publish(settings, "visits.v1", event)
         rows = await settled(client, settings, event["data"]["reference"], 3)
@@ -114,7 +118,9 @@ async def test_an_accepted_request_mails_the_delegation_in_its_language_and_the_
 
     rows = [r for r in rows if r["event_type"] == "visit.accepted.v1"]
     assert sorted((r["recipient_kind"], r["status"], r["attempts"]) for r in rows) == [
-        ("delegation", "sent", 1), ("division", "sent", 1)]
+        ("delegation", "sent", 1),
+        ("division", "sent", 1),
+    ]
     ids = {f"<{r['id']}@visitdesk>": r["recipient_kind"] for r in rows}
     mails = {ids[m["Message-ID"]]: m for m in sink.messages() if m["Message-ID"] in ids}
     delegation, division = mails["delegation"], mails["division"]
@@ -126,15 +132,18 @@ async def test_an_accepted_request_mails_the_delegation_in_its_language_and_the_
     assert "Vierailu on hyväksytty" in division.get_body(("plain",)).get_content()
     delivered = [e for e in published if e["data"]["event_id"] == event["id"]]
     assert sorted((e["type"], e["data"]["recipient"]) for e in delivered) == [
-        ("notification.delivered.v1", "delegation"), ("notification.delivered.v1", "division")]
+        ("notification.delivered.v1", "delegation"),
+        ("notification.delivered.v1", "division"),
+    ]
     assert {e["subject"] for e in delivered} == {event["subject"]}
 
 
 async def test_a_delegation_with_an_international_address_is_mailed_over_smtputf8(
-        database, sink, make_settings, publish, visit_event):
+    database, sink, make_settings, publish, visit_event
+):
     settings = make_settings(database, sink.port)
     event = visit_event("visit.submitted.v1", language="sv", contact_email="åsa.öberg@exempel.se")
-    async with running(settings) as (app, client):
+    async with running(settings) as (_app, client):
         await publish(settings, "visits.v1", event)
         [row] = await settled(client, settings, event["data"]["reference"], 1)
     [mail] = sink.messages()
@@ -156,8 +165,9 @@ async def test_the_same_event_produced_twice_sends_nothing_new(database, sink, m
 
         async def marker_handled():
             async with app.state.sessions() as session:
-                return await session.scalar(select(processed_events.c.event_id)
-                                            .where(processed_events.c.event_id == marker["id"]))
+                return await session.scalar(
+                    select(processed_events.c.event_id).where(processed_events.c.event_id == marker["id"])
+                )
 
         await eventually(marker_handled)
         rows = await settled(client, settings, event["data"]["reference"], 2)
@@ -166,11 +176,12 @@ async def test_the_same_event_produced_twice_sends_nothing_new(database, sink, m
 
 
 async def test_an_smtp_server_that_refuses_twice_then_accepts_yields_one_delivery_after_three_attempts(
-        database, tmp_path, make_settings, publish, visit_event):
+    database, tmp_path, make_settings, publish, visit_event
+):
     event = visit_event("visit.submitted.v1", language="fi")
     async with mailsink(tmp_path, handler=RefusingStore(tmp_path / "mail", refusals=2)) as sink:
         settings = make_settings(database, sink.port, max_attempts=5)
-        async with running(settings) as (app, client):
+        async with running(settings) as (_app, client):
             await publish(settings, "visits.v1", event)
             [row] = await settled(client, settings, event["data"]["reference"], 1)
         [mail] = sink.messages()
@@ -180,11 +191,12 @@ async def test_an_smtp_server_that_refuses_twice_then_accepts_yields_one_deliver
 
 
 async def test_an_smtp_server_that_always_refuses_ends_in_the_dlq_and_a_failed_log_row(
-        database, tmp_path, make_settings, publish, visit_event, kafka_bootstrap):
+    database, tmp_path, make_settings, publish, visit_event, kafka_bootstrap
+):
     event = visit_event("visit.submitted.v1")
     async with mailsink(tmp_path, handler=RefusingStore(tmp_path / "mail", refusals=10**6)) as sink:
         settings = make_settings(database, sink.port)
-        async with running(settings) as (app, client):
+        async with running(settings) as (_app, client):
             await publish(settings, "visits.v1", event)
             [row] = await settled(client, settings, event["data"]["reference"], 1)
             failed = envelopes(await read_topic(kafka_bootstrap, settings.topic("notifications.v1"), count=1))
@@ -201,14 +213,17 @@ async def test_an_smtp_server_that_always_refuses_ends_in_the_dlq_and_a_failed_l
 
 
 async def test_a_division_webhook_is_signed_so_the_receiver_can_verify_it_with_the_documented_recipe(
-        database, sink, make_settings, publish, visit_event):
+    database, sink, make_settings, publish, visit_event
+):
     settings = make_settings(database, sink.port)
     secret = "whsec-education-0123456789"
     event = visit_event("visit.routed.v1", routed_by="rule")
-    async with WebhookReceiver() as receiver, running(settings) as (app, client):
-        response = await client.put("/api/v1/recipients/divisions/education", headers=bearer(settings, "admin"),
-                                    json={"email": "kv@hel.example", "webhook_url": receiver.url,
-                                          "webhook_secret": secret})
+    async with WebhookReceiver() as receiver, running(settings) as (_app, client):
+        response = await client.put(
+            "/api/v1/recipients/divisions/education",
+            headers=bearer(settings, "admin"),
+            json={"email": "kv@hel.example", "webhook_url": receiver.url, "webhook_secret": secret},
+        )
         assert response.status_code == 200, response.text
         await publish(settings, "visits.v1", event)
         rows = await settled(client, settings, event["data"]["reference"], 2)
@@ -222,29 +237,36 @@ async def test_a_division_webhook_is_signed_so_the_receiver_can_verify_it_with_t
     assert webhook["address"] == f"http://127.0.0.1:{receiver.url.split(':')[2].split('/')[0]}/…"
     payload = json.loads(body)
     assert (payload["event_type"], payload["reference"], payload["division"]) == (
-        "visit.routed.v1", event["data"]["reference"], "education")
+        "visit.routed.v1",
+        event["data"]["reference"],
+        "education",
+    )
     [mail] = sink.messages()
     assert mail["To"] == "kv@hel.example"
 
 
 async def test_a_redelivery_that_slips_past_the_processed_events_table_adds_no_delivery(
-        database, sink, make_settings, visit_event):
+    database, sink, make_settings, visit_event
+):
     settings = make_settings(database, sink.port)
     envelope = Envelope.model_validate(visit_event("visit.escalated.v1", deadline="2027-01-15"))
     app = create_app(settings)
     async with serve(app):
         for _ in range(2):
             async with app.state.sessions() as session, session.begin():
-                await service.plan_deliveries(session=session, envelope=envelope, settings=settings,
-                                              renderer=Renderer())
+                await service.plan_deliveries(
+                    session=session, envelope=envelope, settings=settings, renderer=Renderer()
+                )
         async with app.state.sessions() as session:
-            count = await session.scalar(select(func.count()).select_from(Delivery)
-                                         .where(Delivery.event_id == envelope.id))
+            count = await session.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.event_id == envelope.id)
+            )
     assert count == 3  # division, communications, international affairs: once each
 
 
 async def test_a_tracking_link_whose_transaction_rolled_back_is_remembered_by_the_next_event_carrying_it(
-        database, sink, make_settings, visit_event):
+    database, sink, make_settings, visit_event
+):
     settings = make_settings(database, sink.port)
     submitted = Envelope.model_validate(visit_event("visit.submitted.v1"))
     request = {"request_id": submitted.subject, "reference": submitted.data["reference"]}
@@ -261,8 +283,9 @@ async def test_a_tracking_link_whose_transaction_rolled_back_is_remembered_by_th
                 await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=renderer)
                 await (transaction.rollback() if envelope is submitted else transaction.commit())
             async with session.begin():
-                planned = await service.plan_deliveries(session=session, envelope=accepted, settings=settings,
-                                                        renderer=renderer)
+                planned = await service.plan_deliveries(
+                    session=session, envelope=accepted, settings=settings, renderer=renderer
+                )
     finally:
         await engine.dispose()
     [delegation] = [d for d in planned if d.recipient_kind == "delegation"]
@@ -270,23 +293,34 @@ async def test_a_tracking_link_whose_transaction_rolled_back_is_remembered_by_th
 
 
 async def test_a_webhook_that_answers_gone_fails_at_once_while_the_email_still_goes(
-        database, sink, make_settings, publish, visit_event):
+    database, sink, make_settings, publish, visit_event
+):
     settings = make_settings(database, sink.port)
     event = visit_event("visit.cancelled.v1", was_accepted=False)
-    async with WebhookReceiver(status=410) as receiver, running(settings) as (app, client):
-        await client.put("/api/v1/recipients/divisions/education", headers=bearer(settings, "admin"),
-                         json={"email": "kv@hel.example", "webhook_url": receiver.url,
-                               "webhook_secret": "whsec-education-0123456789"})
+    async with WebhookReceiver(status=410) as receiver, running(settings) as (_app, client):
+        await client.put(
+            "/api/v1/recipients/divisions/education",
+            headers=bearer(settings, "admin"),
+            json={
+                "email": "kv@hel.example",
+                "webhook_url": receiver.url,
+                "webhook_secret": "whsec-education-0123456789",
+            },
+        )
         await publish(settings, "visits.v1", event)
         rows = await settled(client, settings, event["data"]["reference"], 3)
     outcome = {(r["recipient_kind"], r["channel"]): (r["status"], r["attempts"], r["last_error"]) for r in rows}
-    assert outcome == {("delegation", "email"): ("sent", 1, None), ("division", "email"): ("sent", 1, None),
-                       ("division", "webhook"): ("failed", 1, "webhook answered HTTP 410")}
+    assert outcome == {
+        ("delegation", "email"): ("sent", 1, None),
+        ("division", "email"): ("sent", 1, None),
+        ("division", "webhook"): ("failed", 1, "webhook answered HTTP 410"),
+    }
     assert len(receiver.requests) == 1
 
 
 async def test_a_delivery_whose_sender_died_after_claiming_it_is_resent_after_the_lease_with_the_same_message_id(
-        database, sink, make_settings, visit_event):
+    database, sink, make_settings, visit_event
+):
     settings = make_settings(database, sink.port, send_lease_seconds=0.3)
     engine = make_engine(database)
     sessions = make_sessionmaker(engine)
@@ -313,11 +347,12 @@ class UnknownMailbox(EmlStore):
 
 
 async def test_a_mailbox_that_does_not_exist_fails_at_once_without_its_address_in_the_error(
-        database, tmp_path, make_settings, publish, visit_event):
+    database, tmp_path, make_settings, publish, visit_event
+):
     event = visit_event("visit.submitted.v1")
     async with mailsink(tmp_path, handler=UnknownMailbox(tmp_path / "mail")) as sink:
         settings = make_settings(database, sink.port, max_attempts=5)
-        async with running(settings) as (app, client):
+        async with running(settings) as (_app, client):
             await publish(settings, "visits.v1", event)
             [row] = await settled(client, settings, event["data"]["reference"], 1)
     assert (row["status"], row["attempts"]) == ("failed", 1)
@@ -325,13 +360,15 @@ async def test_a_mailbox_that_does_not_exist_fails_at_once_without_its_address_i
 
 
 async def test_a_delivery_whose_sender_died_while_giving_up_is_failed_without_another_send(
-        database, sink, make_settings, visit_event, kafka_bootstrap):
+    database, sink, make_settings, visit_event, kafka_bootstrap
+):
     settings = make_settings(database, sink.port)
     envelope = Envelope.model_validate(visit_event("visit.submitted.v1"))
     async with running(settings) as (app, client):
         async with app.state.sessions() as session, session.begin():
-            [planned] = await service.plan_deliveries(session=session, envelope=envelope, settings=settings,
-                                                      renderer=Renderer())
+            [planned] = await service.plan_deliveries(
+                session=session, envelope=envelope, settings=settings, renderer=Renderer()
+            )
             # As left by a process killed after its last attempt, before it recorded the failure.
             row = await session.get(Delivery, planned.id)
             row.attempts, row.last_error = settings.max_attempts, "SMTP 451 4.3.0 try again"

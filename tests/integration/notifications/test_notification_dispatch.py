@@ -21,10 +21,11 @@ from visitdesk.mailsink import EmlStore, mailsink
 
 
 async def test_a_consumed_event_is_mailed_at_once_although_the_dispatcher_polls_only_every_30_seconds(
-        database, sink, make_settings, publish, visit_event):
+    database, sink, make_settings, publish, visit_event
+):
     settings = make_settings(database, sink.port, dispatcher_poll_seconds=30)
     event = visit_event("visit.submitted.v1")
-    async with running(settings) as (app, client):
+    async with running(settings) as (_app, client):
         await publish(settings, "visits.v1", event)
 
         async def sent():
@@ -60,13 +61,17 @@ class CuttingStore(EmlStore):
 
 # Leases the 1.5 s cut fits in many times. Were an outcome not recorded, the row would be claimed again when
 # the lease ran out: a second e-mail after 10 s, or (30 s) no outcome within the 20 s the test waits.
-@pytest.mark.parametrize(("reply", "lease", "outcome", "mails"), [
-    ("250 OK", 10, ("sent", 1), 1),  # accepted: the success is recorded once the database is back
-    ("451 4.3.0 try again", 30, ("sent", 2), 1),  # refused for now: the retry is recorded, then it goes
-    ("550 5.7.1 rejected", 10, ("failed", 1), 0),  # refused for good: failed and dead-lettered once
-])
+@pytest.mark.parametrize(
+    ("reply", "lease", "outcome", "mails"),
+    [
+        ("250 OK", 10, ("sent", 1), 1),  # accepted: the success is recorded once the database is back
+        ("451 4.3.0 try again", 30, ("sent", 2), 1),  # refused for now: the retry is recorded, then it goes
+        ("550 5.7.1 rejected", 10, ("failed", 1), 0),  # refused for good: failed and dead-lettered once
+    ],
+)
 async def test_the_database_away_right_after_the_smtp_answer_neither_resends_nor_loses_the_outcome(
-        database, tmp_path, make_settings, publish, visit_event, kafka_bootstrap, reply, lease, outcome, mails):
+    database, tmp_path, make_settings, publish, visit_event, kafka_bootstrap, reply, lease, outcome, mails
+):
     real = make_url(database)
     proxy = await TcpProxy(lambda: (real.host, real.port)).start()
     through_proxy = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -75,7 +80,7 @@ async def test_the_database_away_right_after_the_smtp_answer_neither_resends_nor
     try:
         async with mailsink(tmp_path, handler=store) as sink:
             settings = make_settings(through_proxy, sink.port, send_lease_seconds=lease)
-            async with running(settings) as (app, client):
+            async with running(settings) as (_app, client):
                 await publish(settings, "visits.v1", event)
                 await eventually(store.cut_begun)
                 await store.cuts[0]  # the log is read through the same database path
@@ -116,38 +121,49 @@ class TwoPerConnection(EmlStore):
 
 
 async def test_a_batch_shares_one_smtp_connection_reopened_when_the_server_drops_it_and_one_refusal_fails_alone(
-        database, tmp_path, make_settings, visit_event):
+    database, tmp_path, make_settings, visit_event
+):
     store = TwoPerConnection(tmp_path / "mail")
-    events = [Envelope.model_validate(visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se"))
-              for i in range(5)]
+    events = [
+        Envelope.model_validate(visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se"))
+        for i in range(5)
+    ]
     events.append(Envelope.model_validate(visit_event("visit.submitted.v1", contact_email="nobody@example.se")))
     async with mailsink(tmp_path, handler=store) as sink:
         settings = make_settings(database, sink.port, smtp_connections=1)
         async with running(settings) as (app, client):
             async with app.state.sessions() as session, session.begin():  # one commit: one batch
-                planned = [d for e in events for d in await service.plan_deliveries(
-                    session=session, envelope=e, settings=settings, renderer=Renderer(),
-                    handover=app.state.handover)]
+                planned = [
+                    d
+                    for e in events
+                    for d in await service.plan_deliveries(
+                        session=session, envelope=e, settings=settings, renderer=Renderer(), handover=app.state.handover
+                    )
+                ]
             rows = [r for e in events for r in await settled(client, settings, e.data["reference"], 1)]
         messages = sink.messages()
     outcome = {r["address"]: (r["status"], r["attempts"]) for r in rows}
     assert outcome == {f"guest{i}@example.se": ("sent", 1) for i in range(5)} | {"nobody@example.se": ("failed", 1)}
     assert sorted(m["Message-ID"] for m in messages) == sorted(
-        f"<{d.id}@visitdesk>" for d in planned if d.address != "nobody@example.se")
+        f"<{d.id}@visitdesk>" for d in planned if d.address != "nobody@example.se"
+    )
     assert list(store.accepted.values()) == [2, 2, 1]  # three connections for five e-mails, none sent twice
 
 
 def _submissions(visit_event, count: int) -> list[Envelope]:
     """`count` submissions, each from its own delegation (guest0@…, guest1@…)."""
-    return [Envelope.model_validate(visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se"))
-            for i in range(count)]
+    return [
+        Envelope.model_validate(visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se"))
+        for i in range(count)
+    ]
 
 
 async def _plan(app, settings, envelope: Envelope) -> None:
     """Plan the event's deliveries in a commit of their own, as the consumer loop would."""
     async with app.state.sessions() as session, session.begin():
-        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=Renderer(),
-                                      handover=app.state.handover)
+        await service.plan_deliveries(
+            session=session, envelope=envelope, settings=settings, renderer=Renderer(), handover=app.state.handover
+        )
 
 
 class HoldingStore(EmlStore):
@@ -169,7 +185,8 @@ class HoldingStore(EmlStore):
 
 @pytest.mark.parametrize(("dispatchers", "overtakes"), [(2, True), (1, False)])
 async def test_with_two_dispatch_loops_an_email_does_not_wait_behind_one_a_slow_server_holds(
-        database, tmp_path, make_settings, visit_event, dispatchers, overtakes):
+    database, tmp_path, make_settings, visit_event, dispatchers, overtakes
+):
     store = HoldingStore(tmp_path / "mail")
     first, second = _submissions(visit_event, 2)
     async with mailsink(tmp_path, handler=store) as sink:
@@ -229,7 +246,8 @@ async def _plan_and_send(app, client, settings, envelope) -> dict:
 
 
 async def test_consecutive_batches_share_one_open_smtp_connection_which_quits_once_idle(
-        database, tmp_path, make_settings, visit_event):
+    database, tmp_path, make_settings, visit_event
+):
     store = SessionLog(tmp_path / "mail")
     first, second = _submissions(visit_event, 2)
     async with mailsink(tmp_path, handler=store) as sink:
@@ -243,7 +261,8 @@ async def test_consecutive_batches_share_one_open_smtp_connection_which_quits_on
 
 
 async def test_an_open_connection_the_server_dropped_meanwhile_is_replaced_and_nothing_is_sent_twice(
-        database, tmp_path, make_settings, visit_event):
+    database, tmp_path, make_settings, visit_event
+):
     store = SessionLog(tmp_path / "mail")
     first, second = _submissions(visit_event, 2)
     async with mailsink(tmp_path, handler=store) as sink:
@@ -267,8 +286,9 @@ async def sessions(database):
 
 async def _plan_here(sessions, settings, envelope: Envelope, handover: Handover | None) -> Delivery:
     async with sessions() as session, session.begin():
-        [planned] = await service.plan_deliveries(session=session, envelope=envelope, settings=settings,
-                                                  renderer=Renderer(), handover=handover)
+        [planned] = await service.plan_deliveries(
+            session=session, envelope=envelope, settings=settings, renderer=Renderer(), handover=handover
+        )
     return planned
 
 
@@ -294,7 +314,8 @@ async def _dispatch(sessions, settings, handover: Handover | None = None) -> int
 
 
 async def test_a_delivery_planned_here_is_leased_with_its_planning_and_sent_from_the_handover_without_a_claim(
-        database, sink, sessions, make_settings, visit_event):
+    database, sink, sessions, make_settings, visit_event
+):
     settings = make_settings(database, sink.port)
     handover, planned = await _handed_over(sessions, settings, visit_event)
     leased = await _row(sessions, planned)
@@ -309,24 +330,31 @@ async def test_a_delivery_planned_here_is_leased_with_its_planning_and_sent_from
 
 
 async def test_a_rolled_back_planning_hands_nothing_over_and_a_redelivery_hands_over_only_new_rows(
-        database, sink, sessions, make_settings, visit_event):
+    database, sink, sessions, make_settings, visit_event
+):
     settings = make_settings(database, sink.port)
     handover = Handover(settings)
     [envelope] = _submissions(visit_event, 1)
     async with sessions() as session:
-        await service.plan_deliveries(session=session, envelope=envelope, settings=settings, renderer=Renderer(),
-                                      handover=handover)
+        await service.plan_deliveries(
+            session=session, envelope=envelope, settings=settings, renderer=Renderer(), handover=handover
+        )
         await session.rollback()
     assert not handover.channel.handed
     await _plan_here(sessions, settings, envelope, handover)
     async with sessions() as session, session.begin():  # the same event again, past the processed-events table
-        assert [d.address for d in await service.plan_deliveries(
-            session=session, envelope=envelope, settings=settings, renderer=Renderer(), handover=handover)]
+        assert [
+            d.address
+            for d in await service.plan_deliveries(
+                session=session, envelope=envelope, settings=settings, renderer=Renderer(), handover=handover
+            )
+        ]
     assert len(handover.channel.handed) == 1  # a second one would be an e-mail without a row, sent twice
 
 
 async def test_a_full_handover_leaves_new_deliveries_unleased_for_any_dispatcher_to_claim(
-        database, sink, sessions, make_settings, visit_event):
+    database, sink, sessions, make_settings, visit_event
+):
     settings = make_settings(database, sink.port, dispatcher_batch_size=1, dispatchers=1)
     handover = Handover(settings)  # room for one
     first, second = _submissions(visit_event, 2)
@@ -337,7 +365,8 @@ async def test_a_full_handover_leaves_new_deliveries_unleased_for_any_dispatcher
 
 
 async def test_at_shutdown_leases_of_handed_over_deliveries_not_sent_are_given_back(
-        database, sink, sessions, make_settings, visit_event):
+    database, sink, sessions, make_settings, visit_event
+):
     settings = make_settings(database, sink.port)
     handover, planned = await _handed_over(sessions, settings, visit_event)
     assert await handover.give_back(sessions) == 1
@@ -348,15 +377,21 @@ async def test_at_shutdown_leases_of_handed_over_deliveries_not_sent_are_given_b
 
 
 async def test_a_handed_over_delivery_that_waited_too_long_is_claimed_afresh_and_an_erasure_meanwhile_holds(
-        database, sink, sessions, make_settings, visit_event):
+    database, sink, sessions, make_settings, visit_event
+):
     settings = make_settings(database, sink.port, send_lease_seconds=0.6)  # fresh for 0.3 s
     handover = Handover(settings)
     kept, erased = _submissions(visit_event, 2)
     planned = [await _plan_here(sessions, settings, e, handover) for e in (kept, erased)]
     async with sessions() as session, session.begin():
-        await service.erase_personal_data(session=session, envelope=Envelope.wrap(VisitPersonalDataErased(
-            request_id=erased.data["request_id"], reference=erased.data["reference"]), source="visits",
-            subject=erased.data["request_id"]))
+        await service.erase_personal_data(
+            session=session,
+            envelope=Envelope.wrap(
+                VisitPersonalDataErased(request_id=erased.data["request_id"], reference=erased.data["reference"]),
+                source="visits",
+                subject=erased.data["request_id"],
+            ),
+        )
     await asyncio.sleep(0.4)  # as if both had waited behind slow sends
     assert await _dispatch(sessions, settings, handover) == 1  # given back, then claimed, which reads rows anew
     rows = [await _row(sessions, d) for d in planned]
@@ -365,12 +400,13 @@ async def test_a_handed_over_delivery_that_waited_too_long_is_claimed_afresh_and
 
 
 async def test_the_service_leases_what_its_consumer_plans_while_its_dispatch_loop_is_busy(
-        database, tmp_path, make_settings, publish, visit_event):
+    database, tmp_path, make_settings, publish, visit_event
+):
     store = HoldingStore(tmp_path / "mail")
     first, second = (visit_event("visit.submitted.v1", contact_email=f"guest{i}@example.se") for i in range(2))
     async with mailsink(tmp_path, handler=store) as sink:
         settings = make_settings(database, sink.port, dispatchers=1)
-        async with running(settings) as (app, client):
+        async with running(settings) as (_app, client):
             await publish(settings, "visits.v1", first)
             await eventually(store.held)
             await publish(settings, "visits.v1", second)  # planned by the consumer while the one loop waits

@@ -16,8 +16,13 @@ from tests.support import create_database, unique
 metadata = new_metadata()
 outbox = outbox_table(metadata)
 processed = processed_events_table(metadata)
-effects = Table("effects", metadata, Column("id", Integer, primary_key=True), Column("event_id", String(36)),
-                Column("note", String(100)))
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(36)),
+    Column("note", String(100)),
+)
 
 
 class ProbeHappened(Event):
@@ -51,17 +56,27 @@ class Probe:
         await self.producer.start()
 
     def relay(self) -> OutboxRelay:
-        return OutboxRelay(engine=self.engine, outbox=outbox, producer=self.producer, service=unique("svc"),
-                           poll_seconds=30)
+        return OutboxRelay(
+            engine=self.engine, outbox=outbox, producer=self.producer, service=unique("svc"), poll_seconds=30
+        )
 
-    def loop(self, consumer=None, max_attempts: int = 2, concurrency: int = 1,
-             events_per_transaction: int = 20) -> ConsumerLoop:
+    def loop(
+        self, consumer=None, max_attempts: int = 2, concurrency: int = 1, events_per_transaction: int = 20
+    ) -> ConsumerLoop:
         """Configured like a service's (runs of up to 20 events per transaction), with quick retries."""
         consumer = consumer or make_consumer(self.bootstrap, self.group, [self.topic])
-        return ConsumerLoop(service="probe", consumer=consumer, producer=self.producer, sessions=self.sessions,
-                            processed=processed, handlers={ProbeHappened.type: record_effect},
-                            max_attempts=max_attempts, backoff_seconds=0.01, concurrency=concurrency,
-                            events_per_transaction=events_per_transaction)
+        return ConsumerLoop(
+            service="probe",
+            consumer=consumer,
+            producer=self.producer,
+            sessions=self.sessions,
+            processed=processed,
+            handlers={ProbeHappened.type: record_effect},
+            max_attempts=max_attempts,
+            backoff_seconds=0.01,
+            concurrency=concurrency,
+            events_per_transaction=events_per_transaction,
+        )
 
     async def effect_notes(self) -> list[str]:
         async with self.sessions() as session:

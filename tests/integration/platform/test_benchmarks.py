@@ -10,8 +10,7 @@ from bench import intake, latency, submission
 
 
 async def test_the_intake_benchmark_drives_both_servers_and_the_outbox_drains(postgres_url, kafka_bootstrap):
-    figures = await intake.run(postgres_url, kafka_bootstrap, seconds=1, rounds=1, concurrency=4,
-                               name="intake-smoke")
+    figures = await intake.run(postgres_url, kafka_bootstrap, seconds=1, rounds=1, concurrency=4, name="intake-smoke")
     assert figures["error_samples"] == []
     assert figures["visits_rps"] > 0 and figures["baseline_rps"] > 0 and math.isfinite(figures["ratio"])
     assert all(math.isfinite(s) for s in figures["outbox_drain_seconds_after_round"])  # drained, not given up

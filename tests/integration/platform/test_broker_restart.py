@@ -31,8 +31,9 @@ async def test_a_broker_restart_while_the_relay_publishes_loses_and_duplicates_n
             if i == 40:
                 assert await _kafka("start", env) == bootstrap
             async with probe.sessions() as session:
-                await add_event(session, outbox, ProbeHappened(note=note), source="probe", key=f"k{i % 5}",
-                                topic=probe.topic)
+                await add_event(
+                    session, outbox, ProbeHappened(note=note), source="probe", key=f"k{i % 5}", topic=probe.topic
+                )
                 await session.commit()
             await asyncio.sleep(0.02)
         loop = probe.loop()

@@ -24,8 +24,10 @@ def _probe_event(note: str) -> Envelope:
 async def _run_until(probe, loop, notes: list[str]):
     task = asyncio.create_task(loop.run())
     try:
+
         async def arrived():
             return await probe.effect_notes() if len(await probe.effect_notes()) >= len(notes) else None
+
         await eventually(arrived, timeout=20)
         await asyncio.sleep(0.3)  # room for a wrongful second effect to show up
     finally:
@@ -75,10 +77,15 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_retries_and_t
 async def test_a_consumer_killed_after_its_transaction_but_before_its_offset_commit_has_one_effect(probe):
     await _send(probe, _probe_event("survives a crash"))
     # The first consumer handles the event (its transaction commits) and dies before committing the offset.
-    doomed = AIOKafkaConsumer(probe.topic, bootstrap_servers=probe.bootstrap, group_id=probe.group,
-                              enable_auto_commit=False, auto_offset_reset="earliest")
+    doomed = AIOKafkaConsumer(
+        probe.topic,
+        bootstrap_servers=probe.bootstrap,
+        group_id=probe.group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await doomed.start()
-    record = (await read_one(doomed))
+    record = await read_one(doomed)
     await probe.loop(consumer=doomed).handle(record)
     await doomed.stop()
     assert await probe.effect_notes() == ["survives a crash"]
@@ -114,8 +121,12 @@ async def test_partitions_of_a_batch_are_handled_side_by_side_and_each_keeps_its
 
     for partition, side in ((0, "a"), (1, "b")):
         for n in (1, 2, 3):
-            await probe.producer.send_and_wait(probe.topic, value=_probe_event(f"{side}-{n}").model_dump_json().encode(),
-                                               key=side.encode(), partition=partition)
+            await probe.producer.send_and_wait(
+                probe.topic,
+                value=_probe_event(f"{side}-{n}").model_dump_json().encode(),
+                key=side.encode(),
+                partition=partition,
+            )
     loop = probe.loop(concurrency=4)
     loop.handlers = {ProbeHappened.type: meet_then_record}
     await loop.consumer.start()
@@ -135,7 +146,8 @@ async def _note_transaction(session, envelope: Envelope) -> None:
 
 @pytest.mark.parametrize(("events_per_transaction", "transactions"), [(20, 1), (1, 5)])
 async def test_a_fetched_run_of_one_partitions_events_shares_one_transaction_in_order(
-        probe, events_per_transaction, transactions):
+    probe, events_per_transaction, transactions
+):
     for n in range(5):  # all on the broker before the loop starts: one fetch brings them
         await _send(probe, _probe_event(f"e{n}"))
     loop = probe.loop(events_per_transaction=events_per_transaction)

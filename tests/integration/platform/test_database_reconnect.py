@@ -14,6 +14,7 @@ async def test_connections_dropped_by_the_server_are_replaced_before_the_next_qu
     proxy = await TcpProxy(lambda: (url.host, url.port)).start()
     engine = make_engine(url.set(port=proxy.port).render_as_string(hide_password=False))
     try:
+
         async def use_one() -> None:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT pg_sleep(0.05)"))

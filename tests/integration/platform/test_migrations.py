@@ -56,8 +56,12 @@ async def _pg_tables(url: str) -> set[str]:
 def test_the_migrate_command_needs_only_the_database_url(tmp_path):
     url = f"sqlite:///{tmp_path / 'visits.sqlite'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VISITS_", "VISITDESK_"))}
-    result = subprocess.run([sys.executable, "-m", "visitdesk.cli", "migrate", "visits"],
-                            env={**env, "VISITS_DATABASE_URL": url, "VISITDESK_ENVIRONMENT": "production"},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "visitdesk.cli", "migrate", "visits"],
+        env={**env, "VISITS_DATABASE_URL": url, "VISITDESK_ENVIRONMENT": "production"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert {"outbox", "requests"} <= _tables(url)

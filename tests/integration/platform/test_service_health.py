@@ -24,8 +24,9 @@ def _app(service: str, **settings):
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_a_service_is_ready_when_its_database_and_kafka_answer(service, new_database, kafka_bootstrap):
-    app = _app(service, database_url=await new_database(service), kafka_bootstrap=kafka_bootstrap,
-               topic_prefix=f"{unique()}.")
+    app = _app(
+        service, database_url=await new_database(service), kafka_bootstrap=kafka_bootstrap, topic_prefix=f"{unique()}."
+    )
     async with serve(app) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
 
@@ -36,15 +37,21 @@ async def test_a_service_is_ready_when_its_database_and_kafka_answer(service, ne
         assert (await eventually(ready, timeout=20)).json()["checks"] == {"database": True, "kafka": True}
         metrics = await client.get("/metrics")
         # Timed by route template and status, once the answer started.
-        assert re.search(r'visitdesk_http_request_seconds_count\{method="GET",route="/readyz",service="'
-                         + service + r'",status="200"\} [1-9]', metrics.text), metrics.text[:2000]
+        assert re.search(
+            r'visitdesk_http_request_seconds_count\{method="GET",route="/readyz",service="'
+            + service
+            + r'",status="200"\} [1-9]',
+            metrics.text,
+        ), metrics.text[:2000]
 
 
-async def test_readiness_asks_kafka_about_the_services_own_topic_only_and_never_creates_it(new_database,
-                                                                                         kafka_bootstrap):
+async def test_readiness_asks_kafka_about_the_services_own_topic_only_and_never_creates_it(
+    new_database, kafka_bootstrap
+):
     prefix = f"{unique()}."
-    app = _app("protocol", database_url=await new_database("protocol"), kafka_bootstrap=kafka_bootstrap,
-               topic_prefix=prefix)
+    app = _app(
+        "protocol", database_url=await new_database("protocol"), kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix
+    )
     own_topic = f"{prefix}protocol.v1"
     async with serve(app) as client:
 
@@ -93,8 +100,13 @@ async def test_a_started_service_keeps_what_start_up_built_out_of_the_garbage_co
 
 def test_a_missing_setting_stops_the_service_with_one_line_naming_it():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VISITS_", "VISITDESK_"))}
-    result = subprocess.run([sys.executable, "-c", "from services.visits.main import create_app; create_app()"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "from services.visits.main import create_app; create_app()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["visitdesk: setting VISITS_DATABASE_URL: Field required"]
 
@@ -102,16 +114,26 @@ def test_a_missing_setting_stops_the_service_with_one_line_naming_it():
 def test_production_mode_without_an_oidc_provider_refuses_to_start():
     env = {**os.environ, "VISITS_DATABASE_URL": "sqlite:///unused.db", "VISITDESK_ENVIRONMENT": "production"}
     env.pop("VISITDESK_OIDC_JWKS_URL", None)
-    result = subprocess.run([sys.executable, "-c", "from services.visits.main import create_app; create_app()"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "from services.visits.main import create_app; create_app()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "VISITDESK_OIDC_JWKS_URL" in result.stderr
 
 
 async def test_an_unreachable_database_fails_readiness_and_the_relay_keeps_retrying(kafka_bootstrap):
-    app = _app("visits", database_url="postgresql://nobody@127.0.0.1:1/none", kafka_bootstrap=kafka_bootstrap,
-               topic_prefix=f"{unique()}.")
+    app = _app(
+        "visits",
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"{unique()}.",
+    )
     async with serve(app) as client:
+
         async def relay_failed_at_least_once():
             return app.state.runtime.kafka_started.is_set() and not app.state.runtime.relay.healthy
 

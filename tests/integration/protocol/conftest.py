@@ -22,19 +22,40 @@ def fresh_day() -> date:
     return date(2031, 1, 1) + timedelta(days=next(_days))
 
 
-def visit_envelope(type_: str, *, request_id: str, reference: str, visit_date: date | None,
-                   highest_rank: str = "expert", division: str = "education",
-                   interpreter_language: str | None = None, press: bool = False, **extra) -> Envelope:
+def visit_envelope(
+    type_: str,
+    *,
+    request_id: str,
+    reference: str,
+    visit_date: date | None,
+    highest_rank: str = "expert",
+    division: str = "education",
+    interpreter_language: str | None = None,
+    press: bool = False,
+    **extra,
+) -> Envelope:
     """A visits.v1 envelope carrying the full VisitState, as services/visits publishes it."""
     state = {
-        "request_id": request_id, "reference": reference, "status": type_.split(".")[1], "division": division,
-        "info_divisions": [], "focus_areas": ["education"], "organisation": "Ministry of Education of Examplia",
-        "country": "EE", "language": "en", "contact_name": "Kaja Example", "contact_email": "kaja@example.org",
-        "highest_rank": highest_rank, "delegation_size": 6,
+        "request_id": request_id,
+        "reference": reference,
+        "status": type_.split(".")[1],
+        "division": division,
+        "info_divisions": [],
+        "focus_areas": ["education"],
+        "organisation": "Ministry of Education of Examplia",
+        "country": "EE",
+        "language": "en",
+        "contact_name": "Kaja Example",
+        "contact_email": "kaja@example.org",
+        "highest_rank": highest_rank,
+        "delegation_size": 6,
         "preferred_dates": [{"start": str(visit_date or date(2031, 1, 1)), "end": str(visit_date or date(2031, 1, 1))}],
-        "visit_date": str(visit_date) if visit_date else None, "host": "Head of international relations",
+        "visit_date": str(visit_date) if visit_date else None,
+        "host": "Head of international relations",
         "needs": {"interpreter_language": interpreter_language, "press": press, "accessibility": None},
-        "flags": [], "tracking_url": f"http://127.0.0.1:8001/track/{reference}?token=x", "actor": "officer-1",
+        "flags": [],
+        "tracking_url": f"http://127.0.0.1:8001/track/{reference}?token=x",
+        "actor": "officer-1",
     }
     return Envelope(type=type_, source="visits", subject=request_id, data=state | extra)
 
@@ -55,14 +76,22 @@ class ProtocolService:
         return bearer(self.settings, role, division, sub=f"{role}-1")
 
     async def send(self, envelope: Envelope) -> None:
-        await self.producer.send_and_wait(self.settings.topic("visits.v1"), value=envelope.model_dump_json().encode(),
-                                          key=envelope.subject.encode())
+        await self.producer.send_and_wait(
+            self.settings.topic("visits.v1"), value=envelope.model_dump_json().encode(), key=envelope.subject.encode()
+        )
 
     async def accept(self, *, visit_date: date, visit: Visit | None = None, **fields) -> Visit:
         """Publish visit.accepted.v1 and wait until its plan exists (with that date)."""
         visit = visit or Visit(str(uuid.uuid4()), unique("HEL-"))
-        await self.send(visit_envelope("visit.accepted.v1", request_id=visit.request_id,
-                                       reference=visit.reference, visit_date=visit_date, **fields))
+        await self.send(
+            visit_envelope(
+                "visit.accepted.v1",
+                request_id=visit.request_id,
+                reference=visit.reference,
+                visit_date=visit_date,
+                **fields,
+            )
+        )
         await self.plan_when(visit, lambda plan: plan["visit_date"] == str(visit_date))
         return visit
 
@@ -73,26 +102,35 @@ class ProtocolService:
 
     async def plan_when(self, visit: Visit, condition) -> dict:
         """The plan once `condition(plan)` holds."""
+
         async def check():
             response = await self.client.get(f"/api/v1/plans/{visit.reference}", headers=self.auth())
             return response.status_code == 200 and condition(response.json()) and response.json()
+
         return await eventually(check)
 
     async def set_item(self, visit: Visit, key: str, state: str, role: str = "protocol_officer", **body):
-        return await self.client.patch(f"/api/v1/plans/{visit.reference}/items/{key}",
-                                       json={"state": state, **body}, headers=self.auth(role))
+        return await self.client.patch(
+            f"/api/v1/plans/{visit.reference}/items/{key}", json={"state": state, **body}, headers=self.auth(role)
+        )
 
     async def published(self, visit: Visit, *, count: int, timeout: float = 20.0) -> list[dict]:
         """The first `count` protocol.v1 envelopes about one visit, in order."""
-        records = await read_topic(self.settings.kafka_bootstrap, self.settings.topic("protocol.v1"),
-                                   count=count, key=visit.request_id, timeout=timeout)
+        records = await read_topic(
+            self.settings.kafka_bootstrap,
+            self.settings.topic("protocol.v1"),
+            count=count,
+            key=visit.request_id,
+            timeout=timeout,
+        )
         return envelopes(records)
 
 
 @pytest.fixture(scope="module")
 async def protocol(new_database, kafka_bootstrap):
-    settings = Settings(database_url=await new_database("protocol"), kafka_bootstrap=kafka_bootstrap,
-                        topic_prefix=unique() + ".")
+    settings = Settings(
+        database_url=await new_database("protocol"), kafka_bootstrap=kafka_bootstrap, topic_prefix=unique() + "."
+    )
     app = create_app(settings)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     async with serve(app) as client:

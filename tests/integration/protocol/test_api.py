@@ -56,8 +56,9 @@ async def test_an_unknown_item_is_404_and_a_bad_state_is_422(protocol):
     response = await protocol.set_item(visit, "host", "not_needed")
     assert response.status_code == 422
     assert [(e["loc"], "required" in e["msg"]) for e in response.json()["detail"]] == [(["body", "state"], True)]
-    missing = await protocol.client.patch("/api/v1/plans/HEL-NOPE/items/host", json={"state": "done"},
-                                          headers=protocol.auth())
+    missing = await protocol.client.patch(
+        "/api/v1/plans/HEL-NOPE/items/host", json={"state": "done"}, headers=protocol.auth()
+    )
     assert missing.status_code == 404
 
 
@@ -88,7 +89,7 @@ async def test_the_calendar_lists_plans_by_date_and_level(protocol):
         return [p["reference"] for p in response.json()]
 
     same_day = sorted([head.reference, expert.reference])
-    assert await listed(date_from=first, date_to=second) == same_day + [later.reference]
+    assert await listed(date_from=first, date_to=second) == [*same_day, later.reference]
     assert await listed(date_from=first, date_to=second, level=1) == [head.reference]
     assert await listed(date_from=second, date_to=second) == [later.reference]
     assert (await protocol.client.get("/api/v1/plans", params={"level": 7}, headers=staff)).status_code == 422
@@ -98,13 +99,25 @@ async def test_the_gift_register_lists_gifts_by_period(protocol):
     early, late = fresh_day(), fresh_day()
     first = await protocol.accept(visit_date=early, highest_rank="minister")
     second = await protocol.accept(visit_date=late, highest_rank="ambassador")
-    given = {"direction": "given", "description": "Moomin porcelain", "value_band": "under_50",
-             "giver": "Deputy Mayor", "recipient": "Minister of Education"}
-    received = {"direction": "received", "description": "Silk scroll", "value_band": "200_1000",
-                "giver": "Ambassador", "recipient": "Deputy Mayor", "date": str(late)}
+    given = {
+        "direction": "given",
+        "description": "Moomin porcelain",
+        "value_band": "under_50",
+        "giver": "Deputy Mayor",
+        "recipient": "Minister of Education",
+    }
+    received = {
+        "direction": "received",
+        "description": "Silk scroll",
+        "value_band": "200_1000",
+        "giver": "Ambassador",
+        "recipient": "Deputy Mayor",
+        "date": str(late),
+    }
     for visit, gift in ((first, given), (second, received)):
-        response = await protocol.client.post(f"/api/v1/plans/{visit.reference}/gifts", json=gift,
-                                              headers=protocol.auth())
+        response = await protocol.client.post(
+            f"/api/v1/plans/{visit.reference}/gifts", json=gift, headers=protocol.auth()
+        )
         assert response.status_code == 201, response.text
     assert response.json()["recorded_by"] == "protocol_officer-1"
 
@@ -112,14 +125,18 @@ async def test_the_gift_register_lists_gifts_by_period(protocol):
         response = await protocol.client.get("/api/v1/gifts", params=params, headers=protocol.auth("admin"))
         return [(g["reference"], g["description"]) for g in response.json()]
 
-    assert await register(**{"from": early, "to": late}) == [(first.reference, "Moomin porcelain"),
-                                                             (second.reference, "Silk scroll")]
+    assert await register(**{"from": early, "to": late}) == [
+        (first.reference, "Moomin porcelain"),
+        (second.reference, "Silk scroll"),
+    ]
     assert await register(**{"from": late, "to": late}) == [(second.reference, "Silk scroll")]
     for bad in (dict(given, value_band="priceless"), dict(given, date="1999-12-31")):
-        assert (await protocol.client.post(f"/api/v1/plans/{first.reference}/gifts", json=bad,
-                                           headers=protocol.auth())).status_code == 422
+        assert (
+            await protocol.client.post(f"/api/v1/plans/{first.reference}/gifts", json=bad, headers=protocol.auth())
+        ).status_code == 422
     for role in ("communications", "division_officer"):
         headers = protocol.auth(role, "education" if role == "division_officer" else None)
         assert (await protocol.client.get("/api/v1/gifts", headers=headers)).status_code == 403
-        assert (await protocol.client.post(f"/api/v1/plans/{first.reference}/gifts", json=given,
-                                           headers=headers)).status_code == 403
+        assert (
+            await protocol.client.post(f"/api/v1/plans/{first.reference}/gifts", json=given, headers=headers)
+        ).status_code == 403

@@ -24,8 +24,9 @@ async def test_a_head_of_state_visit_gets_a_level_one_plan_hosted_by_the_mayor(p
 
 
 async def test_an_expert_group_gets_a_level_four_plan_hosted_by_the_division(protocol):
-    visit = await protocol.accept(visit_date=fresh_day(), highest_rank="expert", division="education",
-                                  interpreter_language="ja")
+    visit = await protocol.accept(
+        visit_date=fresh_day(), highest_rank="expert", division="education", interpreter_language="ja"
+    )
     plan = await protocol.plan(visit)
     assert (plan["level"], plan["host"]) == (4, "education")
     items = _items(plan)
@@ -41,18 +42,21 @@ async def test_guests_who_want_press_get_a_required_press_item_at_any_level(prot
 async def test_a_redelivered_or_repeated_acceptance_never_makes_a_second_plan(protocol):
     day, later = fresh_day(), fresh_day()
     visit = Visit("req-" + day.isoformat(), "HEL-R-" + day.isoformat())
-    accepted = visit_envelope("visit.accepted.v1", request_id=visit.request_id, reference=visit.reference,
-                              visit_date=day)
+    accepted = visit_envelope(
+        "visit.accepted.v1", request_id=visit.request_id, reference=visit.reference, visit_date=day
+    )
     await protocol.send(accepted)
     await protocol.send(accepted)  # the same envelope again, as after a lost offset commit
-    await protocol.send(visit_envelope("visit.accepted.v1", request_id=visit.request_id,
-                                       reference=visit.reference, visit_date=day))  # a new event, same facts
+    await protocol.send(
+        visit_envelope("visit.accepted.v1", request_id=visit.request_id, reference=visit.reference, visit_date=day)
+    )  # a new event, same facts
     await protocol.accept(visit=visit, visit_date=later)  # re-dated: the marker all of the above came before
     events = await protocol.published(visit, count=2)  # any extra effect would come first
     assert [e["type"] for e in events] == ["protocol.plan_created.v1", "protocol.plan_updated.v1"]
     assert events[1]["data"]["visit_date"] == str(later)
-    calendar = await protocol.client.get("/api/v1/plans", params={"date_from": day, "date_to": later},
-                                         headers=protocol.auth())
+    calendar = await protocol.client.get(
+        "/api/v1/plans", params={"date_from": day, "date_to": later}, headers=protocol.auth()
+    )
     assert [p["reference"] for p in calendar.json()] == [visit.reference]
 
 
@@ -88,8 +92,15 @@ async def test_a_cancelled_visit_cancels_its_plan_and_frees_the_other_visit_that
     day = fresh_day()
     staying = await protocol.accept(visit_date=day, highest_rank="minister")
     leaving = await protocol.accept(visit_date=day, highest_rank="mayor")
-    await protocol.send(visit_envelope("visit.cancelled.v1", request_id=leaving.request_id,
-                                       reference=leaving.reference, visit_date=day, was_accepted=True))
+    await protocol.send(
+        visit_envelope(
+            "visit.cancelled.v1",
+            request_id=leaving.request_id,
+            reference=leaving.reference,
+            visit_date=day,
+            was_accepted=True,
+        )
+    )
     cancelled = await protocol.plan_when(leaving, lambda p: p["status"] == "cancelled")
     assert cancelled["conflicts"] == []
     assert (await protocol.plan_when(staying, lambda p: not p["conflict"]))["conflicts"] == []
@@ -102,15 +113,25 @@ async def test_erasing_personal_data_removes_names_from_gifts_and_notes_but_keep
     day = fresh_day()
     visit = await protocol.accept(visit_date=day, highest_rank="minister")
     await protocol.set_item(visit, "host", "in_progress", note="Minister Kaja Example arrives 9:00")
-    gift = {"direction": "received", "description": "Glass bowl", "value_band": "50_200",
-            "giver": "Kaja Example", "recipient": "Deputy Mayor"}
-    assert (await protocol.client.post(f"/api/v1/plans/{visit.reference}/gifts", json=gift,
-                                       headers=protocol.auth())).status_code == 201
-    await protocol.send(visit_envelope("visit.personal_data_erased.v1", request_id=visit.request_id,
-                                       reference=visit.reference, visit_date=None))
+    gift = {
+        "direction": "received",
+        "description": "Glass bowl",
+        "value_band": "50_200",
+        "giver": "Kaja Example",
+        "recipient": "Deputy Mayor",
+    }
+    assert (
+        await protocol.client.post(f"/api/v1/plans/{visit.reference}/gifts", json=gift, headers=protocol.auth())
+    ).status_code == 201
+    await protocol.send(
+        visit_envelope(
+            "visit.personal_data_erased.v1", request_id=visit.request_id, reference=visit.reference, visit_date=None
+        )
+    )
     await protocol.plan_when(visit, lambda p: _items(p)["host"]["note"] is None)
-    [line] = (await protocol.client.get("/api/v1/gifts", params={"from": day, "to": day},
-                                        headers=protocol.auth())).json()
+    [line] = (
+        await protocol.client.get("/api/v1/gifts", params={"from": day, "to": day}, headers=protocol.auth())
+    ).json()
     assert (line["giver"], line["recipient"]) == ("[erased]", "[erased]")
     assert (line["description"], line["value_band"], line["direction"]) == ("Glass bowl", "50_200", "received")
     assert _items(await protocol.plan(visit))["host"]["state"] == "in_progress"

@@ -33,8 +33,9 @@ async def serve_http(app: FastAPI) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     # Open streams would hold a graceful shutdown forever: give them a second, then cancel.
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=1))
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=1)
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await eventually(lambda: _started(server, task), timeout=30, interval=0.05)
@@ -58,9 +59,13 @@ def future(days: int) -> str:
 def request_body(**changes) -> dict:
     """A valid submission far enough ahead for every division's lead time."""
     body = {
-        "organisation": unique("Delegation "), "country": "EE",
+        "organisation": unique("Delegation "),
+        "country": "EE",
         "contact": {"name": "Mari Maasikas", "email": "mari@example.org"},
-        "language": "en", "focus_areas": ["education"], "delegation_size": 12, "highest_rank": "expert",
+        "language": "en",
+        "focus_areas": ["education"],
+        "delegation_size": 12,
+        "highest_rank": "expert",
         "preferred_dates": [{"start": future(100), "end": future(104)}],
         "purpose": "Learn how Helsinki schools support teachers.",
         "members": [{"name": "Mari Maasikas", "title": "Head of education", "role": "leader"}],
@@ -87,8 +92,9 @@ class LiveVisits:
         return response.json()
 
     async def decide(self, reference: str, division: str, **decision) -> dict:
-        response = await self.client.post(f"/api/v1/requests/{reference}/decision", json=decision,
-                                          headers=self.auth("division_officer", division))
+        response = await self.client.post(
+            f"/api/v1/requests/{reference}/decision", json=decision, headers=self.auth("division_officer", division)
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -100,21 +106,29 @@ class LiveVisits:
     async def escalate(self, reference: str) -> None:
         """Move the request's deadline into the past and run the service's own escalation once."""
         async with self.app.state.sessions() as session:
-            await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == reference)
-                                  .values(decision_deadline=helsinki_today() - timedelta(days=2)))
+            await session.execute(
+                update(models.VisitRequest)
+                .where(models.VisitRequest.reference == reference)
+                .values(decision_deadline=helsinki_today() - timedelta(days=2))
+            )
             await session.commit()
             assert await jobs.escalate_overdue(session=session, settings=self.settings, now=datetime.now(UTC))
 
     async def publish_week_full(self, division: str, iso_week: str) -> None:
         """A capacity.week_full envelope on this service's topic, as the capacity service would send it."""
         key = f"{division}:{iso_week}"
-        envelope = Envelope(type="capacity.week_full.v1", source="capacity", subject=key,
-                            data={"division": division, "iso_week": iso_week, "reserved": 6, "limit": 6})
+        envelope = Envelope(
+            type="capacity.week_full.v1",
+            source="capacity",
+            subject=key,
+            data={"division": division, "iso_week": iso_week, "reserved": 6, "limit": 6},
+        )
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(self.settings.topic("capacity.v1"), envelope.model_dump_json().encode(),
-                                         key=key.encode())
+            await producer.send_and_wait(
+                self.settings.topic("capacity.v1"), envelope.model_dump_json().encode(), key=key.encode()
+            )
         finally:
             await producer.stop()
 
@@ -122,9 +136,15 @@ class LiveVisits:
 @asynccontextmanager
 async def live_visits(database_url: str, kafka_bootstrap: str, **settings) -> AsyncIterator[LiveVisits]:
     """A visits app on PostgreSQL and Kafka, served over HTTP; ready once its stream is tailing the topic."""
-    config = Settings(database_url=database_url, kafka_bootstrap=kafka_bootstrap, topic_prefix=unique() + ".",
-                      relay_poll_seconds=0.2, submit_rate_limit=100_000, public_base_url="http://127.0.0.1",
-                      **settings)
+    config = Settings(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=unique() + ".",
+        relay_poll_seconds=0.2,
+        submit_rate_limit=100_000,
+        public_base_url="http://127.0.0.1",
+        **settings,
+    )
     app = create_app(config)
     async with serve_http(app) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
         await eventually(lambda: _tailing(app), timeout=30)
@@ -154,9 +174,11 @@ async def sse_messages(response: httpx.Response) -> AsyncIterator[dict]:
             message[field] = value[1:] if value.startswith(" ") else value
 
 
-async def next_message(messages: AsyncIterator[dict], *, event: str | None = None, timeout: float = 10.0,
-                       comments: bool = False) -> dict:
+async def next_message(
+    messages: AsyncIterator[dict], *, event: str | None = None, timeout: float = 10.0, comments: bool = False
+) -> dict:
     """The next message (of `event`, if given), skipping keep-alives unless `comments`."""
+
     async def find() -> dict:
         async for message in messages:
             if "comment" in message and not comments:

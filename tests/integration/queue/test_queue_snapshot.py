@@ -14,8 +14,12 @@ from tests.support import eventually
 async def test_the_queue_shows_each_open_request_in_its_table_with_counts(live):
     waiting = await live.submit(country="IS")
     overdue = await live.submit(country="IS", focus_areas=["education", "culture"])
-    prominent = await live.submit(country="IS", highest_rank="head_of_state", needs={"press": True},
-                                  preferred_dates=[{"start": future(10), "end": future(12)}])
+    prominent = await live.submit(
+        country="IS",
+        highest_rank="head_of_state",
+        needs={"press": True},
+        preferred_dates=[{"start": future(10), "end": future(12)}],
+    )
     await live.decide(prominent["reference"], "education", decision="accept", visit_date=future(11), host="Mayor")
     await live.escalate(overdue["reference"])
     waitlisted = await _waitlisted(live, country="IS")
@@ -26,8 +30,13 @@ async def test_the_queue_shows_each_open_request_in_its_table_with_counts(live):
     assert _references(queue["waiting"]) == [waiting["reference"]]
     assert _references(queue["upcoming"]) == [prominent["reference"]]
     assert _references(queue["waitlisted"]) == [waitlisted["reference"]]
-    assert queue["counts"] == {"total": 4, "overdue": 1, "by_status": {"routed": 2, "accepted": 1, "waitlisted": 1},
-                               "by_division": {"education": 4}, "by_focus_area": {"education": 4}}
+    assert queue["counts"] == {
+        "total": 4,
+        "overdue": 1,
+        "by_status": {"routed": 2, "accepted": 1, "waitlisted": 1},
+        "by_division": {"education": 4},
+        "by_focus_area": {"education": 4},
+    }
     row = queue["waiting"]["items"][0]
     assert row["age_days"] == 0 and date.fromisoformat(row["decision_deadline"]) > helsinki_today()
     assert row["section"] == "waiting" and row["rank_level"] == 4 and row["press"] is False
@@ -40,10 +49,12 @@ async def test_the_queue_shows_each_open_request_in_its_table_with_counts(live):
 
 
 async def test_the_queue_carries_no_personal_data(live):
-    await live.submit(country="FO", contact={"name": "Sigrid Hansen", "email": "sigrid@example.fo"},
-                      members=[{"name": "Jógvan Joensen"}])
-    text = (await live.client.get("/api/v1/queue", params={"country": "FO"},
-                                  headers=live.auth("communications"))).text
+    await live.submit(
+        country="FO",
+        contact={"name": "Sigrid Hansen", "email": "sigrid@example.fo"},
+        members=[{"name": "Jógvan Joensen"}],
+    )
+    text = (await live.client.get("/api/v1/queue", params={"country": "FO"}, headers=live.auth("communications"))).text
     assert "FO" in text
     for personal in ("Sigrid", "sigrid@example.fo", "Jógvan", "Delegation ", "contact"):
         assert personal not in text
@@ -65,8 +76,9 @@ async def test_filters_narrow_the_queue_by_status_focus_area_and_division(live):
     by_division = await live.queue(country="mc", division="education")
     assert _references(by_division["waiting"]) == [education["reference"]]
     assert (await live.queue(country="MC", status="accepted"))["counts"]["total"] == 0
-    assert (await live.client.get("/api/v1/queue", params={"status": "lost"},
-                                  headers=live.auth("communications"))).status_code == 422
+    assert (
+        await live.client.get("/api/v1/queue", params={"status": "lost"}, headers=live.auth("communications"))
+    ).status_code == 422
 
 
 async def test_a_division_officer_sees_only_their_own_divisions_queue(live):
@@ -98,8 +110,12 @@ async def _waitlisted(live, country: str) -> dict:
             return await session.get(models.FullWeek, ("education", domain.iso_week(monday))) is not None
 
     await eventually(week_known)
-    submitted = await live.submit(country=country, preferred_dates=[
-        {"start": (monday + timedelta(days=1)).isoformat(), "end": (monday + timedelta(days=2)).isoformat()}])
+    submitted = await live.submit(
+        country=country,
+        preferred_dates=[
+            {"start": (monday + timedelta(days=1)).isoformat(), "end": (monday + timedelta(days=2)).isoformat()}
+        ],
+    )
     assert submitted["status"] == "waitlisted"
     return submitted
 
@@ -112,8 +128,11 @@ async def test_a_requests_age_counts_helsinki_days(live):
     submitted = await live.submit(country="WS")
     a_minute_before_midnight = datetime.combine(helsinki_today(), time(0), HELSINKI) - timedelta(minutes=1)
     async with live.app.state.sessions() as session:
-        await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == submitted["reference"])
-                              .values(created_at=a_minute_before_midnight))
+        await session.execute(
+            update(models.VisitRequest)
+            .where(models.VisitRequest.reference == submitted["reference"])
+            .values(created_at=a_minute_before_midnight)
+        )
         await session.commit()
     [row] = (await live.queue(country="WS"))["waiting"]["items"]
     assert row["age_days"] == 1  # received yesterday, as the dashboard says

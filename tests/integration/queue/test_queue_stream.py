@@ -11,8 +11,9 @@ PERSONAL = ("Mari", "mari@example.org", "Delegation ", "contact", "tracking", "t
 
 
 @asynccontextmanager
-async def open_stream(live, role: str = "communications", division: str | None = None,
-                      last_event_id: str | None = None) -> AsyncIterator[AsyncIterator[dict]]:
+async def open_stream(
+    live, role: str = "communications", division: str | None = None, last_event_id: str | None = None
+) -> AsyncIterator[AsyncIterator[dict]]:
     headers = live.auth(role, division) | ({"Last-Event-ID": last_event_id} if last_event_id else {})
     async with live.client.stream("GET", "/api/v1/queue/stream", headers=headers) as response:
         assert response.status_code == 200
@@ -35,8 +36,12 @@ async def test_the_stream_pushes_each_change_as_it_happens_without_personal_data
     async with open_stream(live) as messages:
         ready = await next_message(messages, event="ready")
         assert ready["id"] == ready["data"]["position"]
-        submitted = await live.submit(country="NR", highest_rank="minister", needs={"press": True},
-                                      preferred_dates=[{"start": future(20), "end": future(25)}])
+        submitted = await live.submit(
+            country="NR",
+            highest_rank="minister",
+            needs={"press": True},
+            preferred_dates=[{"start": future(20), "end": future(25)}],
+        )
         received = await changes_of(messages, submitted["reference"], 2)
         await live.decide(submitted["reference"], "education", decision="accept", visit_date=future(21), host="Deputy")
         received += await changes_of(messages, submitted["reference"], 1)
@@ -113,8 +118,13 @@ async def test_a_division_officer_streams_only_their_division_and_hears_when_a_r
         await eventually(lambda: _seen(live, culture["reference"], "routed"))
         ours = await live.submit(country="PW")
         seen = await changes_of(messages, ours["reference"], 2)
-        await live.decide(ours["reference"], "education", decision="redirect", to_division="culture-and-leisure",
-                          message="Culture hosts this one.")
+        await live.decide(
+            ours["reference"],
+            "education",
+            decision="redirect",
+            to_division="culture-and-leisure",
+            message="Culture hosts this one.",
+        )
         seen += await changes_of(messages, ours["reference"], 1)
     assert [m["event"] for m in seen] == ["change", "change", "remove"]
     assert seen[2]["data"] == {"type": "visit.redirected.v1", "reference": ours["reference"]}
@@ -136,8 +146,9 @@ async def test_quiet_streams_get_keep_alives_and_closed_ones_are_forgotten(live)
 
 async def _seen(live, reference: str, status: str) -> bool:
     """The stream of this replica has handled the change already."""
-    return any(c.item["reference"] == reference and c.item["status"] == status
-               for c in live.app.state.queue_stream.buffer)
+    return any(
+        c.item["reference"] == reference and c.item["status"] == status for c in live.app.state.queue_stream.buffer
+    )
 
 
 async def _no_subscribers(stream) -> bool:

@@ -38,9 +38,13 @@ def just_after_midnight_yesterday() -> datetime:
 def request_body(**changes) -> dict:
     """A valid submission, far enough ahead for every division's lead time."""
     body = {
-        "organisation": unique("Delegation "), "country": "EE",
+        "organisation": unique("Delegation "),
+        "country": "EE",
         "contact": {"name": "Mari Maasikas", "email": "mari@example.org", "phone": "+372 640 4141"},
-        "language": "en", "focus_areas": ["education"], "delegation_size": 12, "highest_rank": "expert",
+        "language": "en",
+        "focus_areas": ["education"],
+        "delegation_size": 12,
+        "highest_rank": "expert",
         "preferred_dates": [{"start": future(100), "end": future(104)}],
         "purpose": "Learn how Helsinki schools support teachers.",
         "members": [{"name": "Mari Maasikas", "title": "Head of education", "role": "leader"}],
@@ -51,8 +55,12 @@ def request_body(**changes) -> dict:
 
 async def someone_waits_for_a_lock(holder: asyncpg.Connection) -> bool:
     """A session of the holder's database waits for a lock (the one the holder's transaction took)."""
-    return await holder.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND wait_event_type = 'Lock'") >= 1
+    return (
+        await holder.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        >= 1
+    )
 
 
 def token_of(submitted: dict) -> str:
@@ -84,8 +92,9 @@ class Visits:
         return response.json()
 
     async def decide(self, reference: str, division: str, **decision) -> httpx.Response:
-        return await self.client.post(f"/api/v1/requests/{reference}/decision", json=decision,
-                                      headers=self.officer(division))
+        return await self.client.post(
+            f"/api/v1/requests/{reference}/decision", json=decision, headers=self.officer(division)
+        )
 
     async def count(self, model, *conditions) -> int:
         async with self.app.state.sessions() as session:
@@ -97,25 +106,32 @@ class Visits:
 
     async def events(self, request_id: str, count: int) -> list:
         """The first `count` records keyed by `request_id` on visits.v1, in order."""
-        records = await read_topic(self.settings.kafka_bootstrap, self.settings.topic("visits.v1"),
-                                   count=count, key=request_id)
+        records = await read_topic(
+            self.settings.kafka_bootstrap, self.settings.topic("visits.v1"), count=count, key=request_id
+        )
         assert len(records) >= count, [r.value for r in records]
         return records
 
-    async def publish_capacity(self, type_: str, division: str, iso_week: str, *, reserved: int | None = None,
-                               limit: int | None = 6) -> None:
+    async def publish_capacity(
+        self, type_: str, division: str, iso_week: str, *, reserved: int | None = None, limit: int | None = 6
+    ) -> None:
         """Put a real capacity.v1 envelope on this app's topic, as the capacity service would: a full week has
         `limit` reserved, a reopened one a place less unless told otherwise."""
         key = f"{division}:{iso_week}"
         if reserved is None:
             reserved = 6 if type_ == "capacity.week_full.v1" else 5
-        envelope = Envelope(type=type_, source="capacity", subject=key,
-                            data={"division": division, "iso_week": iso_week, "reserved": reserved, "limit": limit})
+        envelope = Envelope(
+            type=type_,
+            source="capacity",
+            subject=key,
+            data={"division": division, "iso_week": iso_week, "reserved": reserved, "limit": limit},
+        )
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(self.settings.topic("capacity.v1"), envelope.model_dump_json().encode(),
-                                         key=key.encode())
+            await producer.send_and_wait(
+                self.settings.topic("capacity.v1"), envelope.model_dump_json().encode(), key=key.encode()
+            )
         finally:
             await producer.stop()
 
@@ -127,8 +143,13 @@ class Visits:
 
 @asynccontextmanager
 async def start_visits(database_url: str, kafka_bootstrap: str, **settings) -> AsyncIterator[Visits]:
-    config = Settings(database_url=database_url, kafka_bootstrap=kafka_bootstrap, topic_prefix=unique() + ".",
-                      relay_poll_seconds=0.2, **settings)
+    config = Settings(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=unique() + ".",
+        relay_poll_seconds=0.2,
+        **settings,
+    )
     app = create_app(config)
     async with serve(app) as client:
         await eventually(lambda: _kafka_ready(app), timeout=30)

@@ -5,13 +5,17 @@ from services.visits.schemas import helsinki_today
 
 
 async def _put_rule(visits, focus_area: str, division: str, role: str = "admin"):
-    return await visits.client.put(f"/api/v1/routing-rules/{focus_area}", json={"division": division},
-                                   headers=visits.staff(role))
+    return await visits.client.put(
+        f"/api/v1/routing-rules/{focus_area}", json={"division": division}, headers=visits.staff(role)
+    )
 
 
 async def _put_division(visits, code: str, lead_time_weeks: int, decision_days: int, role: str = "admin"):
-    return await visits.client.put(f"/api/v1/divisions/{code}", headers=visits.staff(role),
-                                   json={"lead_time_weeks": lead_time_weeks, "decision_days": decision_days})
+    return await visits.client.put(
+        f"/api/v1/divisions/{code}",
+        headers=visits.staff(role),
+        json={"lead_time_weeks": lead_time_weeks, "decision_days": decision_days},
+    )
 
 
 async def test_staff_see_the_routing_rules_in_focus_area_order(visits):
@@ -29,12 +33,18 @@ async def test_a_changed_rule_routes_new_requests_and_leaves_routed_ones_where_t
         after = await visits.submit(focus_areas=["design"])
         assert after["division"] == "business-hub"
         assert (await visits.view(before["reference"]))["division"] == "city-executive-office"
-        [audit] = await visits.rows(models.AuditEntry, models.AuditEntry.action == "routing_rule.changed",
-                                    models.AuditEntry.details["focus_area"].as_string() == "design",
-                                    models.AuditEntry.details["to_division"].as_string() == "business-hub")
+        [audit] = await visits.rows(
+            models.AuditEntry,
+            models.AuditEntry.action == "routing_rule.changed",
+            models.AuditEntry.details["focus_area"].as_string() == "design",
+            models.AuditEntry.details["to_division"].as_string() == "business-hub",
+        )
         assert (audit.actor, audit.role, audit.outcome) == ("admin-1", "admin", "allowed")
-        assert audit.details == {"focus_area": "design", "from_division": "city-executive-office",
-                                 "to_division": "business-hub"}
+        assert audit.details == {
+            "focus_area": "design",
+            "from_division": "city-executive-office",
+            "to_division": "business-hub",
+        }
     finally:
         assert (await _put_rule(visits, "design", "city-executive-office")).status_code == 200
     assert (await visits.submit(focus_areas=["design"]))["division"] == "city-executive-office"
@@ -46,8 +56,9 @@ async def test_a_rule_cannot_point_at_an_unknown_division_or_name_an_unknown_foc
     assert unknown_division.status_code == 422
     assert unknown_division.json()["detail"][0]["loc"] == ["body", "division"]
     assert (await _put_rule(visits, "astrology", "culture-and-leisure")).status_code == 404
-    officer = await visits.client.put("/api/v1/routing-rules/culture", json={"division": "education"},
-                                      headers=visits.officer("culture-and-leisure"))
+    officer = await visits.client.put(
+        "/api/v1/routing-rules/culture", json={"division": "education"}, headers=visits.officer("culture-and-leisure")
+    )
     assert officer.status_code == 403
     assert await visits.count(models.AuditEntry) == audits
     assert (await visits.submit(focus_areas=["culture"]))["division"] == "culture-and-leisure"
@@ -61,13 +72,20 @@ async def test_a_divisions_lead_time_and_deadline_apply_to_requests_routed_after
         assert (await _put_rule(visits, "innovation", "business-hub")).status_code == 200
         changed = await _put_division(visits, "business-hub", 20, 2)
         assert changed.status_code == 200 and changed.json() | {"name": ""} == {
-            "code": "business-hub", "name": "", "lead_time_weeks": 20, "decision_days": 2}
+            "code": "business-hub",
+            "name": "",
+            "lead_time_weeks": 20,
+            "decision_days": 2,
+        }
         submitted = await visits.submit(focus_areas=["innovation"])  # 100 days ahead: inside 20 weeks
         assert (submitted["division"], submitted["flags"]) == ("business-hub", ["short_notice"])
         deadline = (await visits.view(submitted["reference"]))["decision_deadline"]
         assert deadline == domain.add_working_days(helsinki_today(), 2).isoformat()
-        [audit] = await visits.rows(models.AuditEntry, models.AuditEntry.action == "division.changed",
-                                    models.AuditEntry.details["division"].as_string() == "business-hub")
+        [audit] = await visits.rows(
+            models.AuditEntry,
+            models.AuditEntry.action == "division.changed",
+            models.AuditEntry.details["division"].as_string() == "business-hub",
+        )
         assert audit.details["after"] == {"lead_time_weeks": 20, "decision_days": 2}
     finally:
         assert (await _put_division(visits, "business-hub", 4, 5)).status_code == 200

@@ -12,22 +12,34 @@ from tests.support import envelopes, unique
 async def test_redirect_keeps_the_reference_and_the_tracking_link_works_after(visits):
     submitted = await visits.submit(focus_areas=["education"])
     reference, token = submitted["reference"], token_of(submitted)
-    moved = await visits.decide(reference, "education", decision="redirect", to_division="urban-environment",
-                                message="Climate schools are run by the urban environment division.")
+    moved = await visits.decide(
+        reference,
+        "education",
+        decision="redirect",
+        to_division="urban-environment",
+        message="Climate schools are run by the urban environment division.",
+    )
     assert moved.status_code == 200, moved.text
-    assert (moved.json()["reference"], moved.json()["status"], moved.json()["division"]) == \
-        (reference, "routed", "urban-environment")
+    assert (moved.json()["reference"], moved.json()["status"], moved.json()["division"]) == (
+        reference,
+        "routed",
+        "urban-environment",
+    )
     own_view = await visits.client.get(f"/api/v1/requests/{reference}", params={"token": token})
     assert own_view.status_code == 200
     assert own_view.json()["division"] == "urban-environment" and "contact_email" not in own_view.json()
     history = (await visits.client.get(f"/api/v1/requests/{reference}/history", headers=visits.staff())).json()
     assert [(h["action"], h["by"], h["actor"]) for h in history] == [
-        ("submitted", "delegation", None), ("routed", "rule", None),
-        ("redirected", "person", "officer-education"), ("routed", "person", "officer-education")]
+        ("submitted", "delegation", None),
+        ("routed", "rule", None),
+        ("redirected", "person", "officer-education"),
+        ("routed", "person", "officer-education"),
+    ]
     assert history[2]["details"]["from_division"] == "education"
     assert (await visits.decide(reference, "education", decision="decline", reason="other")).status_code == 404
-    accepted = await visits.decide(reference, "urban-environment", decision="accept", visit_date=future(102),
-                                   host="Head of urban environment")
+    accepted = await visits.decide(
+        reference, "urban-environment", decision="accept", visit_date=future(102), host="Head of urban environment"
+    )
     assert accepted.json()["status"] == "accepted"
 
 
@@ -35,8 +47,9 @@ async def test_the_redirecting_divisions_note_is_shown_to_staff_and_not_to_the_d
     submitted = await visits.submit(focus_areas=["education"])
     reference, token = submitted["reference"], token_of(submitted)
     note = unique("Between us: their last visit went badly ")
-    moved = await visits.decide(reference, "education", decision="redirect", to_division="culture-and-leisure",
-                                message=note)
+    moved = await visits.decide(
+        reference, "education", decision="redirect", to_division="culture-and-leisure", message=note
+    )
     assert moved.status_code == 200, moved.text
     staff = (await visits.client.get(f"/api/v1/requests/{reference}/history", headers=visits.staff())).json()
     own = (await visits.client.get(f"/api/v1/requests/{reference}/history", params={"token": token})).json()
@@ -51,8 +64,13 @@ async def test_the_redirecting_divisions_note_is_shown_to_staff_and_not_to_the_d
 async def test_a_redirect_publishes_redirected_then_routed(visits):
     submitted = await visits.submit(focus_areas=["design"])
     request_id = (await visits.view(submitted["reference"]))["id"]
-    await visits.decide(submitted["reference"], "city-executive-office", decision="redirect",
-                        to_division="business-hub", message="Investment visit.")
+    await visits.decide(
+        submitted["reference"],
+        "city-executive-office",
+        decision="redirect",
+        to_division="business-hub",
+        message="Investment visit.",
+    )
     types = [e["type"] for e in envelopes(await visits.events(request_id, 4))]
     assert types == ["visit.submitted.v1", "visit.routed.v1", "visit.redirected.v1", "visit.routed.v1"]
     redirected, routed = envelopes(await visits.events(request_id, 4))[2:]
@@ -75,15 +93,19 @@ async def test_division_officer_cannot_see_or_decide_another_divisions_request(v
     outbox_before = await visits.count(models.outbox, models.outbox.c.key == before["id"])
     outsider = visits.officer("culture-and-leisure", sub="culture-officer-7")
     seen = await visits.client.get(f"/api/v1/requests/{reference}", headers=outsider)
-    decided = await visits.client.post(f"/api/v1/requests/{reference}/decision", headers=outsider,
-                                       json={"decision": "accept", "visit_date": future(101), "host": "Me"})
+    decided = await visits.client.post(
+        f"/api/v1/requests/{reference}/decision",
+        headers=outsider,
+        json={"decision": "accept", "visit_date": future(101), "host": "Me"},
+    )
     history = await visits.client.get(f"/api/v1/requests/{reference}/history", headers=outsider)
     assert (seen.status_code, decided.status_code, history.status_code) == (404, 404, 404)
     assert seen.json() == decided.json() == {"detail": "request not found"}
     assert await visits.view(reference) == before
     assert await visits.count(models.outbox, models.outbox.c.key == before["id"]) == outbox_before
-    denied = await visits.rows(models.AuditEntry, models.AuditEntry.request_id == before["id"],
-                               models.AuditEntry.outcome == "denied")
+    denied = await visits.rows(
+        models.AuditEntry, models.AuditEntry.request_id == before["id"], models.AuditEntry.outcome == "denied"
+    )
     assert sorted((d.actor, d.role, d.action, d.details["attempted"]) for d in denied) == [
         ("culture-officer-7", "division_officer", "access.denied", "decide.accept"),
         ("culture-officer-7", "division_officer", "access.denied", "history"),
@@ -98,22 +120,29 @@ async def test_a_wrong_tracking_token_finds_nothing_and_is_audited(visits):
     missing = await visits.client.get(f"/api/v1/requests/{reference}")
     assert (wrong.status_code, missing.status_code) == (404, 404)
     request_id = (await visits.view(reference))["id"]
-    denied = await visits.rows(models.AuditEntry, models.AuditEntry.request_id == request_id,
-                               models.AuditEntry.outcome == "denied")
+    denied = await visits.rows(
+        models.AuditEntry, models.AuditEntry.request_id == request_id, models.AuditEntry.outcome == "denied"
+    )
     assert sorted(d.details["why"] for d in denied) == ["bad_token", "no_credentials"]
 
 
 async def test_only_deciding_roles_may_decide(visits):
     reference = (await visits.submit())["reference"]
-    response = await visits.client.post(f"/api/v1/requests/{reference}/decision",
-                                        headers=visits.staff("communications"),
-                                        json={"decision": "decline", "reason": "other"})
+    response = await visits.client.post(
+        f"/api/v1/requests/{reference}/decision",
+        headers=visits.staff("communications"),
+        json={"decision": "decline", "reason": "other"},
+    )
     assert response.status_code == 403
-    anonymous = await visits.client.post(f"/api/v1/requests/{reference}/decision",
-                                         json={"decision": "decline", "reason": "other"})
+    anonymous = await visits.client.post(
+        f"/api/v1/requests/{reference}/decision", json={"decision": "decline", "reason": "other"}
+    )
     assert anonymous.status_code == 401
-    admin = await visits.client.post(f"/api/v1/requests/{reference}/decision", headers=visits.staff("admin"),
-                                     json={"decision": "decline", "reason": "out_of_scope", "message": "No."})
+    admin = await visits.client.post(
+        f"/api/v1/requests/{reference}/decision",
+        headers=visits.staff("admin"),
+        json={"decision": "decline", "reason": "out_of_scope", "message": "No."},
+    )
     assert admin.json()["status"] == "declined" and admin.json()["decline_reason"] == "out_of_scope"
 
 
@@ -123,8 +152,9 @@ async def test_invalid_transitions_are_conflicts(visits):
     assert declined.status_code == 200
     again = await visits.decide(reference, "education", decision="accept", visit_date=future(101), host="Someone")
     assert again.status_code == 409
-    propose = await visits.decide(reference, "education", decision="propose",
-                                  proposed_dates=[{"start": future(120), "end": future(121)}])
+    propose = await visits.decide(
+        reference, "education", decision="propose", proposed_dates=[{"start": future(120), "end": future(121)}]
+    )
     assert propose.status_code == 409
     assert (await visits.view(reference))["status"] == "declined"
 
@@ -133,8 +163,13 @@ async def test_a_visit_date_must_fall_within_a_preferred_or_proposed_range(visit
     reference = (await visits.submit())["reference"]
     outside = await visits.decide(reference, "education", decision="accept", visit_date=future(130), host="Host")
     assert outside.status_code == 422 and outside.json()["detail"][0]["loc"] == ["body", "visit_date"]
-    proposed = await visits.decide(reference, "education", decision="propose", message="Spring is full.",
-                                   proposed_dates=[{"start": future(128), "end": future(132)}])
+    proposed = await visits.decide(
+        reference,
+        "education",
+        decision="propose",
+        message="Spring is full.",
+        proposed_dates=[{"start": future(128), "end": future(132)}],
+    )
     assert proposed.json()["status"] == "dates_proposed"
     assert proposed.json()["proposed_dates"] == [{"start": future(128), "end": future(132)}]
     accepted = await visits.decide(reference, "education", decision="accept", visit_date=future(130), host="Host")
@@ -178,12 +213,21 @@ async def test_staff_of_the_owning_division_may_cancel_others_may_not(visits):
 
 async def test_the_delegation_sees_its_history_without_staff_names(visits):
     submitted = await visits.submit()
-    await visits.decide(submitted["reference"], "education", decision="propose",
-                        proposed_dates=[{"start": future(140), "end": future(141)}], message="Later?")
-    history = await visits.client.get(f"/api/v1/requests/{submitted['reference']}/history",
-                                      params={"token": token_of(submitted)})
+    await visits.decide(
+        submitted["reference"],
+        "education",
+        decision="propose",
+        proposed_dates=[{"start": future(140), "end": future(141)}],
+        message="Later?",
+    )
+    history = await visits.client.get(
+        f"/api/v1/requests/{submitted['reference']}/history", params={"token": token_of(submitted)}
+    )
     assert [(h["action"], h["by"], h["actor"]) for h in history.json()] == [
-        ("submitted", "delegation", None), ("routed", "rule", None), ("dates_proposed", "person", None)]
+        ("submitted", "delegation", None),
+        ("routed", "rule", None),
+        ("dates_proposed", "person", None),
+    ]
 
 
 async def _all_pages(visits, headers: dict, limit: int, **filters) -> list[list[dict]]:
@@ -215,8 +259,11 @@ async def test_a_forged_cursor_is_refused(visits, raw):
 
 
 async def test_listing_filters_and_division_officers_see_only_their_division(visits):
-    short = await visits.submit(country="LU", focus_areas=["participation", "culture"],
-                                preferred_dates=[{"start": future(10), "end": future(11)}])
+    short = await visits.submit(
+        country="LU",
+        focus_areas=["participation", "culture"],
+        preferred_dates=[{"start": future(10), "end": future(11)}],
+    )
     other = await visits.submit(country="LU", focus_areas=["culture"])
     staff = visits.staff("communications")
 

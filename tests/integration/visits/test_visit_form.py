@@ -11,18 +11,35 @@ from services.visits.schemas import helsinki_today
 from tests.integration.visits.conftest import future, just_after_midnight_yesterday, token_of
 
 SUBMIT = {"fi": "Lähetä pyyntö", "sv": "Skicka begäran", "en": "Send request"}
-THANKS = {"fi": "Kiitos, pyyntönne on vastaanotettu", "sv": "Tack, er begäran har tagits emot",
-          "en": "Thank you, your request has been received"}
+THANKS = {
+    "fi": "Kiitos, pyyntönne on vastaanotettu",
+    "sv": "Tack, er begäran har tagits emot",
+    "en": "Thank you, your request has been received",
+}
 
 
 def form_data(csrf: str, lang: str, **changes) -> dict:
     return {
-        "csrf_token": csrf, "lang": lang, "organisation": "Tartu Ülikool", "country": "EE",
-        "contact_name": "Jaan Tamm", "contact_email": "jaan@example.org", "contact_phone": "",
-        "language": lang, "primary_focus_area": "culture", "other_focus_areas": ["design"],
-        "delegation_size": "8", "highest_rank": "senior_official", "members": "Jaan Tamm; Rector; leader",
-        "preferred_1_start": future(60), "preferred_1_end": future(61), "preferred_2_start": "",
-        "preferred_2_end": "", "purpose": "Museums and libraries.", "needs_press": "yes", "website": "",
+        "csrf_token": csrf,
+        "lang": lang,
+        "organisation": "Tartu Ülikool",
+        "country": "EE",
+        "contact_name": "Jaan Tamm",
+        "contact_email": "jaan@example.org",
+        "contact_phone": "",
+        "language": lang,
+        "primary_focus_area": "culture",
+        "other_focus_areas": ["design"],
+        "delegation_size": "8",
+        "highest_rank": "senior_official",
+        "members": "Jaan Tamm; Rector; leader",
+        "preferred_1_start": future(60),
+        "preferred_1_end": future(61),
+        "preferred_2_start": "",
+        "preferred_2_end": "",
+        "purpose": "Museums and libraries.",
+        "needs_press": "yes",
+        "website": "",
     } | changes
 
 
@@ -40,8 +57,11 @@ async def test_a_form_post_in_each_language_renders_its_confirmation(visits, lan
     assert THANKS[lang] in confirmation.text and reference in confirmation.text
     tracking_url = re.search(r'class="tracking-link" href="([^"]+)"', confirmation.text).group(1)
     view = await visits.view(reference)
-    assert (view["language"], view["division"], view["focus_areas"]) == (lang, "culture-and-leisure",
-                                                                         ["culture", "design"])
+    assert (view["language"], view["division"], view["focus_areas"]) == (
+        lang,
+        "culture-and-leisure",
+        ["culture", "design"],
+    )
     assert view["members"] == [{"name": "Jaan Tamm", "title": "Rector", "role": "leader"}]
     token = tracking_url.split("token=", 1)[1]
     own = await visits.client.get(f"/api/v1/requests/{reference}", params={"token": token})
@@ -81,24 +101,35 @@ async def test_a_filled_honeypot_pretends_success_and_stores_nothing(visits):
 async def test_form_errors_are_summarised_at_the_top_and_linked_to_their_fields(visits):
     csrf = await visits.form_csrf("en")
     before = await visits.count(models.VisitRequest)
-    page = await visits.client.post("/apply", data=form_data(
-        csrf, "en", organisation="", contact_email="nope", delegation_size="500", preferred_1_start="2020-01-01",
-        other_focus_areas=["design", "climate", "mobility"]))
+    page = await visits.client.post(
+        "/apply",
+        data=form_data(
+            csrf,
+            "en",
+            organisation="",
+            contact_email="nope",
+            delegation_size="500",
+            preferred_1_start="2020-01-01",
+            other_focus_areas=["design", "climate", "mobility"],
+        ),
+    )
     assert page.status_code == 422
     assert page.text.index('class="error-summary"') < page.text.index("<form")
     links = re.findall(r'<li><a href="#([a-z_0-9]+)">', page.text)
     assert links == ["organisation", "contact_email", "other_focus_areas", "delegation_size", "preferred_1_start"]
     for field in ("organisation", "contact_email", "delegation_size", "preferred_1_start"):
-        assert re.search(rf'id="{field}"[^>]*aria-describedby="[^"]*{field}-error"[^>]*aria-invalid="true"',
-                         page.text), field
+        assert re.search(
+            rf'id="{field}"[^>]*aria-describedby="[^"]*{field}-error"[^>]*aria-invalid="true"', page.text
+        ), field
     assert 'value="Jaan Tamm"' in page.text  # what was typed stays
     assert await visits.count(models.VisitRequest) == before
 
 
 async def test_an_error_in_the_third_period_is_shown_there_when_the_second_is_left_empty(visits):
     csrf = await visits.form_csrf("en")
-    page = await visits.client.post("/apply", data=form_data(
-        csrf, "en", preferred_3_start=future(90), preferred_3_end=future(80)))  # ends before it starts
+    page = await visits.client.post(
+        "/apply", data=form_data(csrf, "en", preferred_3_start=future(90), preferred_3_end=future(80))
+    )  # ends before it starts
     assert page.status_code == 422
     assert re.findall(r'<li><a href="#([a-z_0-9]+)">', page.text) == ["preferred_3_end"]
     assert re.search(r'id="preferred_3_end"[^>]*aria-invalid="true"', page.text)
@@ -130,10 +161,14 @@ async def test_the_tracking_page_dates_the_history_in_helsinki_days(visits):
     submitted = await visits.submit(language="en")
     yesterday = helsinki_today() - timedelta(days=1)
     async with visits.app.state.sessions() as session:
-        request = await session.scalar(select(models.VisitRequest.id)
-                                       .where(models.VisitRequest.reference == submitted["reference"]))
-        await session.execute(update(models.HistoryEntry).where(models.HistoryEntry.request_id == request)
-                              .values(at=just_after_midnight_yesterday()))
+        request = await session.scalar(
+            select(models.VisitRequest.id).where(models.VisitRequest.reference == submitted["reference"])
+        )
+        await session.execute(
+            update(models.HistoryEntry)
+            .where(models.HistoryEntry.request_id == request)
+            .values(at=just_after_midnight_yesterday())
+        )
         await session.commit()
     page = await visits.client.get(submitted["tracking_url"].split("8001", 1)[1])
     assert page.status_code == 200
@@ -144,9 +179,13 @@ async def test_the_tracking_page_dates_the_history_in_helsinki_days(visits):
 async def proposed(visits, **changes) -> tuple[dict, str]:
     """A request the division answered with two other periods; its tracking page's path."""
     submitted = await visits.submit(**changes)
-    response = await visits.decide(submitted["reference"], "education", decision="propose", message="Spring is full.",
-                                   proposed_dates=[{"start": future(120), "end": future(122)},
-                                                   {"start": future(140), "end": future(141)}])
+    response = await visits.decide(
+        submitted["reference"],
+        "education",
+        decision="propose",
+        message="Spring is full.",
+        proposed_dates=[{"start": future(120), "end": future(122)}, {"start": future(140), "end": future(141)}],
+    )
     assert response.json()["status"] == "dates_proposed", response.text
     return submitted, submitted["tracking_url"].split("8001", 1)[1]
 
@@ -156,8 +195,12 @@ async def test_the_delegation_takes_a_proposed_period_on_its_page(visits):
     page = await visits.client.get(path)
     assert "Svara på de föreslagna datumen" in page.text
     assert f'value="{future(140)}/{future(141)}"' in page.text and 'value="decline"' in page.text
-    form = {"token": token_of(submitted), "lang": "sv", "answer": f"{future(140)}/{future(141)}",
-            "message": "We can come then."}
+    form = {
+        "token": token_of(submitted),
+        "lang": "sv",
+        "answer": f"{future(140)}/{future(141)}",
+        "message": "We can come then.",
+    }
     answered = await visits.client.post(f"/track/{submitted['reference']}/respond", data=form)
     assert answered.status_code == 303
     assert answered.headers["location"] == f"/track/{submitted['reference']}?token={token_of(submitted)}&lang=sv"
@@ -173,7 +216,7 @@ async def test_the_delegation_takes_a_proposed_period_on_its_page(visits):
 
 
 async def test_the_delegation_turns_the_proposed_periods_down_on_its_page(visits):
-    submitted, path = await proposed(visits)
+    submitted, _path = await proposed(visits)
     form = {"token": token_of(submitted), "lang": "en", "answer": "decline", "message": "Autumn does not suit us."}
     answered = await visits.client.post(f"/track/{submitted['reference']}/respond", data=form)
     assert answered.status_code == 303
@@ -181,17 +224,21 @@ async def test_the_delegation_turns_the_proposed_periods_down_on_its_page(visits
 
 
 async def test_an_answer_without_a_choice_or_with_a_wrong_token_changes_nothing(visits):
-    submitted, path = await proposed(visits)
+    submitted, _path = await proposed(visits)
     reference = submitted["reference"]
-    nothing = await visits.client.post(f"/track/{reference}/respond", data={"token": token_of(submitted),
-                                                                             "lang": "en", "message": "Hmm."})
+    nothing = await visits.client.post(
+        f"/track/{reference}/respond", data={"token": token_of(submitted), "lang": "en", "message": "Hmm."}
+    )
     assert nothing.status_code == 422
     assert re.search(r'id="answer-error"[^>]*>.*Choose one of the proposed periods', nothing.text)
-    outside = await visits.client.post(f"/track/{reference}/respond", data={
-        "token": token_of(submitted), "lang": "en", "answer": f"{future(200)}/{future(201)}"})
+    outside = await visits.client.post(
+        f"/track/{reference}/respond",
+        data={"token": token_of(submitted), "lang": "en", "answer": f"{future(200)}/{future(201)}"},
+    )
     assert outside.status_code == 409  # not a period the division proposed: the page was out of date
-    stranger = await visits.client.post(f"/track/{reference}/respond", data={
-        "token": "guess", "lang": "en", "answer": "decline"})
+    stranger = await visits.client.post(
+        f"/track/{reference}/respond", data={"token": "guess", "lang": "en", "answer": "decline"}
+    )
     assert stranger.status_code == 404 and "Request not found" in stranger.text
     assert (await visits.view(reference))["status"] == "dates_proposed"
 
@@ -201,12 +248,14 @@ async def test_the_delegation_calls_its_visit_off_on_its_page_once_it_confirms(v
     reference, path = submitted["reference"], submitted["tracking_url"].split("8001", 1)[1]
     page = await visits.client.get(path)
     assert "Vierailun peruminen" in page.text and f'action="/track/{reference}/cancel"' in page.text
-    unconfirmed = await visits.client.post(f"/track/{reference}/cancel", data={"token": token_of(submitted),
-                                                                                "lang": "fi"})
+    unconfirmed = await visits.client.post(
+        f"/track/{reference}/cancel", data={"token": token_of(submitted), "lang": "fi"}
+    )
     assert unconfirmed.status_code == 422 and "Vahvistakaa peruminen" in unconfirmed.text
     assert (await visits.view(reference))["status"] == "routed"
-    confirmed = await visits.client.post(f"/track/{reference}/cancel", data={"token": token_of(submitted),
-                                                                              "lang": "fi", "confirm": "yes"})
+    confirmed = await visits.client.post(
+        f"/track/{reference}/cancel", data={"token": token_of(submitted), "lang": "fi", "confirm": "yes"}
+    )
     assert confirmed.status_code == 303
     assert (await visits.view(reference))["status"] == "cancelled"
     after = await visits.client.get(confirmed.headers["location"])
@@ -230,11 +279,13 @@ async def test_text_with_line_breaks_is_counted_as_the_browser_counts_it(visits)
 
 
 async def test_a_refused_answer_keeps_what_was_typed_and_names_the_message(visits):
-    submitted, path = await proposed(visits)
+    submitted, _path = await proposed(visits)
     reference, chosen = submitted["reference"], f"{future(140)}/{future(141)}"
     long = paragraphs(2000) + "z"  # one character too many
-    page = await visits.client.post(f"/track/{reference}/respond", data={
-        "token": token_of(submitted), "lang": "sv", "answer": chosen, "message": long})
+    page = await visits.client.post(
+        f"/track/{reference}/respond",
+        data={"token": token_of(submitted), "lang": "sv", "answer": chosen, "message": long},
+    )
     assert page.status_code == 422
     assert re.search(r'id="message-error"[^>]*>.*Meddelandet får vara högst 2 000 tecken', page.text)
     assert f'value="{chosen}" checked' in page.text and long.replace("\r\n", "\n") in page.text
@@ -248,13 +299,21 @@ async def test_a_proposed_period_that_has_begun_can_still_be_taken_from_today(vi
     submitted, path = await proposed(visits)
     reference = submitted["reference"]
     async with visits.app.state.sessions() as session:  # the division proposed a period that began yesterday
-        await session.execute(update(models.VisitRequest).where(models.VisitRequest.reference == reference).values(
-            proposed_dates=[domain.DateRange(helsinki_today() - timedelta(days=1), helsinki_today() + timedelta(days=3))]))
+        await session.execute(
+            update(models.VisitRequest)
+            .where(models.VisitRequest.reference == reference)
+            .values(
+                proposed_dates=[
+                    domain.DateRange(helsinki_today() - timedelta(days=1), helsinki_today() + timedelta(days=3))
+                ]
+            )
+        )
         await session.commit()
     begun = f"{future(-1)}/{future(3)}"
     assert f'value="{begun}"' in (await visits.client.get(path)).text
-    answered = await visits.client.post(f"/track/{reference}/respond", data={
-        "token": token_of(submitted), "lang": "en", "answer": begun})
+    answered = await visits.client.post(
+        f"/track/{reference}/respond", data={"token": token_of(submitted), "lang": "en", "answer": begun}
+    )
     assert answered.status_code == 303
     assert (await visits.view(reference))["preferred_dates"] == [{"start": future(0), "end": future(3)}]
 

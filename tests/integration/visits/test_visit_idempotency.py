@@ -24,8 +24,12 @@ async def stored(visits, organisation: str) -> list[str]:
 
 
 async def totals(visits) -> list[int]:
-    return [await visits.count(models.VisitRequest), await visits.count(models.AuditEntry),
-            await visits.count(models.outbox), await visits.count(models.SubmissionKey)]
+    return [
+        await visits.count(models.VisitRequest),
+        await visits.count(models.AuditEntry),
+        await visits.count(models.outbox),
+        await visits.count(models.SubmissionKey),
+    ]
 
 
 def header_named(response) -> bool:
@@ -39,16 +43,18 @@ async def test_a_retry_with_the_same_key_gets_the_first_answer_and_one_submitted
     assert (first.status_code, again.status_code) == (201, 201), again.text
     assert again.json() == first.json()  # reference, status, division, flags and the same tracking URL
     assert await stored(visits, body["organisation"]) == [first.json()["reference"]]
-    own = await visits.client.get(f"/api/v1/requests/{first.json()['reference']}",
-                                  params={"token": token_of(again.json())})
+    own = await visits.client.get(
+        f"/api/v1/requests/{first.json()['reference']}", params={"token": token_of(again.json())}
+    )
     assert own.status_code == 200
     outbox = models.outbox
     request_id = (await visits.view(first.json()["reference"]))["id"]
     assert await visits.count(outbox, outbox.c.key == request_id) == 2
     await eventually(lambda: _all_published(visits, request_id))
     # The outbox is drained, so the topic holds all there will be: asking for a third waits out its timeout.
-    records = await read_topic(visits.settings.kafka_bootstrap, visits.settings.topic("visits.v1"), count=3,
-                               key=request_id, timeout=3)
+    records = await read_topic(
+        visits.settings.kafka_bootstrap, visits.settings.topic("visits.v1"), count=3, key=request_id, timeout=3
+    )
     assert [e["type"] for e in envelopes(records)] == ["visit.submitted.v1", "visit.routed.v1"]
 
 
@@ -70,14 +76,18 @@ async def test_an_api_key_and_a_form_nonce_with_the_same_value_are_different_key
     key = unique("shared-value-")
     api = await post(visits, request_body(), key)
     csrf, _ = await _form(visits, "en")
-    form = await visits.client.post("/apply", data=form_data(csrf, "en", organisation=unique("Form "),
-                                                             submission_id=key))
+    form = await visits.client.post(
+        "/apply", data=form_data(csrf, "en", organisation=unique("Form "), submission_id=key)
+    )
     assert api.status_code == 201 and form.status_code == 303, form.text  # not 422: no clash with the API's key
     assert api.json()["reference"] not in form.headers["location"]
 
 
-@pytest.mark.parametrize("key", ["", "x" * 201, "tab\tinside", "caf\u00e9".encode()],
-                         ids=["empty", "too-long", "control-character", "not-ascii"])
+@pytest.mark.parametrize(
+    "key",
+    ["", "x" * 201, "tab\tinside", "caf\u00e9".encode()],
+    ids=["empty", "too-long", "control-character", "not-ascii"],
+)
 async def test_an_idempotency_key_that_is_empty_too_long_or_not_printable_is_refused(visits, key):
     before = await totals(visits)
     response = await post(visits, request_body(), key)
@@ -127,15 +137,18 @@ def _number(submitted: dict) -> int:
 async def test_the_retention_job_forgets_keys_after_a_day_and_the_key_then_makes_a_new_request(visits):
     body, key = request_body(), unique("old-")
     first = (await post(visits, body, key)).json()
-    [row] = await visits.rows(models.SubmissionKey, models.SubmissionKey.request_id == (
-        await visits.view(first["reference"]))["id"])
+    [row] = await visits.rows(
+        models.SubmissionKey, models.SubmissionKey.request_id == (await visits.view(first["reference"]))["id"]
+    )
     async with visits.app.state.sessions() as session:
-        await privacy.retention_round(session=session, settings=visits.settings,
-                                      now=row.created_at + timedelta(hours=23))
+        await privacy.retention_round(
+            session=session, settings=visits.settings, now=row.created_at + timedelta(hours=23)
+        )
     assert (await post(visits, body, key)).json() == first
     async with visits.app.state.sessions() as session:
-        await privacy.retention_round(session=session, settings=visits.settings,
-                                      now=row.created_at + timedelta(hours=24, seconds=1))
+        await privacy.retention_round(
+            session=session, settings=visits.settings, now=row.created_at + timedelta(hours=24, seconds=1)
+        )
     assert await visits.count(models.SubmissionKey, models.SubmissionKey.key_hash == row.key_hash) == 0
     later = await post(visits, request_body(organisation=unique("Someone else ")), key)
     assert later.status_code == 201 and later.json()["reference"] != first["reference"]
@@ -146,6 +159,7 @@ async def test_the_retention_job_forgets_keys_after_a_day_and_the_key_then_makes
 
 
 # ---------------------------------------------------------------- the form's nonce
+
 
 async def _form(visits, lang: str) -> tuple[str, str]:
     page = await visits.client.get("/apply", params={"lang": lang})

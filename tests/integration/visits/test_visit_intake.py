@@ -1,13 +1,21 @@
 """Submitting a request through the JSON API: routing, flags, validation and the events it publishes."""
 
 import pytest
+
 from services.visits import models
 from tests.integration.visits.conftest import future, request_body, token_of
 from tests.support import envelopes
 
-ROUTING = {"smart-city": "forum-virium", "climate": "urban-environment", "innovation": "economic-development",
-           "mobility": "urban-environment", "education": "education", "participation": "city-executive-office",
-           "culture": "culture-and-leisure", "design": "city-executive-office"}
+ROUTING = {
+    "smart-city": "forum-virium",
+    "climate": "urban-environment",
+    "innovation": "economic-development",
+    "mobility": "urban-environment",
+    "education": "education",
+    "participation": "city-executive-office",
+    "culture": "culture-and-leisure",
+    "design": "city-executive-office",
+}
 
 
 @pytest.mark.parametrize("focus_area,division", ROUTING.items())
@@ -38,8 +46,9 @@ async def test_other_focus_areas_are_shown_to_their_divisions_for_information(vi
     view = await visits.view(submitted["reference"])
     assert view["division"] == "education"
     assert view["info_divisions"] == ["culture-and-leisure", "urban-environment"]
-    culture = await visits.client.get(f"/api/v1/requests/{submitted['reference']}",
-                                      headers=visits.officer("culture-and-leisure"))
+    culture = await visits.client.get(
+        f"/api/v1/requests/{submitted['reference']}", headers=visits.officer("culture-and-leisure")
+    )
     assert culture.status_code == 200
 
 
@@ -65,6 +74,7 @@ def _set(path: str, value):
         for key in parents:
             target = target[int(key)] if key.isdigit() else target[key]
         target[last] = value
+
     return change
 
 
@@ -80,15 +90,23 @@ INVALID = {  # case -> (change, the field the 422 must name)
     "delegation_size": (_set("delegation_size", 201), "delegation_size"),
     "highest_rank": (_set("highest_rank", "emperor"), "highest_rank"),
     "preferred_dates.none": (_set("preferred_dates", []), "preferred_dates"),
-    "preferred_dates.past": (_set("preferred_dates", [{"start": "2020-01-06", "end": "2020-01-07"}]),
-                             "preferred_dates.0.start"),
-    "preferred_dates.reversed": (_set("preferred_dates", [{"start": future(50), "end": future(40)}]),
-                                 "preferred_dates.0.end"),
+    "preferred_dates.past": (
+        _set("preferred_dates", [{"start": "2020-01-06", "end": "2020-01-07"}]),
+        "preferred_dates.0.start",
+    ),
+    "preferred_dates.reversed": (
+        _set("preferred_dates", [{"start": future(50), "end": future(40)}]),
+        "preferred_dates.0.end",
+    ),
     # The last week of year 9999 broke the week arithmetic (a 500); decades of weeks held the loop.
-    "preferred_dates.year_9999": (_set("preferred_dates", [{"start": future(50), "end": "9999-12-31"}]),
-                                  "preferred_dates.0.end"),
-    "preferred_dates.decades": (_set("preferred_dates", [{"start": future(50), "end": future(50 + 3650)}]),
-                                "preferred_dates.0.end"),
+    "preferred_dates.year_9999": (
+        _set("preferred_dates", [{"start": future(50), "end": "9999-12-31"}]),
+        "preferred_dates.0.end",
+    ),
+    "preferred_dates.decades": (
+        _set("preferred_dates", [{"start": future(50), "end": future(50 + 3650)}]),
+        "preferred_dates.0.end",
+    ),
     "purpose": (_set("purpose", "x" * 2001), "purpose"),
     "members": (_set("members", [{"title": "Mayor"}]), "members.0.name"),
     "needs": (_set("needs", {"interpreter_language": "x" * 101}), "needs.interpreter_language"),
@@ -96,8 +114,11 @@ INVALID = {  # case -> (change, the field the 422 must name)
 
 
 async def _stored(visits) -> list[int]:
-    return [await visits.count(models.VisitRequest), await visits.count(models.AuditEntry),
-            await visits.count(models.outbox)]
+    return [
+        await visits.count(models.VisitRequest),
+        await visits.count(models.AuditEntry),
+        await visits.count(models.outbox),
+    ]
 
 
 @pytest.mark.parametrize("case", INVALID)
@@ -116,8 +137,9 @@ async def test_each_invalid_field_gives_422_naming_the_field_and_stores_nothing(
 async def test_events_for_one_request_arrive_in_order_with_the_design_envelope(visits):
     submitted = await visits.submit(language="sv", needs={"press": True})
     request_id = (await visits.view(submitted["reference"]))["id"]
-    accepted = await visits.decide(submitted["reference"], "education", decision="accept", visit_date=future(101),
-                                   host="Deputy Mayor")
+    accepted = await visits.decide(
+        submitted["reference"], "education", decision="accept", visit_date=future(101), host="Deputy Mayor"
+    )
     assert accepted.status_code == 200, accepted.text
     records = await visits.events(request_id, 3)
     received = envelopes(records)
@@ -139,10 +161,17 @@ async def test_events_for_one_request_arrive_in_order_with_the_design_envelope(v
 async def test_every_change_writes_an_audit_row_without_personal_data(visits):
     submitted = await visits.submit(contact={"name": "Tiina Secret", "email": "tiina@example.org"})
     request_id = (await visits.view(submitted["reference"]))["id"]
-    await visits.decide(submitted["reference"], "education", decision="decline", reason="no_capacity",
-                        message="Sorry Tiina Secret, we are full.")
+    await visits.decide(
+        submitted["reference"],
+        "education",
+        decision="decline",
+        reason="no_capacity",
+        message="Sorry Tiina Secret, we are full.",
+    )
     audit = await visits.rows(models.AuditEntry, models.AuditEntry.request_id == request_id)
     assert [(a.action, a.actor, a.outcome) for a in sorted(audit, key=lambda a: a.id)] == [
-        ("request.submitted", "delegation", "allowed"), ("request.routed", "rule", "allowed"),
-        ("request.declined", "officer-education", "allowed")]
+        ("request.submitted", "delegation", "allowed"),
+        ("request.routed", "rule", "allowed"),
+        ("request.declined", "officer-education", "allowed"),
+    ]
     assert "Tiina" not in str([a.details for a in audit])

@@ -12,9 +12,11 @@ from services.visits import models
 from tests.integration.visits.conftest import request_body, someone_waits_for_a_lock
 from tests.support import envelopes, eventually, unique
 
+
 @asynccontextmanager
-async def queued_behind_a_held_submission(visits, *, first_fails: bool = False,
-                                          meanwhile: str = "") -> AsyncIterator[Callable[..., asyncio.Task]]:
+async def queued_behind_a_held_submission(
+    visits, *, first_fails: bool = False, meanwhile: str = ""
+) -> AsyncIterator[Callable[..., asyncio.Task]]:
     """Hold the reference counter, so the intake's writer waits on a first submission; what is posted meanwhile
     queues, and goes into one transaction when the hold ends. Yields `post(body, headers)`, which starts a post and
     returns once the intake holds it. `meanwhile`: SQL run by the holder before it lets go."""
@@ -28,8 +30,9 @@ async def queued_behind_a_held_submission(visits, *, first_fails: bool = False,
             posts: list[asyncio.Task] = []
 
             async def post(body: dict, headers: dict | None = None) -> asyncio.Task:
-                posts.append(asyncio.create_task(visits.client.post("/api/v1/requests", json=body,
-                                                                    headers=headers or {})))
+                posts.append(
+                    asyncio.create_task(visits.client.post("/api/v1/requests", json=body, headers=headers or {}))
+                )
                 await eventually(queued, timeout=30)
                 return posts[-1]
 
@@ -49,8 +52,12 @@ async def transactions_of(visits, references: list[str]) -> set[str]:
     """The ids of the transactions that wrote these requests (PostgreSQL's xmin)."""
     connection = await asyncpg.connect(visits.settings.database_url)
     try:
-        return {row["xmin"] for row in await connection.fetch(
-            "SELECT xmin::text AS xmin FROM requests WHERE reference = ANY($1)", references)}
+        return {
+            row["xmin"]
+            for row in await connection.fetch(
+                "SELECT xmin::text AS xmin FROM requests WHERE reference = ANY($1)", references
+            )
+        }
     finally:
         await connection.close()
 
@@ -63,8 +70,9 @@ async def metrics(visits, *samples: str) -> list[float]:
 
 async def batches_of_three_or_four(visits) -> float:
     """How many transactions so far carried three or four submissions."""
-    four, two = await metrics(visits, 'visitdesk_intake_batch_size_bucket{le="4.0"}',
-                              'visitdesk_intake_batch_size_bucket{le="2.0"}')
+    four, two = await metrics(
+        visits, 'visitdesk_intake_batch_size_bucket{le="4.0"}', 'visitdesk_intake_batch_size_bucket{le="2.0"}'
+    )
     return four - two
 
 
@@ -72,14 +80,20 @@ async def test_submissions_queued_together_are_one_transaction_with_consecutive_
     organisation = unique("Batch ")
     before = await batches_of_three_or_four(visits)
     async with queued_behind_a_held_submission(visits) as post:
-        tasks = [await post(request_body(organisation=organisation, focus_areas=[area]))
-                 for area in ("education", "culture", "climate", "mobility")]
+        tasks = [
+            await post(request_body(organisation=organisation, focus_areas=[area]))
+            for area in ("education", "culture", "climate", "mobility")
+        ]
     answers = [(await task).json() for task in tasks]
     references = [answer["reference"] for answer in answers]
     numbers = [int(reference.rsplit("-", 1)[1]) for reference in references]
     assert numbers == list(range(numbers[0], numbers[0] + 4))  # in the order they came
     assert [answer["division"] for answer in answers] == [
-        "education", "culture-and-leisure", "urban-environment", "urban-environment"]
+        "education",
+        "culture-and-leisure",
+        "urban-environment",
+        "urban-environment",
+    ]
     assert len(await transactions_of(visits, references)) == 1
     assert await batches_of_three_or_four(visits) == before + 1
     traces = set()
@@ -128,8 +142,10 @@ async def test_a_submission_that_fails_its_batch_fails_alone(visits):
     each is tried on its own, and only that one is refused."""
     splits = await _splits(visits)
     async with queued_behind_a_held_submission(
-            visits, first_fails=True,  # the held one gets the other number already taken
-            meanwhile="UPDATE reference_counters SET last_value = last_value - 2") as post:
+        visits,
+        first_fails=True,  # the held one gets the other number already taken
+        meanwhile="UPDATE reference_counters SET last_value = last_value - 2",
+    ) as post:
         tasks = [await post(request_body()) for _ in range(3)]
     failed, *answers = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(failed, IntegrityError) and "uq_requests_reference" in str(failed)  # a 500 over HTTP

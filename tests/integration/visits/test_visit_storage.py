@@ -29,10 +29,16 @@ async def test_the_routing_table_and_divisions_are_seeded(database_url):
             divisions = {r.code: r for r in (await conn.execute(select(DivisionRow))).all()}
     finally:
         await engine.dispose()
-    assert rules == {"smart-city": "forum-virium", "climate": "urban-environment",
-                     "innovation": "economic-development", "mobility": "urban-environment",
-                     "education": "education", "participation": "city-executive-office",
-                     "culture": "culture-and-leisure", "design": "city-executive-office"}
+    assert rules == {
+        "smart-city": "forum-virium",
+        "climate": "urban-environment",
+        "innovation": "economic-development",
+        "mobility": "urban-environment",
+        "education": "education",
+        "participation": "city-executive-office",
+        "culture": "culture-and-leisure",
+        "design": "city-executive-office",
+    }
     assert len(divisions) == 9 and "international-affairs" in divisions
     assert divisions["education"].lead_time_weeks == 8 and divisions["culture-and-leisure"].lead_time_weeks == 4
     assert {d.decision_deadline_days for d in divisions.values()} == {5}
@@ -43,8 +49,11 @@ async def test_the_audit_log_refuses_updates_and_deletes(database_url):
     engine = make_engine(database_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(insert(AuditEntry).values(at=datetime.now(UTC), actor="admin-1", action="test",
-                                                         outcome="allowed", details={}))
+            await conn.execute(
+                insert(AuditEntry).values(
+                    at=datetime.now(UTC), actor="admin-1", action="test", outcome="allowed", details={}
+                )
+            )
         for change in (update(AuditEntry).values(actor="someone-else"), delete(AuditEntry)):
             with pytest.raises(DBAPIError, match="append-only"):
                 async with engine.begin() as conn:
@@ -79,12 +88,30 @@ async def test_migration_0003_goes_down_to_0002_and_up_again_keeping_requests_an
     now = datetime.now(UTC)
     try:
         async with engine.begin() as conn:
-            await conn.execute(insert(VisitRequest.__table__).values(
-                id="r-1", reference="HEL-2026-000001", status="declined", division="education", info_divisions=[],
-                primary_focus_area="education", organisation="Examplia", organisation_key="examplia", country="EE",
-                language="en", highest_rank="expert", delegation_size=3, preferred_dates=[], proposed_dates=[],
-                purpose="Schools.", needs={}, short_notice=False, tracking_token_hash="0" * 64, created_at=now,
-                updated_at=now))
+            await conn.execute(
+                insert(VisitRequest.__table__).values(
+                    id="r-1",
+                    reference="HEL-2026-000001",
+                    status="declined",
+                    division="education",
+                    info_divisions=[],
+                    primary_focus_area="education",
+                    organisation="Examplia",
+                    organisation_key="examplia",
+                    country="EE",
+                    language="en",
+                    highest_rank="expert",
+                    delegation_size=3,
+                    preferred_dates=[],
+                    proposed_dates=[],
+                    purpose="Schools.",
+                    needs={},
+                    short_notice=False,
+                    tracking_token_hash="0" * 64,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             await conn.execute(insert(Member.__table__).values(request_id="r-1", position=0, name="Kaja"))
         await asyncio.to_thread(upgrade, "visits", database_url)
         async with engine.connect() as conn:
@@ -118,12 +145,31 @@ async def test_migration_0006_goes_down_to_0005_and_up_again(database_url):
     now = datetime.now(UTC)
     try:
         async with engine.begin() as conn:  # escalated, then given other dates before proposing cleared the flag
-            await conn.execute(insert(VisitRequest.__table__).values(
-                id="r-1", reference="HEL-2026-000001", status="dates_proposed", division="education",
-                info_divisions=[], primary_focus_area="education", organisation="Examplia",
-                organisation_key="examplia", country="EE", language="en", highest_rank="expert", delegation_size=3,
-                preferred_dates=[], proposed_dates=[], purpose="Schools.", needs={}, short_notice=False,
-                tracking_token_hash="0" * 64, escalated_at=now, created_at=now, updated_at=now))
+            await conn.execute(
+                insert(VisitRequest.__table__).values(
+                    id="r-1",
+                    reference="HEL-2026-000001",
+                    status="dates_proposed",
+                    division="education",
+                    info_divisions=[],
+                    primary_focus_area="education",
+                    organisation="Examplia",
+                    organisation_key="examplia",
+                    country="EE",
+                    language="en",
+                    highest_rank="expert",
+                    delegation_size=3,
+                    preferred_dates=[],
+                    proposed_dates=[],
+                    purpose="Schools.",
+                    needs={},
+                    short_notice=False,
+                    tracking_token_hash="0" * 64,
+                    escalated_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         await asyncio.to_thread(upgrade, "visits", database_url)
         async with engine.connect() as conn:
             assert await conn.scalar(select(VisitRequest.escalated_at)) is None  # no longer overdue

@@ -34,8 +34,7 @@ async def test_a_request_for_full_weeks_waits_and_the_oldest_is_routed_when_a_we
     routed = envelopes(await visits.events(first_id, 3))[2]
     assert routed["type"] == "visit.routed.v1" and routed["data"]["routed_by"] == "waitlist"
     assert routed["data"]["division"] == "education"
-    history = (await visits.client.get(f"/api/v1/requests/{first['reference']}/history",
-                                       headers=visits.staff())).json()
+    history = (await visits.client.get(f"/api/v1/requests/{first['reference']}/history", headers=visits.staff())).json()
     assert [(h["action"], h["by"]) for h in history][-1] == ("routed", "waitlist")
 
 
@@ -43,8 +42,9 @@ async def test_a_request_with_one_open_preferred_week_is_routed(visits):
     week = "2030-W20"
     await visits.publish_capacity("capacity.week_full.v1", "education", week)
     await eventually(lambda: _has(visits, f"education:{week}"))
-    submitted = await visits.submit(focus_areas=["education"],
-                                    preferred_dates=[week_dates(week), week_dates("2030-W22")])
+    submitted = await visits.submit(
+        focus_areas=["education"], preferred_dates=[week_dates(week), week_dates("2030-W22")]
+    )
     assert submitted["status"] == "routed"
 
 
@@ -55,8 +55,9 @@ async def test_a_waitlisted_request_can_still_be_cancelled_and_leaves_the_waitli
     submitted = await visits.submit(focus_areas=["education"], preferred_dates=[week_dates(week)])
     request_id = (await visits.view(submitted["reference"]))["id"]
     assert await visits.count(models.WaitlistEntry, models.WaitlistEntry.request_id == request_id) == 1
-    cancelled = await visits.client.post(f"/api/v1/requests/{submitted['reference']}/cancel",
-                                         headers=visits.officer("education"))
+    cancelled = await visits.client.post(
+        f"/api/v1/requests/{submitted['reference']}/cancel", headers=visits.officer("education")
+    )
     assert cancelled.json()["status"] == "cancelled"
     assert await visits.count(models.WaitlistEntry, models.WaitlistEntry.request_id == request_id) == 0
 
@@ -72,8 +73,7 @@ async def _status(visits, reference: str, status: str) -> bool:
 async def _waiting_for(visits, week: str, count: int) -> list[dict]:
     await visits.publish_capacity("capacity.week_full.v1", "education", week)
     await eventually(lambda: _has(visits, f"education:{week}"))
-    waiting = [await visits.submit(focus_areas=["education"], preferred_dates=[week_dates(week)])
-               for _ in range(count)]
+    waiting = [await visits.submit(focus_areas=["education"], preferred_dates=[week_dates(week)]) for _ in range(count)]
     assert [w["status"] for w in waiting] == ["waitlisted"] * count
     return waiting
 
@@ -89,16 +89,18 @@ async def test_a_place_the_first_in_line_does_not_take_goes_to_the_next_and_newc
     newcomer = await visits.submit(focus_areas=["education"], preferred_dates=[week_dates(week)])
     assert newcomer["status"] == "waitlisted"
 
-    declined = await visits.decide(first["reference"], "education", decision="decline", reason="out_of_scope",
-                                   message="Not ours.")
+    declined = await visits.decide(
+        first["reference"], "education", decision="decline", reason="out_of_scope", message="Not ours."
+    )
     assert declined.status_code == 200
     passed_on = await visits.view(second["reference"])
     assert passed_on["status"] == "routed"  # the place the first left went to the next in line
     assert (await visits.view(newcomer["reference"]))["status"] == "waitlisted"
 
     visit_day = week_dates(week)["start"]
-    accepted = await visits.decide(second["reference"], "education", decision="accept", visit_date=visit_day,
-                                   host="Head of unit")
+    accepted = await visits.decide(
+        second["reference"], "education", decision="accept", visit_date=visit_day, host="Head of unit"
+    )
     assert accepted.status_code == 200  # it took the place: nobody else is offered it
     assert (await visits.view(newcomer["reference"]))["status"] == "waitlisted"
 

@@ -16,37 +16,61 @@ def test_a_limit_is_a_non_negative_whole_number_or_null(body, limit):
     assert LimitUpdate.model_validate_json(body).limit == limit
 
 
-@pytest.mark.parametrize("body", ['{"limit": -1}', '{"limit": 2.5}', '{"limit": "6"}', '{"limit": true}', "{}",
-                                  '{"limit": 6, "week": 3}'])
+@pytest.mark.parametrize(
+    "body", ['{"limit": -1}', '{"limit": 2.5}', '{"limit": "6"}', '{"limit": true}', "{}", '{"limit": 6, "week": 3}']
+)
 def test_anything_else_is_rejected(body):
     with pytest.raises(ValidationError):
         LimitUpdate.model_validate_json(body)
 
 
 def _visit_state(**changes) -> dict:
-    state = dict(
-        request_id="0b4c5e1e-8a0f-4a53-9d43-1f5c2b7e9a10", reference="VD-2027-0001", status="accepted",
-        division="education", info_divisions=[], focus_areas=["education"], organisation="Tallinn schools",
-        country="EE", language="en", contact_name="Mari", contact_email="mari@example.org",
-        highest_rank="expert", delegation_size=12,
-        preferred_dates=[{"start": date(2027, 2, 15), "end": date(2027, 2, 19)}],
-        visit_date=date(2027, 2, 16), host="Principal", needs={"press": False}, flags=[], tracking_url=None,
-        actor="officer-1")
+    state = {
+        "request_id": "0b4c5e1e-8a0f-4a53-9d43-1f5c2b7e9a10",
+        "reference": "VD-2027-0001",
+        "status": "accepted",
+        "division": "education",
+        "info_divisions": [],
+        "focus_areas": ["education"],
+        "organisation": "Tallinn schools",
+        "country": "EE",
+        "language": "en",
+        "contact_name": "Mari",
+        "contact_email": "mari@example.org",
+        "highest_rank": "expert",
+        "delegation_size": 12,
+        "preferred_dates": [{"start": date(2027, 2, 15), "end": date(2027, 2, 19)}],
+        "visit_date": date(2027, 2, 16),
+        "host": "Principal",
+        "needs": {"press": False},
+        "flags": [],
+        "tracking_url": None,
+        "actor": "officer-1",
+    }
     return state | changes
 
 
-@pytest.mark.parametrize(("producer", "consumer", "extra"), [
-    (visits_events.VisitAccepted, capacity_events.VisitAccepted, {}),
-    (visits_events.VisitCancelled, capacity_events.VisitCancelled, {"was_accepted": True}),
-    (visits_events.VisitDeclined, capacity_events.VisitDeclined,
-     {"was_accepted": True, "reason": "no_capacity", "message": "full"}),
-])
+@pytest.mark.parametrize(
+    ("producer", "consumer", "extra"),
+    [
+        (visits_events.VisitAccepted, capacity_events.VisitAccepted, {}),
+        (visits_events.VisitCancelled, capacity_events.VisitCancelled, {"was_accepted": True}),
+        (
+            visits_events.VisitDeclined,
+            capacity_events.VisitDeclined,
+            {"was_accepted": True, "reason": "no_capacity", "message": "full"},
+        ),
+    ],
+)
 def test_capacity_reads_what_visits_publishes(producer, consumer, extra):
     envelope = Envelope.wrap(producer(**_visit_state(), **extra), source="visits", subject="r")
     parsed = Envelope.model_validate_json(envelope.model_dump_json()).parse(consumer)
     assert envelope.type == consumer.type
     assert (parsed.request_id, parsed.division, parsed.visit_date) == (
-        "0b4c5e1e-8a0f-4a53-9d43-1f5c2b7e9a10", "education", date(2027, 2, 16))
+        "0b4c5e1e-8a0f-4a53-9d43-1f5c2b7e9a10",
+        "education",
+        date(2027, 2, 16),
+    )
 
 
 def test_an_acceptance_without_a_visit_date_is_rejected():

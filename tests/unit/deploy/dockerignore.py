@@ -36,7 +36,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
             out += "[^/]"
         elif char == "[":
             end = pattern.index("]", i)
-            out += "[" + pattern[i + 1:end].replace("\\", "\\\\") + "]"
+            out += "[" + pattern[i + 1 : end].replace("\\", "\\\\") + "]"
             i = end
         elif char == "\\" and i + 1 < len(pattern):
             i += 1

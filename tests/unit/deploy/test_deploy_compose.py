@@ -16,7 +16,9 @@ from tests.unit.deploy.interpolation import MissingVariable, interpolate, read_e
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
-SECRETS = {"POSTGRES_PASSWORD", "VISITDESK_JWT_SECRET", "VISITS_CSRF_SECRET"} | {f"{s.upper()}_DB_PASSWORD" for s in SERVICES}
+SECRETS = {"POSTGRES_PASSWORD", "VISITDESK_JWT_SECRET", "VISITS_CSRF_SECRET"} | {
+    f"{s.upper()}_DB_PASSWORD" for s in SERVICES
+}
 
 
 def compose_schema() -> dict:
@@ -46,7 +48,10 @@ def test_compose_file_matches_the_compose_specification(compose):
 
 
 def test_schema_check_rejects_a_misspelt_key(compose):
-    broken = {**compose, "services": {**compose["services"], "visits": {**compose["services"]["visits"], "helthcheck": {}}}}
+    broken = {
+        **compose,
+        "services": {**compose["services"], "visits": {**compose["services"]["visits"], "helthcheck": {}}},
+    }
     assert any("helthcheck" in error for error in schema_errors(broken))
 
 
@@ -109,8 +114,12 @@ def test_each_service_runs_its_own_app_on_its_port_from_the_one_image(compose, s
 
 def test_every_long_running_container_has_a_health_check_and_every_job_is_awaited(compose):
     services = compose["services"]
-    awaited = {name for s in services.values() for name, d in (s.get("depends_on") or {}).items()
-               if d["condition"] == "service_completed_successfully"}
+    awaited = {
+        name
+        for s in services.values()
+        for name, d in (s.get("depends_on") or {}).items()
+        if d["condition"] == "service_completed_successfully"
+    }
     for name, service in services.items():
         if service.get("restart") == "no":
             assert name in awaited, f"one-shot {name} is not waited for"
@@ -129,7 +138,11 @@ def test_app_containers_are_locked_down(compose):
 
 def test_state_lives_in_named_volumes(compose):
     declared = set(compose["volumes"])
-    for name, target in {"kafka": "/var/lib/kafka/data", "postgres": "/var/lib/postgresql/data", "mailpit": "/data"}.items():
+    for name, target in {
+        "kafka": "/var/lib/kafka/data",
+        "postgres": "/var/lib/postgresql/data",
+        "mailpit": "/data",
+    }.items():
         mounts = [v for v in compose["services"][name]["volumes"] if isinstance(v, str)]
         assert any(m.split(":")[0] in declared and m.split(":")[1] == target for m in mounts), name
 

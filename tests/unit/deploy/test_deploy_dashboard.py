@@ -11,11 +11,21 @@ ROOT = Path(__file__).resolve().parents[3]
 DASHBOARD = ROOT / "deploy" / "grafana" / "visitdesk.json"
 # What the issue asks the dashboard to show.
 REQUIRED = {
-    "visitdesk_http_request_seconds_bucket", "visitdesk_outbox_backlog", "visitdesk_outbox_oldest_age_seconds",
-    "visitdesk_consumer_lag", "visitdesk_events_handled_total", "visitdesk_events_failed_total",
-    "visitdesk_events_dead_lettered_total", "visitdesk_deliveries_total",
+    "visitdesk_http_request_seconds_bucket",
+    "visitdesk_outbox_backlog",
+    "visitdesk_outbox_oldest_age_seconds",
+    "visitdesk_consumer_lag",
+    "visitdesk_events_handled_total",
+    "visitdesk_events_failed_total",
+    "visitdesk_events_dead_lettered_total",
+    "visitdesk_deliveries_total",
 }
-SUFFIXES = {"Counter": ["_total"], "Gauge": [""], "Histogram": ["_bucket", "_count", "_sum"], "Summary": ["_count", "_sum"]}
+SUFFIXES = {
+    "Counter": ["_total"],
+    "Gauge": [""],
+    "Histogram": ["_bucket", "_count", "_sum"],
+    "Summary": ["_count", "_sum"],
+}
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__range": "6h", "$service": ".*"}
 
 
@@ -24,11 +34,16 @@ def defined_metrics() -> dict[str, set[str]]:
     series = {}
     for path in [*ROOT.glob("shared/*.py"), *ROOT.glob("services/*/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in SUFFIXES
-                    and node.args and isinstance(node.args[0], ast.Constant)):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) in SUFFIXES
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 kind, name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr, node.args[0].value
                 labels = next((ast.literal_eval(a) for a in node.args[2:3]), None) or next(
-                    (ast.literal_eval(k.value) for k in node.keywords if k.arg == "labelnames"), [])
+                    (ast.literal_eval(k.value) for k in node.keywords if k.arg == "labelnames"), []
+                )
                 base = name.removesuffix("_total") if kind == "Counter" else name
                 for suffix in SUFFIXES[kind]:
                     series[base + suffix] = set(labels) | ({"le"} if suffix == "_bucket" else set())
@@ -56,8 +71,11 @@ def selectors_and_groupings(expr) -> tuple[list, list[tuple[list[str], list]]]:
     def visit(node):
         if isinstance(node, promql_parser.VectorSelector):
             selectors.append(node)
-        if isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None \
-                and node.modifier.type == promql_parser.AggModifierType.By:
+        if (
+            isinstance(node, promql_parser.AggregateExpr)
+            and node.modifier is not None
+            and node.modifier.type == promql_parser.AggModifierType.By
+        ):
             beneath, _ = selectors_and_groupings(node.expr)
             groupings.append((node.modifier.labels, beneath))
 
@@ -110,7 +128,9 @@ def test_every_query_names_metrics_and_labels_the_code_defines(dashboard):
         for selector in selectors:
             assert selector.name in metrics, f"{title}: {selector.name} is not defined in the code"
             used = {m.name for m in selector.matchers.matchers}
-            assert used <= metrics[selector.name], f"{title}: {selector.name} has no label {used - metrics[selector.name]}"
+            assert used <= metrics[selector.name], (
+                f"{title}: {selector.name} has no label {used - metrics[selector.name]}"
+            )
         for labels, beneath in groupings:
             for selector in beneath:
                 assert set(labels) <= metrics[selector.name], f"{title}: {selector.name} has no {labels}"
@@ -129,6 +149,6 @@ def test_latency_is_shown_as_p50_p95_and_p99_by_service_and_route(dashboard):
 
 def test_the_checks_catch_an_unknown_metric_and_a_missing_label():
     metrics = defined_metrics()
-    selectors, groupings = selectors_and_groupings(parse('sum by (tenant) (rate(visitdesk_events_handled_total[5m]))'))
+    selectors, groupings = selectors_and_groupings(parse("sum by (tenant) (rate(visitdesk_events_handled_total[5m]))"))
     assert not set(groupings[0][0]) <= metrics[selectors[0].name]
     assert "visitdesk_outbox_backlogs" not in metrics

@@ -14,10 +14,14 @@ SECRET_LOOKING = re.compile(r"(^|/)(\.env(\..*)?|id_rsa.*|id_ed25519.*|.*\.(pem|
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs with continuation lines joined and comments dropped."""
-    joined = re.sub(r"\\\n", " ", "\n".join(
-        line for line in dockerfile.read_text().splitlines() if not line.lstrip().startswith("#")))
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip())
-            for line in joined.splitlines() if line.strip()]
+    joined = re.sub(
+        r"\\\n",
+        " ",
+        "\n".join(line for line in dockerfile.read_text().splitlines() if not line.lstrip().startswith("#")),
+    )
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip()) for line in joined.splitlines() if line.strip()
+    ]
 
 
 def stages(dockerfile: Path) -> dict[str, list[tuple[str, str]]]:
@@ -51,16 +55,39 @@ def test_build_context_of_this_tree_has_no_tests_caches_or_secret_looking_files(
 
 def test_build_context_leaves_out_planted_tests_caches_and_secrets(tmp_path):
     (tmp_path / ".dockerignore").write_text((ROOT / ".dockerignore").read_text())
-    kept = ["pyproject.toml", "uv.lock", "shared/web.py", "services/visits/main.py",
-            "services/visits/alembic/script.py.mako", "services/notifications/templates/fi/visit.html",
-            "visitdesk/cli.py"]
+    kept = [
+        "pyproject.toml",
+        "uv.lock",
+        "shared/web.py",
+        "services/visits/main.py",
+        "services/visits/alembic/script.py.mako",
+        "services/notifications/templates/fi/visit.html",
+        "visitdesk/cli.py",
+    ]
     left_out = [
-        "tests/unit/test_x.py", "services/visits/tests/test_y.py", "var/pg/data/PG_VERSION",
-        ".venv/bin/python", "bench/load.py", ".git/config", "shared/__pycache__/web.cpython-311.pyc",
-        "services/visits/web.pyc", ".pytest_cache/v/cache", "services/.mypy_cache/x.json",
-        ".env", ".env.production", "services/visits/.env", "shared/tls.pem", "visitdesk/signing.key",
-        "id_rsa", "services/visits/id_ed25519.pub", "notes.md", "Dockerfile", "docker-compose.yml",
-        "deploy/k8s/base/config.env", "visits.db", "services/visits/local.sqlite",
+        "tests/unit/test_x.py",
+        "services/visits/tests/test_y.py",
+        "var/pg/data/PG_VERSION",
+        ".venv/bin/python",
+        "bench/load.py",
+        ".git/config",
+        "shared/__pycache__/web.cpython-311.pyc",
+        "services/visits/web.pyc",
+        ".pytest_cache/v/cache",
+        "services/.mypy_cache/x.json",
+        ".env",
+        ".env.production",
+        "services/visits/.env",
+        "shared/tls.pem",
+        "visitdesk/signing.key",
+        "id_rsa",
+        "services/visits/id_ed25519.pub",
+        "notes.md",
+        "Dockerfile",
+        "docker-compose.yml",
+        "deploy/k8s/base/config.env",
+        "visits.db",
+        "services/visits/local.sqlite",
     ]
     for path in kept + left_out:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -68,15 +95,18 @@ def test_build_context_leaves_out_planted_tests_caches_and_secrets(tmp_path):
     assert build_context(tmp_path) == sorted(kept)
 
 
-@pytest.mark.parametrize("pattern,path,excluded", [
-    ("*.pyc", "a.pyc", True),
-    ("*.pyc", "shared/a.pyc", False),  # Docker patterns are anchored at the context root
-    ("**/*.pyc", "shared/a.pyc", True),
-    ("**/__pycache__", "__pycache__/a.pyc", True),
-    ("tests", "tests/unit/test_a.py", True),  # a folder's match covers everything inside it
-    ("shared/*.py", "shared/sub/a.py", False),
-    ("var/", "var/pg/x", True),
-])
+@pytest.mark.parametrize(
+    "pattern,path,excluded",
+    [
+        ("*.pyc", "a.pyc", True),
+        ("*.pyc", "shared/a.pyc", False),  # Docker patterns are anchored at the context root
+        ("**/*.pyc", "shared/a.pyc", True),
+        ("**/__pycache__", "__pycache__/a.pyc", True),
+        ("tests", "tests/unit/test_a.py", True),  # a folder's match covers everything inside it
+        ("shared/*.py", "shared/sub/a.py", False),
+        ("var/", "var/pg/x", True),
+    ],
+)
 def test_ignore_patterns_follow_docker_semantics(pattern, path, excluded):
     assert is_excluded(path, [pattern]) is excluded
 

@@ -110,9 +110,13 @@ def test_rendered_manifests_validate_against_the_kubernetes_schema(overlay, vers
 def test_no_secret_is_kept_in_git_only_references_to_secrets():
     docs = [doc for path in K8S.rglob("*.yaml") for doc in load_all(path)]
     assert not [d for d in docs if d.get("kind") == "Secret" or d.get("secretGenerator")]
-    referenced = {ref["secretKeyRef"]["name"] for _, template in pod_templates(docs)
-                  for c in template["spec"]["containers"] for ref in
-                  (e.get("valueFrom", {}) for e in c.get("env", [])) if "secretKeyRef" in ref}
+    referenced = {
+        ref["secretKeyRef"]["name"]
+        for _, template in pod_templates(docs)
+        for c in template["spec"]["containers"]
+        for ref in (e.get("valueFrom", {}) for e in c.get("env", []))
+        if "secretKeyRef" in ref
+    }
     assert referenced == {"visitdesk-database", "visitdesk-visits", "visitdesk-smtp"}
     for name in referenced:
         assert f"create secret generic {name}" in (K8S / "README.md").read_text(), f"{name} is undocumented"
@@ -121,7 +125,12 @@ def test_no_secret_is_kept_in_git_only_references_to_secrets():
 @pytest.mark.parametrize("service,port", SERVICES.items())
 def test_each_service_has_deployment_service_budget_and_autoscaler(service, port):
     docs = load_all(K8S / f"base/{service}.yaml")
-    assert sorted(d["kind"] for d in docs) == ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"]
+    assert sorted(d["kind"] for d in docs) == [
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Service",
+    ]
     deployment = find(docs, "Deployment", service)
     assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -202,7 +211,9 @@ def test_production_topics_have_twelve_partitions_replication_three_and_two_in_s
 def test_autoscalers_never_exceed_the_partitions_a_consumer_group_can_share(overlay):
     docs = rendered(overlay)
     container = find(docs, "Job", "create-topics")["spec"]["template"]["spec"]["containers"][0]
-    partitions = int(find(docs, "ConfigMap", container["envFrom"][0]["configMapRef"]["name"])["data"]["TOPIC_PARTITIONS"])
+    partitions = int(
+        find(docs, "ConfigMap", container["envFrom"][0]["configMapRef"]["name"])["data"]["TOPIC_PARTITIONS"]
+    )
     for service in SERVICES:
         autoscaler = find(docs, "HorizontalPodAutoscaler", service)["spec"]
         assert 2 <= autoscaler["minReplicas"] <= autoscaler["maxReplicas"] <= partitions, service
@@ -214,9 +225,16 @@ def test_production_runs_in_its_own_restricted_namespace_with_a_released_image()
     namespace = find(docs, "Namespace", "visitdesk")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"visitdesk"}
-    config = find(docs, "ConfigMap", next(
-        e["configMapRef"]["name"] for _, t in pod_templates(docs) for e in t["spec"]["containers"][0].get("envFrom", [])
-        if e["configMapRef"]["name"].startswith("visitdesk-config")))
+    config = find(
+        docs,
+        "ConfigMap",
+        next(
+            e["configMapRef"]["name"]
+            for _, t in pod_templates(docs)
+            for e in t["spec"]["containers"][0].get("envFrom", [])
+            if e["configMapRef"]["name"].startswith("visitdesk-config")
+        ),
+    )
     assert config["data"]["VISITDESK_ENVIRONMENT"] == "production"
     assert config["data"]["VISITDESK_KAFKA_BOOTSTRAP"].count(",") == 2, "three brokers"
     for name, template in pod_templates(docs):
@@ -227,15 +245,22 @@ def test_production_runs_in_its_own_restricted_namespace_with_a_released_image()
 def test_phase_one_holds_what_the_jobs_need():
     """`kubectl apply -k ... -l visitdesk/phase=prepare` must bring the namespace, config and jobs."""
     docs = rendered("overlays/production")
-    prepared = {(d["kind"], d["metadata"]["name"]) for d in docs
-                if d["metadata"].get("labels", {}).get("visitdesk/phase") == "prepare"}
+    prepared = {
+        (d["kind"], d["metadata"]["name"])
+        for d in docs
+        if d["metadata"].get("labels", {}).get("visitdesk/phase") == "prepare"
+    }
     assert {kind for kind, _ in prepared} == {"Namespace", "ConfigMap", "Job"}
     for job in (d for d in docs if d["kind"] == "Job"):
         spec = job["spec"]["template"]["spec"]
         needed = {e["configMapRef"]["name"] for c in spec["containers"] for e in c.get("envFrom", [])}
         needed |= {v["configMap"]["name"] for v in spec.get("volumes", []) if "configMap" in v}
-        needed |= {e["valueFrom"]["configMapKeyRef"]["name"] for c in spec["containers"]
-                   for e in c.get("env", []) if "configMapKeyRef" in e.get("valueFrom", {})}
+        needed |= {
+            e["valueFrom"]["configMapKeyRef"]["name"]
+            for c in spec["containers"]
+            for e in c.get("env", [])
+            if "configMapKeyRef" in e.get("valueFrom", {})
+        }
         assert {("ConfigMap", n) for n in needed} <= prepared, job["metadata"]["name"]
         assert ("Job", job["metadata"]["name"]) in prepared
 
@@ -248,10 +273,15 @@ def container_environment(docs, container: dict) -> dict[str, str]:
     for item in container.get("env", []):
         ref = item.get("valueFrom", {})
         if "configMapKeyRef" in ref:
-            env[item["name"]] = find(docs, "ConfigMap", ref["configMapKeyRef"]["name"])["data"][ref["configMapKeyRef"]["key"]]
+            env[item["name"]] = find(docs, "ConfigMap", ref["configMapKeyRef"]["name"])["data"][
+                ref["configMapKeyRef"]["key"]
+            ]
         elif "secretKeyRef" in ref:
-            env[item["name"]] = f"postgresql://app:secret@db/{item['name'].lower()}" if item["name"].endswith(
-                "_DATABASE_URL") else "a-secret-from-the-cluster"
+            env[item["name"]] = (
+                f"postgresql://app:secret@db/{item['name'].lower()}"
+                if item["name"].endswith("_DATABASE_URL")
+                else "a-secret-from-the-cluster"
+            )
         else:
             env[item["name"]] = item["value"]
     return env

@@ -3,15 +3,29 @@
 import pytest
 
 from services.notifications.events import NOTIFYING
+from services.notifications.messages import Renderer
 
 VISIT = {
-    "request_id": "5b0c1f3e-8f7a-4d55-9a51-0d1f2e3c4b5a", "reference": "HEL-2027-0042", "status": "accepted",
-    "division": "education", "info_divisions": ["culture-and-leisure"], "focus_areas": ["education", "culture"],
-    "organisation": "Skolverket", "country": "SE", "language": "sv", "contact_name": "Anna Lind",
-    "contact_email": "anna.lind@example.se", "highest_rank": "expert", "delegation_size": 12,
-    "preferred_dates": [{"start": "2027-03-01", "end": "2027-03-05"}], "visit_date": "2027-03-03",
-    "host": "Deputy Mayor", "needs": {"interpreter_language": None, "press": False, "accessibility": None},
-    "flags": [], "tracking_url": "https://visitdesk.example/track/HEL-2027-0042?token=s3cret", "actor": "officer-1",
+    "request_id": "5b0c1f3e-8f7a-4d55-9a51-0d1f2e3c4b5a",
+    "reference": "HEL-2027-0042",
+    "status": "accepted",
+    "division": "education",
+    "info_divisions": ["culture-and-leisure"],
+    "focus_areas": ["education", "culture"],
+    "organisation": "Skolverket",
+    "country": "SE",
+    "language": "sv",
+    "contact_name": "Anna Lind",
+    "contact_email": "anna.lind@example.se",
+    "highest_rank": "expert",
+    "delegation_size": 12,
+    "preferred_dates": [{"start": "2027-03-01", "end": "2027-03-05"}],
+    "visit_date": "2027-03-03",
+    "host": "Deputy Mayor",
+    "needs": {"interpreter_language": None, "press": False, "accessibility": None},
+    "flags": [],
+    "tracking_url": "https://visitdesk.example/track/HEL-2027-0042?token=s3cret",
+    "actor": "officer-1",
 }
 EXTRA = {
     "visit.routed.v1": {"routed_by": "rule"},
@@ -24,13 +38,25 @@ EXTRA = {
 }
 OTHERS = {
     "capacity.week_full.v1": {"division": "education", "iso_week": "2027-W09", "reserved": 6, "limit": 6},
-    "protocol.plan_ready.v1": {"request_id": VISIT["request_id"], "reference": VISIT["reference"],
-                               "division": "education", "level": 2, "visit_date": "2027-03-03"},
+    "protocol.plan_ready.v1": {
+        "request_id": VISIT["request_id"],
+        "reference": VISIT["reference"],
+        "division": "education",
+        "level": 2,
+        "visit_date": "2027-03-03",
+    },
     "protocol.plan_created.v1": {
-        "request_id": VISIT["request_id"], "reference": VISIT["reference"], "division": "education", "level": 2,
-        "host": "Deputy Mayor", "visit_date": "2027-03-03", "conflicts": ["HEL-2027-0040"],
-        "items": [{"key": "host", "owner": "protocol", "required": True, "state": "open"},
-                  {"key": "gift", "owner": "protocol", "required": False, "state": "done"}],
+        "request_id": VISIT["request_id"],
+        "reference": VISIT["reference"],
+        "division": "education",
+        "level": 2,
+        "host": "Deputy Mayor",
+        "visit_date": "2027-03-03",
+        "conflicts": ["HEL-2027-0040"],
+        "items": [
+            {"key": "host", "owner": "protocol", "required": True, "state": "open"},
+            {"key": "gift", "owner": "protocol", "required": False, "state": "done"},
+        ],
     },
 }
 
@@ -44,3 +70,8 @@ def build(event_type: str, **changes):
 @pytest.fixture
 def sample():
     return build
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return Renderer()

@@ -105,7 +105,8 @@ def test_every_rule_names_an_event_the_service_reads_and_every_such_event_has_a_
 
 def test_only_the_delegation_gets_the_delegation_texts_and_everyone_else_the_staff_texts():
     assert domain.audience("delegation") == "delegation"
-    assert {domain.audience(k) for k in ("division", "communications", "protocol_office",
-                                         "international_affairs")} == {"staff"}
+    assert {domain.audience(k) for k in ("division", "communications", "protocol_office", "international_affairs")} == {
+        "staff"
+    }
     assert domain.template_name("sv", "delegation", "visit.accepted.v1") == "sv/delegation/visit.accepted.j2"
     assert domain.template_name("fi", "division", "capacity.week_full.v1") == "fi/staff/capacity.week_full.j2"

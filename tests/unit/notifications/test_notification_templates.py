@@ -4,32 +4,47 @@ import pytest
 from jinja2 import UndefinedError
 
 from services.notifications import domain
-from services.notifications.messages import Renderer
 from services.visits import texts
 
 LANGUAGES = ("fi", "sv", "en")
 # Variants that take other branches of the templates: no host, no limit, no open weeks, from the waitlist,
 # proposed dates taken or turned down, a decline after acceptance, each host protocol names.
 VARIANTS = {
-    "visit.routed.v1": [{"routed_by": "rule"}, {"routed_by": "waitlist"},
-                        {"routed_by": "delegation", "message": "Sopii."}, {"routed_by": "delegation"}],
-    "visit.declined.v1": [{"was_accepted": False}, {"was_accepted": True, "highest_rank": "minister"},
-                          {"was_accepted": True, "highest_rank": "minister", "visit_date": None, "message": ""}],
+    "visit.routed.v1": [
+        {"routed_by": "rule"},
+        {"routed_by": "waitlist"},
+        {"routed_by": "delegation", "message": "Sopii."},
+        {"routed_by": "delegation"},
+    ],
+    "visit.declined.v1": [
+        {"was_accepted": False},
+        {"was_accepted": True, "highest_rank": "minister"},
+        {"was_accepted": True, "highest_rank": "minister", "visit_date": None, "message": ""},
+    ],
     "visit.waitlisted.v1": [{"nearest_open_weeks": ["2027-W11"]}, {"nearest_open_weeks": []}],
     "visit.accepted.v1": [{"host": "Deputy Mayor", "needs": {"press": True}}, {"host": None}],
-    "visit.cancelled.v1": [{"was_accepted": True}, {"was_accepted": False, "visit_date": None},
-                           {"declined_proposed": True, "message": "Ei käy."}, {"declined_proposed": True}],
+    "visit.cancelled.v1": [
+        {"was_accepted": True},
+        {"was_accepted": False, "visit_date": None},
+        {"declined_proposed": True, "message": "Ei käy."},
+        {"declined_proposed": True},
+    ],
     "capacity.week_full.v1": [{"limit": 6}, {"limit": None}],
-    "protocol.plan_created.v1": [{}, {"visit_date": None, "host": None, "conflicts": []}, {"host": "Mayor"},
-                                 {"host": "Director, education"}, {"host": "education"}, {"host": "Rehtori"}],
+    "protocol.plan_created.v1": [
+        {},
+        {"visit_date": None, "host": None, "conflicts": []},
+        {"host": "Mayor"},
+        {"host": "Director, education"},
+        {"host": "education"},
+        {"host": "Rehtori"},
+    ],
 }
-CASES = [(rule.event_type, rule.recipient, lang, variant)
-         for rule in domain.RULES for lang in LANGUAGES for variant in VARIANTS.get(rule.event_type, [{}])]
-
-
-@pytest.fixture(scope="module")
-def renderer():
-    return Renderer()
+CASES = [
+    (rule.event_type, rule.recipient, lang, variant)
+    for rule in domain.RULES
+    for lang in LANGUAGES
+    for variant in VARIANTS.get(rule.event_type, [{}])
+]
 
 
 def render(renderer, event, recipient, lang):
@@ -37,10 +52,14 @@ def render(renderer, event, recipient, lang):
     return renderer.render(domain.template_name(lang, recipient, event.type), context)
 
 
-@pytest.mark.parametrize(("event_type", "recipient", "lang", "variant"), CASES,
-                         ids=[f"{t}-{r}-{lang}-{i}" for i, (t, r, lang, _) in enumerate(CASES)])
-def test_every_rule_renders_in_every_language_with_the_reference(renderer, sample, event_type, recipient, lang,
-                                                                  variant):
+@pytest.mark.parametrize(
+    ("event_type", "recipient", "lang", "variant"),
+    CASES,
+    ids=[f"{t}-{r}-{lang}-{i}" for i, (t, r, lang, _) in enumerate(CASES)],
+)
+def test_every_rule_renders_in_every_language_with_the_reference(
+    renderer, sample, event_type, recipient, lang, variant
+):
     event = sample(event_type, **variant)
     message = render(renderer, event, recipient, lang)
     assert message.subject and "\n" not in message.subject

@@ -6,7 +6,7 @@ import pytest
 
 from services.notifications import domain
 from services.protocol.domain import HOST_BY_LEVEL, host_for
-from tests.unit.notifications.test_notification_templates import render, renderer  # noqa: F401 (a fixture)
+from tests.unit.notifications.test_notification_templates import render
 
 LANGUAGES = ("fi", "sv", "en")
 PICKED = {"start": "2027-04-05", "end": "2027-04-09"}
@@ -24,24 +24,43 @@ TURNED_DOWN = {
     "sv": "Delegationen tackade nej till de tider ni föreslog",
     "en": "The delegation turned down the dates you proposed",
 }
-FROM_DELEGATION = {"fi": "Delegaation viesti: ", "sv": "Meddelande från delegationen: ",
-                   "en": "Message from the delegation: "}
+FROM_DELEGATION = {
+    "fi": "Delegaation viesti: ",
+    "sv": "Meddelande från delegationen: ",
+    "en": "Message from the delegation: ",
+}
 DECIDE = {"fi": "Päättäkää pyynnöstä", "sv": "Fatta beslut om förfrågan", "en": "Please decide on it"}
 LATE_DECLINE = {  # staff: the accepted visit on <day> will not take place; the delegation: the one confirmed earlier
     "fi": ("hyväksytty vierailu {day} ei toteudu", "Aiemmin vahvistamamme vierailunne {day} ei näin ollen toteudu."),
-    "sv": ("det godkända besöket {day} blir inte av", "Ert besök {day}, som vi tidigare bekräftat, blir därför inte av."),
-    "en": ("the accepted visit on {day} will not take place",
-           "The visit on {day} that we confirmed earlier will therefore not take place."),
+    "sv": (
+        "det godkända besöket {day} blir inte av",
+        "Ert besök {day}, som vi tidigare bekräftat, blir därför inte av.",
+    ),
+    "en": (
+        "the accepted visit on {day} will not take place",
+        "The visit on {day} that we confirmed earlier will therefore not take place.",
+    ),
 }
-NO_ROOM = {"fi": "Syy: toivotuille ajoille ei ole tilaa", "sv": "Skäl: det finns inte plats under de önskade tiderna",
-           "en": "Reason: there is no room on the requested dates"}
+NO_ROOM = {
+    "fi": "Syy: toivotuille ajoille ei ole tilaa",
+    "sv": "Skäl: det finns inte plats under de önskade tiderna",
+    "en": "Reason: there is no room on the requested dates",
+}
 HOST_LABEL = {"fi": "Isäntä: ", "sv": "Värd: ", "en": "Host: "}
 OFFICERS_WORDS = ["Apulaispormestari Nasima Razmyar", "Director, Helsinki Marketing", "Rehtori & <i>kanslia</i>"]
 HOSTS = {  # by protocol level, for a visit of the education division
-    "fi": {1: "pormestari", 2: "apulaispormestari", 3: "toimialajohtaja, Kasvatuksen ja koulutuksen toimiala",
-           4: "Kasvatuksen ja koulutuksen toimiala"},
-    "sv": {1: "borgmästaren", 2: "biträdande borgmästaren", 3: "sektorchef, Fostrans- och utbildningssektorn",
-           4: "Fostrans- och utbildningssektorn"},
+    "fi": {
+        1: "pormestari",
+        2: "apulaispormestari",
+        3: "toimialajohtaja, Kasvatuksen ja koulutuksen toimiala",
+        4: "Kasvatuksen ja koulutuksen toimiala",
+    },
+    "sv": {
+        1: "borgmästaren",
+        2: "biträdande borgmästaren",
+        3: "sektorchef, Fostrans- och utbildningssektorn",
+        4: "Fostrans- och utbildningssektorn",
+    },
     "en": {1: "the Mayor", 2: "a Deputy Mayor", 3: "Director, Education Division", 4: "Education Division"},
 }
 
@@ -49,15 +68,20 @@ HOSTS = {  # by protocol level, for a visit of the education division
 def shows_words(message, words: str, label: str) -> bool:
     """The words as written in the text, escaped in a paragraph that keeps their line breaks in the HTML."""
     escaped = words.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return (f"{label}{words}" in message.text and "<b>" not in message.html
-            and f'<p style="white-space:pre-line">{label}{escaped}</p>' in message.html)
+    return (
+        f"{label}{words}" in message.text
+        and "<b>" not in message.html
+        and f'<p style="white-space:pre-line">{label}{escaped}</p>' in message.html
+    )
 
 
 # --- the delegation takes one of the proposed ranges ----------------------------------------------
 
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_proposed_dates_taken_reach_the_division_as_such_with_the_range_and_the_delegations_words(
-        renderer, sample, lang):
+    renderer, sample, lang
+):
     event = sample("visit.routed.v1", routed_by="delegation", preferred_dates=[PICKED], message=WORDS)
     message = render(renderer, event, "division", lang)
     subject, first_line = TAKEN[lang]
@@ -79,9 +103,9 @@ def test_proposed_dates_taken_without_words_show_no_empty_message(renderer, samp
 
 # --- the delegation turns the proposed dates down -------------------------------------------------
 
+
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_proposed_dates_turned_down_reach_the_division_as_an_answer_in_the_delegations_words(
-        renderer, sample, lang):
+def test_proposed_dates_turned_down_reach_the_division_as_an_answer_in_the_delegations_words(renderer, sample, lang):
     event = sample("visit.cancelled.v1", was_accepted=False, declined_proposed=True, message=WORDS)
     message = render(renderer, event, "division", lang)
     plain = render(renderer, sample("visit.cancelled.v1", was_accepted=False), "division", lang)
@@ -99,22 +123,25 @@ def test_proposed_dates_turned_down_without_words_show_no_empty_message(renderer
     assert FROM_DELEGATION[lang] not in message.text and "pre-line" not in message.html
 
 
-NONE_SUITED = {"fi": ", koska mikään ehdotetuista ajoista ei sopinut teille.",
-               "sv": ", eftersom ingen av de föreslagna tiderna passade er.",
-               "en": ", as none of the proposed dates suited you."}
+NONE_SUITED = {
+    "fi": ", koska mikään ehdotetuista ajoista ei sopinut teille.",
+    "sv": ", eftersom ingen av de föreslagna tiderna passade er.",
+    "en": ", as none of the proposed dates suited you.",
+}
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_the_delegation_that_turned_proposed_dates_down_is_told_that_is_why_its_request_ended(
-        renderer, sample, lang):
-    turned_down = render(renderer, sample("visit.cancelled.v1", was_accepted=False, declined_proposed=True),
-                         "delegation", lang)
+def test_the_delegation_that_turned_proposed_dates_down_is_told_that_is_why_its_request_ended(renderer, sample, lang):
+    turned_down = render(
+        renderer, sample("visit.cancelled.v1", was_accepted=False, declined_proposed=True), "delegation", lang
+    )
     plain = render(renderer, sample("visit.cancelled.v1", was_accepted=False), "delegation", lang)
     assert NONE_SUITED[lang] in turned_down.text and NONE_SUITED[lang] in turned_down.html
     assert NONE_SUITED[lang] not in plain.text
 
 
 # --- a division declines a visit it had accepted --------------------------------------------------
+
 
 @pytest.mark.parametrize("recipient", ["protocol_office", "communications"])
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -151,9 +178,11 @@ def test_a_decline_with_no_accepted_day_speaks_of_no_confirmed_visit(renderer, s
 
 # --- hosts in protocol plans -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_plan_names_the_host_protocol_gave_it_in_the_mails_language_and_an_officers_own_as_written(
-        renderer, sample, lang):
+    renderer, sample, lang
+):
     shown = {}
     for level in HOST_BY_LEVEL:
         event = sample("protocol.plan_created.v1", division="education", host=host_for(level, "education"))
@@ -168,15 +197,25 @@ def test_a_plan_names_the_host_protocol_gave_it_in_the_mails_language_and_an_off
 # --- the delegation's e-mails: a capital after the salutation ---------------------------------------
 
 # Each branch that changes a delegation e-mail's first sentence.
-DELEGATION_VARIANTS = {"visit.declined.v1": [{"was_accepted": False}, {"was_accepted": True}],
-                       "visit.cancelled.v1": [{"was_accepted": False}, {"was_accepted": True}],
-                       "visit.waitlisted.v1": [{"nearest_open_weeks": ["2027-W11"]}, {"nearest_open_weeks": []}]}
-DELEGATION_CASES = [(rule.event_type, lang, changes) for rule in domain.RULES if rule.recipient == "delegation"
-                    for lang in LANGUAGES for changes in DELEGATION_VARIANTS.get(rule.event_type, [{}])]
+DELEGATION_VARIANTS = {
+    "visit.declined.v1": [{"was_accepted": False}, {"was_accepted": True}],
+    "visit.cancelled.v1": [{"was_accepted": False}, {"was_accepted": True}],
+    "visit.waitlisted.v1": [{"nearest_open_weeks": ["2027-W11"]}, {"nearest_open_weeks": []}],
+}
+DELEGATION_CASES = [
+    (rule.event_type, lang, changes)
+    for rule in domain.RULES
+    if rule.recipient == "delegation"
+    for lang in LANGUAGES
+    for changes in DELEGATION_VARIANTS.get(rule.event_type, [{}])
+]
 
 
-@pytest.mark.parametrize(("event_type", "lang", "changes"), DELEGATION_CASES,
-                         ids=[f"{t}-{lang}-{i}" for i, (t, lang, _) in enumerate(DELEGATION_CASES)])
+@pytest.mark.parametrize(
+    ("event_type", "lang", "changes"),
+    DELEGATION_CASES,
+    ids=[f"{t}-{lang}-{i}" for i, (t, lang, _) in enumerate(DELEGATION_CASES)],
+)
 def test_the_sentence_after_the_salutation_starts_with_a_capital_letter(renderer, sample, event_type, lang, changes):
     event = sample(event_type, **changes)
     message = render(renderer, event, "delegation", lang)

@@ -10,4 +10,3 @@ def test_free_ports_lie_outside_the_range_client_sockets_are_given():
     for _ in range(20):
         base = free_ports(4)
         assert all(not low <= port <= high for port in range(base, base + 4)), (base, low, high)
-

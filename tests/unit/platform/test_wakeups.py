@@ -72,8 +72,11 @@ async def test_a_commit_hands_over_its_items_in_order_and_a_rollback_none(sessio
 
 async def test_items_wake_one_idle_waiter_and_none_that_is_busy_while_a_plain_commit_wakes_all(sessions):
     channel = WakeChannel()
-    with channel.subscribed(asyncio.Event()) as busy, channel.subscribed(asyncio.Event()) as first, \
-            channel.subscribed(asyncio.Event()) as second:
+    with (
+        channel.subscribed(asyncio.Event()) as busy,
+        channel.subscribed(asyncio.Event()) as first,
+        channel.subscribed(asyncio.Event()) as second,
+    ):
         sleepers = [asyncio.create_task(channel.sleep(e, timeout=60)) for e in (first, second)]
         await asyncio.sleep(0)  # both asleep, i.e. idle
         await _handing(sessions, channel, ["x"])

@@ -6,14 +6,28 @@ from services.protocol import events as protocol
 from services.visits import events as visits
 from shared.events import Envelope
 
-STATE = dict(
-    request_id="r-1", reference="HEL-1", status="accepted", division="education", info_divisions=[],
-    focus_areas=["education"], organisation="Examplia", country="EE", language="en", contact_name="Kaja",
-    contact_email="kaja@example.org", highest_rank="minister", delegation_size=5,
-    preferred_dates=[visits.DateRange(start=date(2031, 5, 1), end=date(2031, 5, 9))], visit_date=date(2031, 5, 4),
-    host="Director", needs=visits.Needs(interpreter_language="ja", press=True), flags=[], tracking_url=None,
-    actor="officer-1",
-)
+STATE = {
+    "request_id": "r-1",
+    "reference": "HEL-1",
+    "status": "accepted",
+    "division": "education",
+    "info_divisions": [],
+    "focus_areas": ["education"],
+    "organisation": "Examplia",
+    "country": "EE",
+    "language": "en",
+    "contact_name": "Kaja",
+    "contact_email": "kaja@example.org",
+    "highest_rank": "minister",
+    "delegation_size": 5,
+    "preferred_dates": [visits.DateRange(start=date(2031, 5, 1), end=date(2031, 5, 9))],
+    "visit_date": date(2031, 5, 4),
+    "host": "Director",
+    "needs": visits.Needs(interpreter_language="ja", press=True),
+    "flags": [],
+    "tracking_url": None,
+    "actor": "officer-1",
+}
 
 
 def _through_the_wire(event) -> Envelope:
@@ -27,8 +41,10 @@ def test_an_accepted_visit_is_read_with_its_rank_date_and_needs():
 
 
 def test_cancelled_declined_and_erased_visits_are_read_by_request():
-    for event in (visits.VisitCancelled(**STATE, was_accepted=True),
-                  visits.VisitDeclined(**STATE, reason="other", message="no", was_accepted=True)):
+    for event in (
+        visits.VisitCancelled(**STATE, was_accepted=True),
+        visits.VisitDeclined(**STATE, reason="other", message="no", was_accepted=True),
+    ):
         assert _through_the_wire(event).parse(protocol.VisitEnded).request_id == "r-1"
     erased = visits.VisitPersonalDataErased(request_id="r-1", reference="HEL-1")
     assert _through_the_wire(erased).parse(protocol.VisitPersonalDataErased).reference == "HEL-1"

@@ -12,10 +12,19 @@ def _items(level, *, interpreter_language=None, press=False) -> dict[str, domain
     return {i.key: i for i in domain.checklist(level, interpreter_language=interpreter_language, press=press)}
 
 
-@pytest.mark.parametrize("rank, level", [
-    ("head_of_state", 1), ("head_of_government", 1), ("minister", 2), ("ambassador", 2), ("mayor", 2),
-    ("senior_official", 3), ("expert", 4), ("other", 4),
-])
+@pytest.mark.parametrize(
+    "rank, level",
+    [
+        ("head_of_state", 1),
+        ("head_of_government", 1),
+        ("minister", 2),
+        ("ambassador", 2),
+        ("mayor", 2),
+        ("senior_official", 3),
+        ("expert", 4),
+        ("other", 4),
+    ],
+)
 def test_each_rank_maps_to_its_protocol_level(rank, level):
     assert domain.level_for(rank) == level
 
@@ -26,7 +35,11 @@ def test_an_unknown_rank_gets_the_lightest_protocol():
 
 def test_hosts_go_from_the_mayor_down_to_the_division():
     assert [domain.host_for(level, "education") for level in (1, 2, 3, 4)] == [
-        "Mayor", "Deputy Mayor", "Director, education", "education"]
+        "Mayor",
+        "Deputy Mayor",
+        "Director, education",
+        "education",
+    ]
 
 
 def test_a_level_one_visit_requires_the_full_ceremony():
@@ -35,7 +48,10 @@ def test_a_level_one_visit_requires_the_full_ceremony():
         assert items[key].required, key
     assert "interpreter" not in items
     assert (items["security_liaison"].owner, items["press"].owner, items["host"].owner) == (
-        "security", "communications", "protocol_office")
+        "security",
+        "communications",
+        "protocol_office",
+    )
 
 
 def test_a_level_two_visit_requires_flags_and_a_gift_but_leaves_the_golden_book_optional():
@@ -84,14 +100,17 @@ DAY, OTHER_DAY = date(2031, 5, 4), date(2031, 5, 5)
 
 
 def test_two_high_level_visits_on_one_day_clash_both_ways():
-    found = domain.conflicts([Booking("A", DAY, 1, "Mayor"), Booking("B", DAY, 2, "Deputy Mayor"),
-                              Booking("C", DAY, 4, "education")])
+    found = domain.conflicts(
+        [Booking("A", DAY, 1, "Mayor"), Booking("B", DAY, 2, "Deputy Mayor"), Booking("C", DAY, 4, "education")]
+    )
     assert found == {"A": ["B"], "B": ["A"], "C": []}
 
 
 def test_high_level_visits_on_different_days_do_not_clash():
-    assert domain.conflicts([Booking("A", DAY, 2, "Deputy Mayor"), Booking("B", OTHER_DAY, 2, "Deputy Mayor")]) \
-        == {"A": [], "B": []}
+    assert domain.conflicts([Booking("A", DAY, 2, "Deputy Mayor"), Booking("B", OTHER_DAY, 2, "Deputy Mayor")]) == {
+        "A": [],
+        "B": [],
+    }
 
 
 def test_a_named_host_booked_twice_on_one_day_clashes_whatever_the_level():

@@ -43,6 +43,7 @@ def probe_app() -> tuple[FastAPI, list]:
         async def events() -> AsyncIterator[bytes]:
             for n in range(3):
                 yield f"data: {n}\n\n".encode()
+
         return StreamingResponse(events(), media_type="text/event-stream")
 
     return app, calls
@@ -137,9 +138,19 @@ async def test_a_chunked_body_without_content_length_is_counted_as_it_streams():
 
 async def run_asgi(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> list[dict]:
     """Drive an ASGI app by hand, the way a server would, and collect what it sends."""
-    scope = {"type": "http", "method": "POST", "path": "/echo", "raw_path": b"/echo", "query_string": b"",
-             "headers": headers, "http_version": "1.1", "scheme": "http", "server": ("testserver", 80),
-             "client": ("127.0.0.1", 5000), "root_path": ""}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "query_string": b"",
+        "headers": headers,
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
+        "root_path": "",
+    }
     messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
     sent = []
 
@@ -177,14 +188,31 @@ async def test_the_413_replaces_whatever_the_app_made_of_the_cut_off_body(swallo
     assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [413]
 
 
-@pytest.mark.parametrize(("where", "request_args"), [
-    ("path", {"url": "/echo%00"}),
-    ("query", {"url": "/echo?note=a%00b"}),
-    ("body", {"url": "/echo", "content": b'{"text": "a\\u0000b"}', "headers": {"content-type": "application/json"}}),
-    ("body", {"url": "/echo", "content": b'{"text": "a\\\\\\u0000"}', "headers": {"content-type": "application/json"}}),
-    ("body", {"url": "/echo", "content": b"text=a%00b", "headers": {"content-type": "application/x-www-form-urlencoded"}}),
-    ("body", {"url": "/echo", "content": b"a\x00b", "headers": {"content-type": "text/plain"}}),
-], ids=["path", "query", "json-escape", "json-escape-after-escaped-backslash", "form", "raw"])
+@pytest.mark.parametrize(
+    ("where", "request_args"),
+    [
+        ("path", {"url": "/echo%00"}),
+        ("query", {"url": "/echo?note=a%00b"}),
+        (
+            "body",
+            {"url": "/echo", "content": b'{"text": "a\\u0000b"}', "headers": {"content-type": "application/json"}},
+        ),
+        (
+            "body",
+            {"url": "/echo", "content": b'{"text": "a\\\\\\u0000"}', "headers": {"content-type": "application/json"}},
+        ),
+        (
+            "body",
+            {
+                "url": "/echo",
+                "content": b"text=a%00b",
+                "headers": {"content-type": "application/x-www-form-urlencoded"},
+            },
+        ),
+        ("body", {"url": "/echo", "content": b"a\x00b", "headers": {"content-type": "text/plain"}}),
+    ],
+    ids=["path", "query", "json-escape", "json-escape-after-escaped-backslash", "form", "raw"],
+)
 async def test_a_nul_character_anywhere_in_the_request_is_a_422_before_the_route_runs(where, request_args):
     app, calls = probe_app()
     async with client(app) as http:

@@ -9,20 +9,36 @@ from services.visits.schemas import VisitRequestCreate
 
 
 def test_the_form_becomes_the_api_shape():
-    form = FormData([
-        ("organisation", " Tallinn "), ("country", "EE"), ("contact_name", "Mari"), ("contact_email", "m@example.org"),
-        ("contact_phone", ""), ("language", "en"), ("primary_focus_area", "education"),
-        ("other_focus_areas", "climate"), ("other_focus_areas", "education"), ("delegation_size", "12"),
-        ("highest_rank", "mayor"), ("preferred_1_start", "2027-02-15"), ("preferred_1_end", ""),
-        ("preferred_2_start", ""), ("preferred_2_end", ""), ("purpose", "Schools"),
-        ("members", "Mari Maasikas; Adviser\n\nJaan Tamm"), ("needs_press", "yes"),
-    ])
+    form = FormData(
+        [
+            ("organisation", " Tallinn "),
+            ("country", "EE"),
+            ("contact_name", "Mari"),
+            ("contact_email", "m@example.org"),
+            ("contact_phone", ""),
+            ("language", "en"),
+            ("primary_focus_area", "education"),
+            ("other_focus_areas", "climate"),
+            ("other_focus_areas", "education"),
+            ("delegation_size", "12"),
+            ("highest_rank", "mayor"),
+            ("preferred_1_start", "2027-02-15"),
+            ("preferred_1_end", ""),
+            ("preferred_2_start", ""),
+            ("preferred_2_end", ""),
+            ("purpose", "Schools"),
+            ("members", "Mari Maasikas; Adviser\n\nJaan Tamm"),
+            ("needs_press", "yes"),
+        ]
+    )
     payload = form_payload(form)
     assert payload["focus_areas"] == ["education", "climate"]
     assert payload["preferred_dates"] == [{"start": "2027-02-15", "end": "2027-02-15"}]
     assert payload["contact"]["phone"] is None
-    assert payload["members"] == [{"name": "Mari Maasikas", "title": "Adviser", "role": None},
-                                  {"name": "Jaan Tamm", "title": None, "role": None}]
+    assert payload["members"] == [
+        {"name": "Mari Maasikas", "title": "Adviser", "role": None},
+        {"name": "Jaan Tamm", "title": None, "role": None},
+    ]
     assert payload["needs"] == {"interpreter_language": None, "press": True, "accessibility": None}
 
 
@@ -54,5 +70,7 @@ def test_every_field_has_an_error_message_in_every_language():
 
 def test_the_wait_after_too_many_requests_is_said_in_good_grammar():
     assert [_minutes(texts.TEXTS[lang], 1).rsplit(" ", 3)[-3:] for lang in ("sv", "en")] == [
-        ["om", "en", "minut."], ["in", "a", "minute."]]
+        ["om", "en", "minut."],
+        ["in", "a", "minute."],
+    ]
     assert _minutes(texts.TEXTS["en"], 5).endswith("in 5 minutes.")

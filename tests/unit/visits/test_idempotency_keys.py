@@ -11,15 +11,32 @@ from services.visits.submission import IdempotencyKey
 
 def body(**changes) -> VisitRequestCreate:
     day = (helsinki_today() + timedelta(days=90)).isoformat()
-    return VisitRequestCreate.model_validate({
-        "organisation": "Tallinn City", "country": "EE", "contact": {"name": "Mari", "email": "mari@example.org"},
-        "language": "en", "focus_areas": ["education"], "delegation_size": 5, "highest_rank": "expert",
-        "preferred_dates": [{"start": day, "end": day}], "purpose": "Schools.",
-    } | changes)
+    return VisitRequestCreate.model_validate(
+        {
+            "organisation": "Tallinn City",
+            "country": "EE",
+            "contact": {"name": "Mari", "email": "mari@example.org"},
+            "language": "en",
+            "focus_areas": ["education"],
+            "delegation_size": 5,
+            "highest_rank": "expert",
+            "preferred_dates": [{"start": day, "end": day}],
+            "purpose": "Schools.",
+        }
+        | changes
+    )
 
 
-@pytest.mark.parametrize("key", ["a", "x" * 200, "8e03978e-40d5-43e8-bc93-6894a57f9324",
-                                 '"8e03978e-40d5-43e8-bc93-6894a57f9324"', "with spaces ~!"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a",
+        "x" * 200,
+        "8e03978e-40d5-43e8-bc93-6894a57f9324",
+        '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+        "with spaces ~!",
+    ],
+)
 def test_keys_of_1_to_200_printable_characters_are_valid(key):
     assert security.valid_idempotency_key(key)
 
@@ -30,8 +47,9 @@ def test_empty_long_non_printable_or_non_text_keys_are_not(key):
 
 
 def test_the_fingerprint_is_of_the_validated_body_so_spacing_and_case_do_not_matter():
-    assert IdempotencyKey.of("api:k", body()) == IdempotencyKey.of("api:k", body(organisation="  Tallinn City ",
-                                                                                 country="ee"))
+    assert IdempotencyKey.of("api:k", body()) == IdempotencyKey.of(
+        "api:k", body(organisation="  Tallinn City ", country="ee")
+    )
     other = IdempotencyKey.of("api:k", body(delegation_size=6))
     assert other.fingerprint != IdempotencyKey.of("api:k", body()).fingerprint
 

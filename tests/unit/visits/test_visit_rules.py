@@ -7,9 +7,16 @@ import pytest
 from services.visits import domain
 from services.visits.domain import DateRange
 
-RULES = {"smart-city": "forum-virium", "climate": "urban-environment", "innovation": "economic-development",
-         "mobility": "urban-environment", "education": "education", "participation": "city-executive-office",
-         "culture": "culture-and-leisure", "design": "city-executive-office"}
+RULES = {
+    "smart-city": "forum-virium",
+    "climate": "urban-environment",
+    "innovation": "economic-development",
+    "mobility": "urban-environment",
+    "education": "education",
+    "participation": "city-executive-office",
+    "culture": "culture-and-leisure",
+    "design": "city-executive-office",
+}
 DIVISIONS = set(RULES.values()) | {"international-affairs", "business-hub", "social-services-health"}
 
 
@@ -30,7 +37,8 @@ def test_the_owner_is_not_also_told_for_information():
 def test_an_unmapped_primary_focus_area_goes_to_international_affairs():
     rules = {k: v for k, v in RULES.items() if k != "design"}
     assert domain.route(["design", "culture"], rules, DIVISIONS) == domain.Routing(
-        "international-affairs", ["culture-and-leisure"])
+        "international-affairs", ["culture-and-leisure"]
+    )
 
 
 def test_a_rule_pointing_at_an_unknown_division_falls_back_to_international_affairs():
@@ -61,20 +69,36 @@ def test_the_duplicate_window_reaches_back_24_months():
     assert domain.duplicate_window_start(datetime(2028, 2, 29, tzinfo=UTC)) == datetime(2026, 2, 28, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("action,status,after", [
-    ("accept", "routed", "accepted"), ("accept", "dates_proposed", "accepted"),
-    ("decline", "accepted", "declined"), ("decline", "waitlisted", "declined"),
-    ("redirect", "routed", "routed"), ("propose", "routed", "dates_proposed"),
-    ("cancel", "accepted", "cancelled"), ("cancel", "waitlisted", "cancelled"),
-])
+@pytest.mark.parametrize(
+    "action,status,after",
+    [
+        ("accept", "routed", "accepted"),
+        ("accept", "dates_proposed", "accepted"),
+        ("decline", "accepted", "declined"),
+        ("decline", "waitlisted", "declined"),
+        ("redirect", "routed", "routed"),
+        ("propose", "routed", "dates_proposed"),
+        ("cancel", "accepted", "cancelled"),
+        ("cancel", "waitlisted", "cancelled"),
+    ],
+)
 def test_allowed_transitions(action, status, after):
     assert domain.check_transition(action, status) == after
 
 
-@pytest.mark.parametrize("action,status", [
-    ("accept", "declined"), ("accept", "waitlisted"), ("accept", "accepted"), ("decline", "cancelled"),
-    ("redirect", "accepted"), ("propose", "cancelled"), ("cancel", "cancelled"), ("cancel", "declined"),
-])
+@pytest.mark.parametrize(
+    "action,status",
+    [
+        ("accept", "declined"),
+        ("accept", "waitlisted"),
+        ("accept", "accepted"),
+        ("decline", "cancelled"),
+        ("redirect", "accepted"),
+        ("propose", "cancelled"),
+        ("cancel", "cancelled"),
+        ("cancel", "declined"),
+    ],
+)
 def test_other_transitions_are_conflicts(action, status):
     with pytest.raises(domain.InvalidTransition):
         domain.check_transition(action, status)
