@@ -121,8 +121,9 @@ def fuzz_operations(schema, headers: dict) -> list[str]:
 
             @hypothesis_settings(budget, max_examples=3) if stream else budget
             @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case, checks=checks, timeout=STREAM_TIMEOUT if stream else TIMEOUT):
-                case.call_and_validate(headers=headers, checks=checks, timeout=timeout)
+            def run(case):  # runs within this iteration: its loop values are the current ones
+                timeout = STREAM_TIMEOUT if stream else TIMEOUT  # noqa: B023
+                case.call_and_validate(headers=headers, checks=checks, timeout=timeout)  # noqa: B023
 
             try:
                 run()
