@@ -10,7 +10,7 @@ import pytest
 from shared.settings import ServiceSettings
 from tests.e2e.city import City
 from tests.support import serve, unique
-from visitdesk.cli import SERVICES
+from visitdesk import SERVICES
 from visitdesk.mailsink import mailsink
 
 ROOT = Path(__file__).resolve().parents[2]

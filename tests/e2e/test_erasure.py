@@ -8,7 +8,7 @@ import asyncpg
 from shared.logs import configure_logging
 from tests.e2e.city import accept, mails, next_monday, submit
 from tests.support import envelopes, eventually, read_topic, unique
-from visitdesk.cli import SERVICES
+from visitdesk import SERVICES
 
 TEXT_TYPES = ("text", "character varying", "json", "jsonb")
 STATS = "/api/v1/stats?group_by=country,focus_area,outcome"

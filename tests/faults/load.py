@@ -14,7 +14,7 @@ from tests.builders import form_fields
 from tests.faults.checks import Verdict, consumer_lags
 from tests.faults.suite import Rig
 from tests.faults.workload import Submission, new_submission, staff_headers
-from visitdesk.cluster import SERVICES
+from visitdesk import SERVICES
 
 # Of every 20 arrivals: 6 JSON submissions, 3 form submissions, 7 listings, 4 decisions.
 MIX = [

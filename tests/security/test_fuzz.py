@@ -23,8 +23,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from shared.events import Envelope
 from tests.builders import one_day, request_body, visit_state
-from tests.security.apps import SERVICES, service_parts
+from tests.security.apps import service_parts
 from tests.support import bearer, eventually, unique
+from visitdesk import SERVICES
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 # Bounded and reproducible: the same cases every run, no example database written into the tree.
