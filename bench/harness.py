@@ -31,6 +31,7 @@ sys.path.insert(0, str(SOURCE))
 from shared.auth import mint_token  # noqa: E402 (from SOURCE, put on the path above)
 from shared.migrations import upgrade  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
+from tests.builders import request_body  # noqa: E402
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 TOKENS = ServiceSettings(database_url="unused")  # the development secret every service verifies with
@@ -287,21 +288,19 @@ def visit_payload(rng: random.Random, today: date | None = None, *, organisation
     primary = rng.choices(FOCUS_AREAS, FOCUS_WEIGHTS)[0]
     others = rng.sample([a for a in FOCUS_AREAS if a != primary], k=rng.choices([0, 1, 2], [60, 30, 10])[0])
     start = today + timedelta(days=rng.randint(14, 200))
-    return {
-        "organisation": organisation or f"Bench Organisation {rng.randint(1, 5000)}",
-        "country": rng.choices(COUNTRIES, COUNTRY_WEIGHTS)[0],
-        "contact": {"name": "Bench Contact", "email": f"delegation{rng.randint(1, 10**9)}@bench.example.org"},
-        "language": rng.choices(LANGUAGES, LANGUAGE_WEIGHTS)[0],
-        "focus_areas": [primary, *others],
-        "delegation_size": rng.randint(2, 40),
-        "highest_rank": rng.choices(RANKS, RANK_WEIGHTS)[0],
-        "preferred_dates": [
-            {"start": start.isoformat(), "end": (start + timedelta(days=rng.randint(0, 4))).isoformat()}
-        ],
-        "purpose": "Study visit on how the city organises its services; " * rng.randint(1, 6),
-        "members": [{"name": f"Member {i}", "title": "Adviser"} for i in range(rng.randint(0, 4))],
-        "needs": {"press": rng.random() < 0.1, "interpreter_language": None},
-    }
+    return request_body(
+        organisation=organisation or f"Bench Organisation {rng.randint(1, 5000)}",
+        country=rng.choices(COUNTRIES, COUNTRY_WEIGHTS)[0],
+        contact={"name": "Bench Contact", "email": f"delegation{rng.randint(1, 10**9)}@bench.example.org"},
+        language=rng.choices(LANGUAGES, LANGUAGE_WEIGHTS)[0],
+        focus_areas=[primary, *others],
+        delegation_size=rng.randint(2, 40),
+        highest_rank=rng.choices(RANKS, RANK_WEIGHTS)[0],
+        preferred_dates=[{"start": start.isoformat(), "end": (start + timedelta(days=rng.randint(0, 4))).isoformat()}],
+        purpose="Study visit on how the city organises its services; " * rng.randint(1, 6),
+        members=[{"name": f"Member {i}", "title": "Adviser"} for i in range(rng.randint(0, 4))],
+        needs={"press": rng.random() < 0.1, "interpreter_language": None},
+    )
 
 
 # ------------------------------------------------------------------ load and statistics

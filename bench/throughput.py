@@ -35,31 +35,25 @@ from bench.smtp import start_recorder
 from services.visits.events import VisitSubmitted
 from shared.events import Envelope
 from shared.kafka import ensure_topics, make_consumer, make_producer
+from tests.builders import visit_state
 
 
 def submitted_event(i: int) -> tuple[bytes, bytes]:
     """(key, value) of one visit.submitted.v1 envelope as the visits outbox publishes it."""
     request_id, start = str(uuid.uuid4()), date.today() + timedelta(days=60 + i % 90)
-    event = VisitSubmitted(
+    state = visit_state(
+        "visit.submitted.v1",
         request_id=request_id,
         reference=f"HEL-2031-{i + 1:06d}",
-        status="submitted",
-        division="education",
-        info_divisions=[],
-        focus_areas=["education"],
         organisation=f"Bench School {i}",
-        country="SE",
         language=("fi", "sv", "en")[i % 3],
         contact_name="Bench Contact",
         contact_email=f"d{i}@bench.example.org",
-        highest_rank="expert",
-        delegation_size=12,
         preferred_dates=[{"start": start, "end": start + timedelta(days=2)}],
-        needs={"press": False},
-        flags=[],
         tracking_url=f"http://127.0.0.1:8001/track/HEL-2031-{i + 1:06d}?token=t{i}",
         actor="delegation",
     )
+    event = VisitSubmitted.model_validate(state)
     envelope = Envelope.wrap(event, source="visits", subject=request_id)
     return request_id.encode(), envelope.model_dump_json().encode()
 

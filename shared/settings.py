@@ -5,6 +5,7 @@ from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.requests import Request
 
 DEV_JWT_SECRET = "visitdesk-development-only-secret-change-me"
 
@@ -60,3 +61,9 @@ def load_settings(cls: type[S]) -> S:
         name = "".join(str(p) for p in first["loc"][:1]).upper()
         name = name if name.startswith("VISITDESK_") or not name else f"{prefix.upper()}{name}"
         sys.exit(f"visitdesk: setting {name or 'configuration'}: {first['msg']}")
+
+
+async def app_settings(request: Request) -> ServiceSettings:
+    """The settings the app was built with; each service's config.py types it as its own `SettingsDep`."""
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every request.
+    return request.app.state.settings

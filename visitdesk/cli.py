@@ -8,8 +8,7 @@ from pathlib import Path
 from shared.auth import ROLES, mint_token
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
-
-SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
+from visitdesk import FIRST_PORT, SERVICES
 
 
 def database_url(service: str) -> str:
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
     p.set_defaults(func=token)
     p = commands.add_parser("dev", help=dev.__doc__)
-    p.add_argument("--port-base", type=int, default=8001, help="visits' port; the others follow")
+    p.add_argument("--port-base", type=int, default=FIRST_PORT, help="visits' port; the others follow")
     p.add_argument("--data-dir", type=Path, default=Path("var"), help="SQLite databases and mail (default var/)")
     p.set_defaults(func=dev)
     args = parser.parse_args(argv)

@@ -29,8 +29,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from visitdesk import SERVICES
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("visits", "protocol", "notifications", "capacity")
 PACKAGES = ("services", "shared", "visitdesk")  # what the processes import; copied at start
 # Quick retries so a test sees recovery in seconds; one client address may submit as often as it likes.
 FAST_SETTINGS = {

@@ -12,10 +12,10 @@ import httpx
 from shared.auth import mint_token
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
+from visitdesk import FIRST_PORT, service_ports
 from visitdesk.cluster import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
 DEV_TOKENS = [
     ("admin", None),
     ("communications", None),
@@ -71,7 +71,7 @@ def progress(message: str) -> None:
     print(f"visitdesk dev: {message}", file=sys.stderr, flush=True)
 
 
-def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
+def run_dev(port_base: int = FIRST_PORT, data_dir: Path = ROOT / "var") -> None:
     """Start everything, print where to go, and stop what was started on Ctrl-C."""
     var = data_dir / "dev"
     var.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ def run_dev(port_base: int = 8001, data_dir: Path = ROOT / "var") -> None:
             [sys.executable, "-m", "visitdesk.mailsink", "--dir", str(data_dir / "mail"), "--port", str(smtp_port)],
             preexec_fn=die_with_parent,
         )
-        ports = {service: port_base + offset for service, offset in zip(SERVICES, range(4), strict=True)}
+        ports = service_ports(port_base)
         for service, port in ports.items():
             env = service_env(service, var, bootstrap, smtp_port, port_base)
             upgrade(service, env[f"{service.upper()}_DATABASE_URL"])

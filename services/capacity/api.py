@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 from fastapi.exceptions import RequestValidationError
 
 from services.capacity import service
+from services.capacity.config import SettingsDep
 from services.capacity.domain import WEEK_PATTERN, InvalidWeek, validate_week
 from services.capacity.models import Division
 from services.capacity.schemas import (
@@ -58,12 +59,17 @@ async def read_week(
 
 @router.put("/{division}/{iso_week}", responses=error_responses(401, 403, 404, 413))
 async def put_week_limit(
-    _: Admin, division: KnownDivision, iso_week: ValidWeek, body: LimitUpdate, session: SessionDep, request: Request
+    _: Admin,
+    division: KnownDivision,
+    iso_week: ValidWeek,
+    body: LimitUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> WeekCapacityPublic:
     """Set this week's own limit (null = unlimited); reservations above it are kept."""
     return await service.set_week_limit(
         session=session,
-        settings=request.app.state.settings,
+        settings=settings,
         division=division.code,
         iso_week=iso_week,
         limit=body.limit,
@@ -72,12 +78,12 @@ async def put_week_limit(
 
 @router.delete("/{division}/{iso_week}", responses=error_responses(401, 403, 404))
 async def delete_week_limit(
-    _: Admin, division: KnownDivision, iso_week: ValidWeek, session: SessionDep, request: Request
+    _: Admin, division: KnownDivision, iso_week: ValidWeek, session: SessionDep, settings: SettingsDep
 ) -> WeekCapacityPublic:
     """Drop this week's own limit: the division's default applies again."""
     return await service.set_week_limit(
         session=session,
-        settings=request.app.state.settings,
+        settings=settings,
         division=division.code,
         iso_week=iso_week,
         limit=None,
@@ -93,10 +99,8 @@ async def read_default_limit(_: Admin, division: KnownDivision) -> DivisionLimit
 
 @router.put("/{division}", responses=error_responses(401, 403, 404, 413))
 async def put_default_limit(
-    _: Admin, division: KnownDivision, body: DefaultLimitUpdate, session: SessionDep, request: Request
+    _: Admin, division: KnownDivision, body: DefaultLimitUpdate, session: SessionDep, settings: SettingsDep
 ) -> DivisionLimitPublic:
     """Set the division's default weekly limit for every week without its own."""
-    changed = await service.set_default_limit(
-        session=session, settings=request.app.state.settings, division=division, limit=body.limit
-    )
+    changed = await service.set_default_limit(session=session, settings=settings, division=division, limit=body.limit)
     return DivisionLimitPublic(division=changed.code, limit=changed.default_limit)

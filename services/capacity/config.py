@@ -1,9 +1,15 @@
 """Settings of the capacity service, read from CAPACITY_* variables."""
 
+from typing import Annotated
+
+from fastapi import Depends
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, app_settings
 
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CAPACITY_")
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]

@@ -7,8 +7,6 @@ is the count it leaves behind: two accepts racing for the last slot take it one 
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.capacity import models
@@ -23,6 +21,7 @@ from services.capacity.events import (
 )
 from services.capacity.models import CapacityWeek, Division, Reservation
 from services.capacity.schemas import ReservationPublic, WeekCapacityPublic
+from shared.db import insert_of
 from shared.events import Event
 from shared.outbox import add_event
 
@@ -183,7 +182,7 @@ async def _publish(session: AsyncSession, settings: Settings, event: Event, *, k
 
 async def _lock_week(session: AsyncSession, division: str, week: str) -> CapacityWeek:
     """Create the week's row if missing and lock it (PostgreSQL); SQLite's single writer serialises anyway."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = insert_of(session.bind.dialect.name)
     await session.execute(
         insert(CapacityWeek).values(division=division, iso_week=week, has_own_limit=False).on_conflict_do_nothing()
     )
@@ -197,7 +196,7 @@ async def _lock_week(session: AsyncSession, division: str, week: str) -> Capacit
 
 async def _ensure_division(session: AsyncSession, code: str) -> None:
     # A division visits created after this service was seeded still hosts visits: unlimited until set.
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = insert_of(session.bind.dialect.name)
     await session.execute(insert(Division).values(code=code, default_limit=None).on_conflict_do_nothing())
 
 

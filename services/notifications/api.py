@@ -2,10 +2,11 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 
 from services.notifications import service
+from services.notifications.config import SettingsDep
 from services.notifications.schemas import (
     DeliveryPublic,
     DivisionCode,
@@ -59,12 +60,12 @@ async def set_division_recipient(
     principal: Admin,
     division: Annotated[DivisionCode, Path()],
     body: DivisionRecipientUpdate,
-    request: Request,
+    settings: SettingsDep,
 ) -> DivisionRecipientPublic:
     """Set where a division hears its news; omit webhook_secret to keep the stored one."""
     try:
         row = await service.set_division_recipient(
-            session=session, division=division, update_=body, actor=principal.sub, settings=request.app.state.settings
+            session=session, division=division, update_=body, actor=principal.sub, settings=settings
         )
     except service.InvalidRecipient as exc:  # answered like any other validation error
         raise RequestValidationError([{"loc": ("body", exc.field), "msg": str(exc), "type": "value_error"}]) from exc

@@ -1,11 +1,12 @@
 """Settings of the notifications service, read from NOTIFICATIONS_* variables."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Depends
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, app_settings
 
 
 class Settings(ServiceSettings):
@@ -43,3 +44,6 @@ class Settings(ServiceSettings):
     smtp_idle_seconds: float = Field(default=30.0, ge=0)
     # A claimed delivery is re-claimable after this long (a dispatcher died mid-send).
     send_lease_seconds: float = 300.0
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.protocol import service
+from services.protocol.config import SettingsDep
 from services.protocol.schemas import GiftCreate, GiftPublic, ItemUpdate, PlanPublic, PlanSummary
 from shared.auth import Principal, require
 from shared.db import SessionDep
@@ -57,12 +58,12 @@ async def plan_calendar(
     "/plans/{reference}/items/{key}", response_model=PlanPublic, responses=error_responses(401, 403, 404, 409, 413)
 )
 async def update_item(
-    reference: str, key: str, body: ItemUpdate, request: Request, session: SessionDep, principal: ProtocolOffice
+    reference: str, key: str, body: ItemUpdate, settings: SettingsDep, session: SessionDep, principal: ProtocolOffice
 ):
     """Move one checklist item (protocol office only); returns the whole plan."""
     return await service.update_item(
         session=session,
-        settings=request.app.state.settings,
+        settings=settings,
         reference=reference,
         key=key,
         state=body.state,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from fastapi.responses import JSONResponse
 
 from services.visits import access, configuration, decisions, domain, listing, privacy, security, submission
-from services.visits.config import Settings
+from services.visits.config import SettingsDep
 from services.visits.models import DivisionRow
 from services.visits.schemas import (
     Decision,
@@ -49,14 +49,6 @@ IdempotencyKeyHeader = Annotated[
         "again (for at least a day); the same key with another body is refused (422).",
     ),
 ]
-
-
-async def _settings(request: Request) -> Settings:
-    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every request.
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def submissions_left(request: Request) -> float | None:

@@ -1,9 +1,12 @@
 """Settings of the visits service, read from VISITS_* variables."""
 
+from typing import Annotated
+
+from fastapi import Depends
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, app_settings
 
 DEV_CSRF_SECRET = "visitdesk-development-only-csrf-secret"
 
@@ -27,3 +30,6 @@ class Settings(ServiceSettings):
         if self.environment == "production" and self.csrf_secret == DEV_CSRF_SECRET:
             raise ValueError("VISITS_CSRF_SECRET is required in production")
         return self
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]

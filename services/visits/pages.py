@@ -18,7 +18,7 @@ from starlette.datastructures import URL, FormData
 
 from services.visits import access, decisions, domain, security, submission, texts
 from services.visits.api import submissions_left
-from services.visits.config import Settings
+from services.visits.config import Settings, SettingsDep
 from services.visits.schemas import ProposalAnswer, VisitRequestCreate
 from shared.auth import public
 from shared.db import SessionDep
@@ -64,19 +64,15 @@ def render(
     return security.protect_page(response)
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def _secure(request: Request) -> bool:
-    return _settings(request).public_base_url.startswith("https://")
+def _secure(settings: Settings) -> bool:
+    return settings.public_base_url.startswith("https://")
 
 
 @router.get("/apply", dependencies=[public()])
-async def apply_form(request: Request, lang: str | None = None) -> HTMLResponse:
+async def apply_form(request: Request, settings: SettingsDep, lang: str | None = None) -> HTMLResponse:
     """The application form."""
     lang = texts.language(lang)
-    secret, cookie = _settings(request).csrf_secret, request.cookies.get(CSRF_COOKIE)
+    secret, cookie = settings.csrf_secret, request.cookies.get(CSRF_COOKIE)
     token = cookie if security.csrf_valid(secret, cookie, cookie) else security.new_csrf_token(secret)
     # A fresh nonce per page: sent twice (double click, refresh, retry), the form stores one request.
     response = render(
@@ -88,12 +84,12 @@ async def apply_form(request: Request, lang: str | None = None) -> HTMLResponse:
         errors={},
         csrf=token,
     )
-    response.set_cookie(CSRF_COOKIE, token, path="/apply", httponly=True, samesite="strict", secure=_secure(request))
+    response.set_cookie(CSRF_COOKIE, token, path="/apply", httponly=True, samesite="strict", secure=_secure(settings))
     return response
 
 
 @router.post("/apply", dependencies=[public()])
-async def submit_form(request: Request):
+async def submit_form(request: Request, settings: SettingsDep):
     """Check the form; on success store the request and go to the confirmation (303)."""
     form = await request.form()
     lang = texts.language(form_text(form, "lang"))
@@ -110,7 +106,6 @@ async def submit_form(request: Request):
         )
         page.headers["Retry-After"] = str(math.ceil(retry_after))
         return page
-    settings = _settings(request)
     if not security.csrf_valid(settings.csrf_secret, request.cookies.get(CSRF_COOKIE), form_text(form, "csrf_token")):
         return render(request, "message.html", lang, status=403, title=t["csrf_title"], message=t["csrf"])
     if form_text(form, "website"):  # only bots fill the hidden field: let them believe it worked
@@ -142,15 +137,16 @@ async def submit_form(request: Request):
         max_age=900,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=_secure(settings),
     )
     return response
 
 
 @router.get("/apply/confirmation/{reference}", dependencies=[public()])
-async def confirmation(request: Request, reference: str, lang: str | None = None) -> HTMLResponse:
+async def confirmation(
+    request: Request, reference: str, settings: SettingsDep, lang: str | None = None
+) -> HTMLResponse:
     """The reference and the private tracking link, shown once to the browser that sent the form."""
-    settings = _settings(request)
     token = security.read_receipt(settings.csrf_secret, request.cookies.get(RECEIPT_COOKIE), reference)
     return render(
         request,
@@ -209,7 +205,7 @@ def _page_of(reference: str, token: str | None) -> str:
 
 
 @router.post("/track/{reference}/respond", dependencies=[public()])
-async def answer_on_page(request: Request, reference: str, session: SessionDep):
+async def answer_on_page(request: Request, reference: str, session: SessionDep, settings: SettingsDep):
     """The delegation's answer to proposed dates, from its page: one proposed period, or none of them (cancel)."""
     form = await request.form()
     token, lang, choice, message = (form_text(form, name) for name in ("token", "lang", "answer", "message"))
@@ -239,7 +235,7 @@ async def answer_on_page(request: Request, reference: str, session: SessionDep):
         lang,
         decisions.answer_proposal(
             session=session,
-            settings=_settings(request),
+            settings=settings,
             reference=reference,
             token=token,
             answer=answer,
@@ -249,7 +245,7 @@ async def answer_on_page(request: Request, reference: str, session: SessionDep):
 
 
 @router.post("/track/{reference}/cancel", dependencies=[public()])
-async def cancel_on_page(request: Request, reference: str, session: SessionDep):
+async def cancel_on_page(request: Request, reference: str, session: SessionDep, settings: SettingsDep):
     """The delegation calls its visit off from its page, once it has ticked the confirmation."""
     form = await request.form()
     token, lang = form_text(form, "token"), form_text(form, "lang")
@@ -270,7 +266,7 @@ async def cancel_on_page(request: Request, reference: str, session: SessionDep):
         lang,
         decisions.cancel_request(
             session=session,
-            settings=_settings(request),
+            settings=settings,
             reference=reference,
             principal=None,
             token=token,

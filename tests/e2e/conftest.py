@@ -3,30 +3,17 @@
 import importlib
 import subprocess
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from shared.settings import ServiceSettings
-from tests.support import bearer, serve, unique
-from visitdesk.cli import SERVICES
-from visitdesk.mailsink import MailSink, mailsink
+from tests.e2e.city import City
+from tests.support import serve, unique
+from visitdesk import SERVICES
+from visitdesk.mailsink import mailsink
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the pages the browser tests visit
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
@@ -36,25 +23,6 @@ def chromium() -> str:
     if result.returncode != 0:
         pytest.fail(f"deploy/browser.sh failed:\n{result.stderr}")
     return result.stdout.strip().splitlines()[-1]
-
-
-@dataclass
-class City:
-    apps: dict[str, FastAPI]
-    clients: dict[str, httpx.AsyncClient]
-    settings: dict[str, ServiceSettings]
-    sink: MailSink
-    prefix: str
-
-    @property
-    def visits(self) -> httpx.AsyncClient:
-        return self.clients["visits"]
-
-    def auth(self, role: str, division: str | None = None) -> dict:
-        return bearer(self.settings["visits"], role, division)
-
-    def topic(self, name: str) -> str:
-        return f"{self.prefix}{name}"
 
 
 def _settings(service: str, **values) -> ServiceSettings:

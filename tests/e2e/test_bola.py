@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from services.visits.models import AuditEntry
-from tests.e2e.test_visit_journey import accept, next_monday, submit
+from tests.e2e.city import accept, next_monday, submit
 from tests.support import bearer, eventually, read_topic, unique
 
 OTHER_DIVISION = "urban-environment"

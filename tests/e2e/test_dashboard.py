@@ -13,9 +13,10 @@ from services.visits import models
 from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
 from shared.auth import mint_token
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS
-from tests.integration.queue.live import future, live_visits
-from tests.integration.visits.conftest import just_after_midnight_yesterday
+from tests.builders import future
+from tests.e2e.browser import ARTIFACTS, CHROMIUM_ARGS
+from tests.integration.queue.live import live_visits
+from tests.integration.visits.running import just_after_midnight_yesterday
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 

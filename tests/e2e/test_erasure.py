@@ -6,9 +6,9 @@ from datetime import timedelta
 import asyncpg
 
 from shared.logs import configure_logging
-from tests.e2e.test_visit_journey import accept, mails, next_monday, submit
+from tests.e2e.city import accept, mails, next_monday, submit
 from tests.support import envelopes, eventually, read_topic, unique
-from visitdesk.cli import SERVICES
+from visitdesk import SERVICES
 
 TEXT_TYPES = ("text", "character varying", "json", "jsonb")
 STATS = "/api/v1/stats?group_by=country,focus_area,outcome"

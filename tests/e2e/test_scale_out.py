@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.notifications.config import Settings
 from services.notifications.main import create_app
-from tests.integration.notifications.conftest import visit_envelope
+from tests.integration.notifications.running import visit_envelope
 from tests.support import eventually, serve, unique
 from visitdesk.mailsink import mailsink
 

@@ -4,7 +4,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests.e2e.test_visit_journey import submit
+from tests.e2e.city import submit
 from tests.support import eventually
 
 exporter = InMemorySpanExporter()

@@ -3,8 +3,9 @@ with no script on the page, against a visits service over real HTTP on PostgreSQ
 
 from playwright.async_api import async_playwright, expect
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS
-from tests.integration.queue.live import future, live_visits
+from tests.builders import future
+from tests.e2e.browser import ARTIFACTS, CHROMIUM_ARGS
+from tests.integration.queue.live import live_visits
 
 
 async def test_the_delegation_answers_proposed_dates_and_then_calls_the_visit_off_on_its_page(

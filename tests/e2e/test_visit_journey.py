@@ -1,49 +1,10 @@
 """One request across the city: form → routed → accepted → plan, reservation and e-mails."""
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 
+from tests.e2e.city import accept, mail_to, mails, next_monday, submit
 from tests.support import eventually, unique
-
-
-def next_monday(weeks_ahead: int) -> date:
-    today = date.today()
-    return today + timedelta(days=7 * weeks_ahead - today.weekday())
-
-
-def request_body(*, language="en", focus="education", rank="expert", week_start=None, email=None, **changes) -> dict:
-    start = week_start or next_monday(20)
-    return {
-        "organisation": unique("Delegation "),
-        "country": "SE",
-        "contact": {"name": "Sven Svensson", "email": email or f"{unique('c')}@example.org"},
-        "language": language,
-        "focus_areas": [focus],
-        "delegation_size": 8,
-        "highest_rank": rank,
-        "preferred_dates": [{"start": start.isoformat(), "end": (start + timedelta(days=4)).isoformat()}],
-        "purpose": "Study visit.",
-        "needs": {"press": False},
-    } | changes
-
-
-def mail_to(city, address: str) -> list:
-    return [m for m in city.sink.messages() if address in m["X-Mailsink-Envelope-To"]]
-
-
-async def submit(city, **kwargs) -> dict:
-    response = await city.visits.post("/api/v1/requests", json=request_body(**kwargs))
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def accept(city, submitted: dict, visit_date: date) -> None:
-    response = await city.visits.post(
-        f"/api/v1/requests/{submitted['reference']}/decision",
-        json={"decision": "accept", "visit_date": visit_date.isoformat(), "host": "Head of unit"},
-        headers=city.auth("division_officer", submitted["division"]),
-    )
-    assert response.status_code == 200, response.text
 
 
 async def test_an_accepted_request_mails_the_delegation_in_its_language_and_the_division_once(city):
@@ -79,11 +40,6 @@ async def test_an_accepted_request_mails_the_delegation_in_its_language_and_the_
         city.clients["notifications"], f"/api/v1/deliveries?reference={reference}", city.auth("communications")
     )
     assert deliveries  # the delivery log shows what was sent
-
-
-async def mails(city, address: str, reference: str = "", *, at_least: int) -> list | None:
-    found = [m for m in mail_to(city, address) if reference in m["Subject"]]
-    return found if len(found) >= at_least else None
 
 
 async def _get_ok(client, url, headers):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from services.visits.models import FullWeek
-from tests.e2e.test_visit_journey import accept, mails, next_monday, submit
+from tests.e2e.city import accept, mails, next_monday, submit
 from tests.support import eventually, unique
 
 

@@ -14,7 +14,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.faults.workload import Submission, staff_headers
-from visitdesk.cluster import SERVICES, Cluster
+from visitdesk import SERVICES
+from visitdesk.cluster import Cluster
 
 COMMUNICATIONS = "communications@visitdesk.invalid"
 PROTOCOL_OFFICE = "protocol@visitdesk.invalid"

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from tests.builders import form_fields
 from tests.faults.checks import Verdict, consumer_lags
 from tests.faults.suite import Rig
 from tests.faults.workload import Submission, new_submission, staff_headers
-from visitdesk.cluster import SERVICES
+from visitdesk import SERVICES
 
 # Of every 20 arrivals: 6 JSON submissions, 3 form submissions, 7 listings, 4 decisions.
 MIX = [
@@ -188,23 +189,7 @@ class LoadRun:
             page = await browser.get("/apply", params={"lang": p["language"]})
             if page.status_code != 200:
                 return f"GET /apply HTTP {page.status_code}"
-            fields = {
-                "csrf_token": browser.cookies["visitdesk_csrf"],
-                "lang": p["language"],
-                "organisation": p["organisation"],
-                "country": p["country"],
-                "contact_name": p["contact"]["name"],
-                "contact_email": p["contact"]["email"],
-                "language": p["language"],
-                "primary_focus_area": p["focus_areas"][0],
-                "other_focus_areas": p["focus_areas"][1:],
-                "delegation_size": str(p["delegation_size"]),
-                "highest_rank": p["highest_rank"],
-                "preferred_1_start": p["preferred_dates"][0]["start"],
-                "preferred_1_end": p["preferred_dates"][0]["end"],
-                "purpose": p["purpose"],
-                **({"needs_press": "yes"} if p["needs"]["press"] else {}),
-            }
+            fields = form_fields(p, csrf_token=browser.cookies["visitdesk_csrf"], lang=p["language"])
             submission.started = time.time()
             response = await browser.post("/apply", data=fields)
         location = response.headers.get("location", "")

@@ -10,6 +10,7 @@ import httpx
 
 from shared.auth import mint_token
 from shared.settings import ServiceSettings
+from tests.builders import request_body
 
 FOCUS_AREAS = ["smart-city", "climate", "innovation", "mobility", "education", "participation", "culture", "design"]
 RANKS = ["head_of_state", "head_of_government", "minister", "ambassador", "mayor", "senior_official", "expert", "other"]
@@ -82,18 +83,19 @@ def new_submission(run: str, batch: str, i: int, *, accept: bool) -> Submission:
     others = [FOCUS_AREAS[(i * 3 + 1) % len(FOCUS_AREAS)]] if i % 2 else []
     start = date.today() + timedelta(weeks=12 + (i * 7919 + sum(map(ord, batch))) % 150)
     marker = f"Reliability {run} {batch} #{i}"
-    payload = {
-        "organisation": marker,
-        "country": COUNTRIES[i % len(COUNTRIES)],
-        "contact": {"name": f"Delegate {i}", "email": f"d-{run}-{batch}-{i}@example.org".lower()},
-        "language": LANGUAGES[i % len(LANGUAGES)],
-        "focus_areas": [primary] + [a for a in others if a != primary],
-        "delegation_size": 1 + i % 30,
-        "highest_rank": RANKS[i % len(RANKS)],
-        "preferred_dates": [{"start": start.isoformat(), "end": (start + timedelta(days=4)).isoformat()}],
-        "purpose": "Study visit planned by the reliability suite.",
-        "needs": {"press": i % 5 == 0},
-    }
+    payload = request_body(
+        organisation=marker,
+        country=COUNTRIES[i % len(COUNTRIES)],
+        contact={"name": f"Delegate {i}", "email": f"d-{run}-{batch}-{i}@example.org".lower()},
+        language=LANGUAGES[i % len(LANGUAGES)],
+        focus_areas=[primary] + [a for a in others if a != primary],
+        delegation_size=1 + i % 30,
+        highest_rank=RANKS[i % len(RANKS)],
+        preferred_dates=[{"start": start.isoformat(), "end": (start + timedelta(days=4)).isoformat()}],
+        purpose="Study visit planned by the reliability suite.",
+        members=[],
+        needs={"press": i % 5 == 0},
+    )
     return Submission(marker=marker, payload=payload, accept=accept)
 
 

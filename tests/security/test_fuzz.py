@@ -8,7 +8,6 @@ test's loop instead. The test's loop only creates the database and publishes see
 import asyncio
 import datetime as dt
 import traceback
-import uuid
 import warnings
 
 import pytest
@@ -23,8 +22,10 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from shared.events import Envelope
-from tests.security.conftest import SERVICES, service_parts
+from tests.builders import one_day, request_body, visit_state
+from tests.security.apps import service_parts
 from tests.support import bearer, eventually, unique
+from visitdesk import SERVICES
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 # Bounded and reproducible: the same cases every run, no example database written into the tree.
@@ -163,18 +164,17 @@ def fuzz(schema, headers: dict) -> list[str]:
 
 async def seed_visits(app, settings, headers: dict) -> None:
     """Two requests as a delegation submits them, so the state machine has real references to act on."""
-    body = {
-        "organisation": "Fuzzing Ministry",
-        "country": "EE",
-        "contact": {"name": "F", "email": "f@example.org"},
-        "language": "en",
-        "focus_areas": ["education", "culture"],
-        "delegation_size": 5,
-        "highest_rank": "minister",
-        "preferred_dates": [{"start": "2031-06-02", "end": "2031-06-06"}],
-        "purpose": "Schools",
-        "needs": {"interpreter_language": "et", "press": True},
-    }
+    body = request_body(
+        organisation="Fuzzing Ministry",
+        contact={"name": "F", "email": "f@example.org"},
+        focus_areas=["education", "culture"],
+        delegation_size=5,
+        highest_rank="minister",
+        preferred_dates=[{"start": "2031-06-02", "end": "2031-06-06"}],
+        purpose="Schools",
+        members=[],
+        needs={"interpreter_language": "et", "press": True},
+    )
 
     def submit() -> None:
         with asgi.get_client(app) as http:
@@ -193,16 +193,12 @@ def staff_get(app, path: str, headers: dict) -> list | dict:
 
 async def seed_protocol(app, settings, headers: dict) -> None:
     """A head-of-state visit accepted, as visits publishes it, so a plan and its checklist exist to fuzz."""
-    from services.visits.events import DateRange, Needs, VisitAccepted
+    from services.visits.events import VisitAccepted
 
-    day, request_id = dt.date(2031, 6, 2), str(uuid.uuid4())
-    visit = VisitAccepted(
-        request_id=request_id,
+    day = dt.date(2031, 6, 2)
+    state = visit_state(
+        "visit.accepted.v1",
         reference=unique("HEL-"),
-        status="accepted",
-        division="education",
-        info_divisions=[],
-        focus_areas=["education"],
         organisation="Fuzzing Ministry",
         country="EE",
         language="en",
@@ -210,14 +206,12 @@ async def seed_protocol(app, settings, headers: dict) -> None:
         contact_email="f@example.org",
         highest_rank="head_of_state",
         delegation_size=5,
-        preferred_dates=[DateRange(start=day, end=day)],
+        preferred_dates=one_day(day),
         visit_date=day,
         host="Mayor",
-        needs=Needs(interpreter_language="et", press=True),
-        flags=[],
-        tracking_url=None,
-        actor="officer-1",
+        needs={"interpreter_language": "et", "press": True},
     )
+    request_id, visit = state["request_id"], VisitAccepted.model_validate(state)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
     try:

@@ -19,7 +19,7 @@ from jwt.algorithms import RSAAlgorithm
 from services.protocol.config import Settings
 from services.protocol.main import create_app
 from shared.auth import TokenVerifier
-from tests.security.conftest import UNREACHABLE_DB, client, offline
+from tests.security.apps import UNREACHABLE_DB, client, offline
 from tests.support import serve, unique
 
 ISSUER, AUDIENCE = "https://login.example.test/realms/helsinki", "visitdesk-api"

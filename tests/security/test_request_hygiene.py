@@ -8,7 +8,8 @@ import pytest
 import uvicorn
 
 from shared.security import CSP, DEFAULT_MAX_BODY_BYTES
-from tests.security.conftest import SERVICES, api_routes, client, concrete_path, offline_app, staff_roles
+from tests.security.apps import api_routes, client, concrete_path, offline_app, staff_roles
+from visitdesk import SERVICES
 
 
 def a_staff_write(app) -> tuple[str, str]:

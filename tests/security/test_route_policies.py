@@ -7,7 +7,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
 from shared.auth import ROLES, Principal, public, require
-from tests.security.conftest import SERVICES, api_routes, client, concrete_path, offline_app, policies, staff_roles
+from tests.security.apps import api_routes, client, concrete_path, offline_app, policies, staff_roles
+from visitdesk import SERVICES
 
 PLATFORM = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # Deliberately public routes, reviewed: adding one to a service means adding it here too.

@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
 from shared.auth import ROLES
-from tests.security.conftest import SERVICES, api_routes, client, concrete_path, offline_app, staff_roles
+from tests.security.apps import api_routes, client, concrete_path, offline_app, staff_roles
+from visitdesk import SERVICES
 
 
 @dataclass

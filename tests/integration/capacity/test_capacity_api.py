@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.integration.capacity.conftest import fresh_week
+from tests.integration.capacity.running import fresh_week
 
 STAFF = [("admin", None), ("communications", None), ("protocol_officer", None), ("division_officer", "education")]
 

@@ -10,7 +10,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from services.capacity import service
 from services.capacity.events import VisitAccepted
-from tests.integration.capacity.conftest import day_in, fresh_week, start_capacity, visit_envelope
+from tests.integration.capacity.running import day_in, fresh_week, start_capacity, visit_envelope
 from tests.support import eventually
 
 

@@ -10,7 +10,7 @@ from services.capacity.models import Reservation
 from shared.consumer import ConsumerLoop
 from shared.db import make_engine, make_sessionmaker
 from shared.kafka import make_consumer
-from tests.integration.capacity.conftest import caught_up, fresh_week
+from tests.integration.capacity.running import caught_up, fresh_week
 from tests.support import eventually, unique
 
 

@@ -2,7 +2,7 @@
 
 import uuid
 
-from tests.integration.capacity.conftest import fresh_week, visit_envelope
+from tests.integration.capacity.running import fresh_week, visit_envelope
 from tests.support import unique
 
 

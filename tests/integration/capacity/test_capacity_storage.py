@@ -14,7 +14,7 @@ from services.capacity.events import VisitAccepted
 from services.capacity.models import Base, Division
 from shared.db import make_engine, make_sessionmaker
 from shared.migrations import downgrade, upgrade
-from tests.integration.capacity.conftest import day_in, fresh_week
+from tests.integration.capacity.running import day_in, fresh_week
 
 SEEDED = {
     "education": 6,

@@ -1,13 +1,12 @@
 """Notifications against real infrastructure: Kafka, PostgreSQL, an SMTP server and an HTTP receiver."""
 
 import json
-import uuid
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.notifications.config import Settings
+from tests.integration.notifications.running import visit_envelope
 from tests.support import unique
 from visitdesk.mailsink import mailsink
 
@@ -69,41 +68,3 @@ def publish(producer):
 @pytest.fixture(scope="session")
 def visit_event():
     return visit_envelope
-
-
-def visit_envelope(event_type: str, request_id: str | None = None, **changes) -> dict:
-    """A visits.v1 envelope carrying the full VisitState, as the visits service publishes it."""
-    request_id = request_id or str(uuid.uuid4())
-    data = {
-        "request_id": request_id,
-        "reference": f"HEL-2027-{uuid.uuid4().int % 10000:04d}",
-        "status": event_type.split(".")[1],
-        "division": "education",
-        "info_divisions": [],
-        "focus_areas": ["education"],
-        "organisation": "Skolverket",
-        "country": "SE",
-        "language": "sv",
-        "contact_name": "Anna Lind",
-        "contact_email": "anna.lind@example.se",
-        "highest_rank": "expert",
-        "delegation_size": 12,
-        "preferred_dates": [{"start": "2027-03-01", "end": "2027-03-05"}],
-        "visit_date": "2027-03-03",
-        "host": "Rehtori",
-        "flags": [],
-        "actor": "officer-1",
-        "needs": {"interpreter_language": None, "press": False, "accessibility": None},
-        "tracking_url": None,
-    } | changes
-    if event_type == "visit.submitted.v1":  # as in visits: only the submission carries the private link
-        data["tracking_url"] = f"https://visitdesk.example/track/{data['reference']}?token=s3cret"
-    return {
-        "id": str(uuid.uuid4()),
-        "type": event_type,
-        "source": "visits",
-        "subject": request_id,
-        "time": datetime.now(UTC).isoformat(),
-        "specversion": "1.0",
-        "data": data,
-    }

@@ -3,7 +3,7 @@
 Real Kafka, PostgreSQL and SMTP server; staff read Finnish (the default), the delegation Swedish.
 """
 
-from tests.integration.notifications.test_notification_delivery import running, settled
+from tests.integration.notifications.running import running, settled
 
 PICKED = {"start": "2027-04-05", "end": "2027-04-09"}
 WORDS = "Huhtikuu sopii meille hyvin.\nTerveisin Anna & <valtuuskunta>"

@@ -3,7 +3,6 @@
 import asyncio
 import json
 import re
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
@@ -20,37 +19,11 @@ from services.notifications.messages import Renderer
 from services.notifications.models import Delivery, processed_events
 from shared.db import make_engine, make_sessionmaker
 from shared.events import Envelope
+from tests.integration.notifications.running import running, settled
 from tests.support import bearer, envelopes, eventually, read_topic, serve
 from visitdesk.mailsink import EmlStore, mailsink
 
 WEBHOOKS_MD = Path(__file__).resolve().parents[3] / "services" / "notifications" / "WEBHOOKS.md"
-
-
-@asynccontextmanager
-async def running(settings):
-    """The notifications service with its consumer, relay and dispatcher, once Kafka is connected."""
-    app = create_app(settings)
-    async with serve(app) as client:
-        await asyncio.wait_for(app.state.runtime.kafka_started.wait(), 30)
-        yield app, client
-
-
-async def log_of(client, settings, reference: str) -> list[dict]:
-    response = await client.get(
-        "/api/v1/deliveries", params={"reference": reference}, headers=bearer(settings, "communications")
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def settled(client, settings, reference: str, count: int) -> list[dict]:
-    """The delivery log of `reference` once `count` deliveries exist and none is pending."""
-
-    async def check():
-        rows = await log_of(client, settings, reference)
-        return rows if len(rows) == count and all(r["status"] != "pending" for r in rows) else None
-
-    return await eventually(check)
 
 
 class RefusingStore(EmlStore):

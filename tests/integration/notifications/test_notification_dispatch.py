@@ -15,7 +15,7 @@ from services.notifications.models import Delivery
 from shared.db import make_engine, make_sessionmaker
 from shared.events import Envelope
 from tests.faults.proxy import TcpProxy
-from tests.integration.notifications.test_notification_delivery import log_of, running, settled
+from tests.integration.notifications.running import log_of, running, settled
 from tests.support import eventually, read_topic
 from visitdesk.mailsink import EmlStore, mailsink
 

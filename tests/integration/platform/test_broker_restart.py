@@ -5,7 +5,7 @@ import os
 import subprocess
 
 from shared.outbox import add_event
-from tests.integration.platform.conftest import Probe, ProbeHappened, outbox
+from tests.integration.platform.probe import Probe, ProbeHappened, outbox
 from tests.support import create_database, eventually, unique
 
 KAFKA = ["deploy/kafka.sh"]

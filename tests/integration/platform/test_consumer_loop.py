@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from shared.events import Envelope
 from shared.logs import configure_logging
-from tests.integration.platform.conftest import ProbeHappened, record_effect
+from tests.integration.platform.probe import ProbeHappened, record_effect
 from tests.support import eventually, read_topic
 
 

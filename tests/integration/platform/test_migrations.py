@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, inspect
 
 from shared.migrations import downgrade, upgrade
 from tests.support import create_database, unique
-from visitdesk.cli import SERVICES
+from visitdesk import SERVICES
 
 
 def _tables(sync_url: str) -> set[str]:

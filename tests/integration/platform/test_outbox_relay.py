@@ -4,7 +4,7 @@ import asyncio
 
 from shared.outbox import add_event
 from shared.tracing import configure_tracing, tracer
-from tests.integration.platform.conftest import ProbeHappened, outbox
+from tests.integration.platform.probe import ProbeHappened, outbox
 from tests.support import envelopes, read_topic, unique
 
 

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.migrations import upgrade
 from tests.support import eventually, serve, unique
-from visitdesk.cli import SERVICES
+from visitdesk import SERVICES
 
 
 def _app(service: str, **settings):

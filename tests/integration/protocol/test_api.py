@@ -1,6 +1,6 @@
 """The protocol API: checklist work by the protocol office, plan_ready, visibility, calendar, gift register."""
 
-from tests.integration.protocol.conftest import fresh_day
+from tests.integration.protocol.running import fresh_day
 
 
 def _types(events: list[dict]) -> list[str]:

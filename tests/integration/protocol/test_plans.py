@@ -1,6 +1,6 @@
 """Plans follow the visits.v1 events: built by level, re-dated, cancelled, erased, never duplicated."""
 
-from tests.integration.protocol.conftest import Visit, fresh_day, visit_envelope
+from tests.integration.protocol.running import Visit, fresh_day, visit_envelope
 
 
 def _items(plan: dict) -> dict[str, dict]:

@@ -23,6 +23,7 @@ from services.visits.config import Settings
 from services.visits.main import create_app
 from services.visits.schemas import helsinki_today
 from shared.events import Envelope
+from tests.builders import request_body
 from tests.support import bearer, eventually, unique
 
 
@@ -50,28 +51,6 @@ async def _started(server: uvicorn.Server, task: asyncio.Task) -> bool:
     if task.done():
         raise RuntimeError(f"uvicorn stopped before it started: {task.exception()!r}")
     return server.started
-
-
-def future(days: int) -> str:
-    return (helsinki_today() + timedelta(days=days)).isoformat()
-
-
-def request_body(**changes) -> dict:
-    """A valid submission far enough ahead for every division's lead time."""
-    body = {
-        "organisation": unique("Delegation "),
-        "country": "EE",
-        "contact": {"name": "Mari Maasikas", "email": "mari@example.org"},
-        "language": "en",
-        "focus_areas": ["education"],
-        "delegation_size": 12,
-        "highest_rank": "expert",
-        "preferred_dates": [{"start": future(100), "end": future(104)}],
-        "purpose": "Learn how Helsinki schools support teachers.",
-        "members": [{"name": "Mari Maasikas", "title": "Head of education", "role": "leader"}],
-        "needs": {"interpreter_language": None, "press": False, "accessibility": None},
-    }
-    return body | changes
 
 
 @dataclass

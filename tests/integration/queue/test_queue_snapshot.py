@@ -7,7 +7,7 @@ from sqlalchemy import update
 from services.visits import domain, models
 from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
-from tests.integration.queue.live import future
+from tests.builders import future
 from tests.support import eventually
 
 

@@ -4,7 +4,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from services.visits.stream import format_position, parse_position
-from tests.integration.queue.live import future, next_message, sse_messages
+from tests.builders import future
+from tests.integration.queue.live import next_message, sse_messages
 from tests.support import eventually
 
 PERSONAL = ("Mari", "mari@example.org", "Delegation ", "contact", "tracking", "token")

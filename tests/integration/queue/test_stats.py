@@ -7,7 +7,7 @@ from sqlalchemy import update
 from services.visits import models
 from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
-from tests.integration.queue.live import future
+from tests.builders import future
 
 
 async def _three_outcomes(live, country: str) -> None:

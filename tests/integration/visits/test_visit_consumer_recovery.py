@@ -1,7 +1,7 @@
 """A service whose Kafka consumer can no longer fetch gets a new one and carries on (aio-libs/aiokafka#1038)."""
 
 from services.visits import models
-from tests.integration.visits.conftest import start_visits
+from tests.integration.visits.running import start_visits
 from tests.support import eventually
 
 

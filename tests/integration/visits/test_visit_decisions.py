@@ -5,7 +5,8 @@ import base64
 import pytest
 
 from services.visits import models
-from tests.integration.visits.conftest import future, token_of
+from tests.builders import future
+from tests.integration.visits.running import token_of
 from tests.support import envelopes, unique
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from services.visits import jobs, models
-from tests.integration.visits.conftest import future, request_body, start_visits, token_of
+from tests.builders import future, request_body
+from tests.integration.visits.running import start_visits, token_of
 from tests.support import envelopes, eventually
 
 

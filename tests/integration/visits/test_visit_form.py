@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 
 from services.visits import domain, models
 from services.visits.schemas import helsinki_today
-from tests.integration.visits.conftest import future, just_after_midnight_yesterday, token_of
+from tests.builders import future
+from tests.integration.visits.running import form_data, just_after_midnight_yesterday, token_of
 
 SUBMIT = {"fi": "Lähetä pyyntö", "sv": "Skicka begäran", "en": "Send request"}
 THANKS = {
@@ -16,31 +17,6 @@ THANKS = {
     "sv": "Tack, er begäran har tagits emot",
     "en": "Thank you, your request has been received",
 }
-
-
-def form_data(csrf: str, lang: str, **changes) -> dict:
-    return {
-        "csrf_token": csrf,
-        "lang": lang,
-        "organisation": "Tartu Ülikool",
-        "country": "EE",
-        "contact_name": "Jaan Tamm",
-        "contact_email": "jaan@example.org",
-        "contact_phone": "",
-        "language": lang,
-        "primary_focus_area": "culture",
-        "other_focus_areas": ["design"],
-        "delegation_size": "8",
-        "highest_rank": "senior_official",
-        "members": "Jaan Tamm; Rector; leader",
-        "preferred_1_start": future(60),
-        "preferred_1_end": future(61),
-        "preferred_2_start": "",
-        "preferred_2_end": "",
-        "purpose": "Museums and libraries.",
-        "needs_press": "yes",
-        "website": "",
-    } | changes
 
 
 @pytest.mark.parametrize("lang", ["fi", "sv", "en"])

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from services.visits import models, privacy
-from tests.integration.visits.conftest import request_body, someone_waits_for_a_lock, token_of
-from tests.integration.visits.test_visit_form import form_data
+from tests.builders import request_body
+from tests.integration.visits.running import form_data, someone_waits_for_a_lock, token_of
 from tests.support import envelopes, eventually, read_topic, unique
 
 

@@ -3,7 +3,8 @@
 import pytest
 
 from services.visits import models
-from tests.integration.visits.conftest import future, request_body, token_of
+from tests.builders import future, request_body
+from tests.integration.visits.running import token_of
 from tests.support import envelopes
 
 ROUTING = {

@@ -9,7 +9,8 @@ import asyncpg
 from sqlalchemy.exc import IntegrityError
 
 from services.visits import models
-from tests.integration.visits.conftest import request_body, someone_waits_for_a_lock
+from tests.builders import request_body
+from tests.integration.visits.running import someone_waits_for_a_lock
 from tests.support import envelopes, eventually, unique
 
 

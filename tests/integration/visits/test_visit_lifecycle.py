@@ -6,7 +6,8 @@ from sqlalchemy import update
 
 from services.visits import domain, jobs, models
 from services.visits.schemas import helsinki_today
-from tests.integration.visits.conftest import future, start_visits, token_of
+from tests.builders import future
+from tests.integration.visits.running import start_visits, token_of
 from tests.support import envelopes, eventually
 
 

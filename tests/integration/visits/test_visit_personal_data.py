@@ -8,7 +8,8 @@ from sqlalchemy import Text, case, cast, column, func, or_, select, table, text,
 from services.visits import domain, models, privacy
 from services.visits.schemas import helsinki_today
 from shared.logs import configure_logging
-from tests.integration.visits.conftest import future, start_visits, token_of
+from tests.builders import future
+from tests.integration.visits.running import start_visits, token_of
 from tests.support import envelopes, eventually, read_topic, unique
 
 

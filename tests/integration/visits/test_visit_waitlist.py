@@ -1,7 +1,7 @@
 """The visits side of the waitlist: full weeks from capacity.v1, waitlisting, and routing when a week reopens."""
 
 from services.visits import models
-from tests.integration.visits.conftest import week_dates
+from tests.integration.visits.running import week_dates
 from tests.support import envelopes, eventually
 
 WEEK = "2030-W10"  # no other test of the room prefers this week

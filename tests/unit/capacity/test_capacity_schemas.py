@@ -9,6 +9,7 @@ from services.capacity import events as capacity_events
 from services.capacity.schemas import LimitUpdate
 from services.visits import events as visits_events
 from shared.events import Envelope
+from tests.builders import visit_state
 
 
 @pytest.mark.parametrize(("body", "limit"), [('{"limit": 0}', 0), ('{"limit": 6}', 6), ('{"limit": null}', None)])
@@ -25,28 +26,14 @@ def test_anything_else_is_rejected(body):
 
 
 def _visit_state(**changes) -> dict:
-    state = {
-        "request_id": "0b4c5e1e-8a0f-4a53-9d43-1f5c2b7e9a10",
-        "reference": "VD-2027-0001",
-        "status": "accepted",
-        "division": "education",
-        "info_divisions": [],
-        "focus_areas": ["education"],
-        "organisation": "Tallinn schools",
-        "country": "EE",
-        "language": "en",
-        "contact_name": "Mari",
-        "contact_email": "mari@example.org",
-        "highest_rank": "expert",
-        "delegation_size": 12,
-        "preferred_dates": [{"start": date(2027, 2, 15), "end": date(2027, 2, 19)}],
-        "visit_date": date(2027, 2, 16),
-        "host": "Principal",
-        "needs": {"press": False},
-        "flags": [],
-        "tracking_url": None,
-        "actor": "officer-1",
-    }
+    state = visit_state(
+        "visit.accepted.v1",
+        request_id="0b4c5e1e-8a0f-4a53-9d43-1f5c2b7e9a10",
+        reference="VD-2027-0001",
+        preferred_dates=[{"start": date(2027, 2, 15), "end": date(2027, 2, 19)}],
+        visit_date=date(2027, 2, 16),
+        host="Principal",
+    )
     return state | changes
 
 

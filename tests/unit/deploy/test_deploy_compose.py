@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from tests.unit.deploy.interpolation import MissingVariable, interpolate, read_env_file, variables
+from visitdesk import SERVICES, service_ports
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
 SECRETS = {"POSTGRES_PASSWORD", "VISITDESK_JWT_SECRET", "VISITS_CSRF_SECRET"} | {
     f"{s.upper()}_DB_PASSWORD" for s in SERVICES
 }
@@ -99,7 +99,7 @@ def test_each_service_starts_after_its_migration_and_the_topics_job_succeed(comp
     assert compose["services"]["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("service,port", SERVICES.items())
+@pytest.mark.parametrize("service,port", service_ports().items())
 def test_each_service_runs_its_own_app_on_its_port_from_the_one_image(compose, service, port):
     container = compose["services"][service]
     command = container["command"]

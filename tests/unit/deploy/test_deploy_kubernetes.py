@@ -12,10 +12,11 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
+from visitdesk import SERVICES, service_ports
+
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
 KUSTOMIZATIONS = sorted(K8S.rglob("kustomization.yaml"))
-SERVICES = {"visits": 8001, "protocol": 8002, "notifications": 8003, "capacity": 8004}
 # The oldest Kubernetes we promise to run on, and the newest the schemas know.
 VERSIONS = ["1.30", latest_version()]
 
@@ -122,7 +123,7 @@ def test_no_secret_is_kept_in_git_only_references_to_secrets():
         assert f"create secret generic {name}" in (K8S / "README.md").read_text(), f"{name} is undocumented"
 
 
-@pytest.mark.parametrize("service,port", SERVICES.items())
+@pytest.mark.parametrize("service,port", service_ports().items())
 def test_each_service_has_deployment_service_budget_and_autoscaler(service, port):
     docs = load_all(K8S / f"base/{service}.yaml")
     assert sorted(d["kind"] for d in docs) == [
@@ -141,7 +142,7 @@ def test_each_service_has_deployment_service_budget_and_autoscaler(service, port
     assert find(docs, "Service", service)["spec"]["ports"] == [{"name": "http", "port": port, "targetPort": "http"}]
 
 
-@pytest.mark.parametrize("service,port", SERVICES.items())
+@pytest.mark.parametrize("service,port", service_ports().items())
 def test_each_service_probes_readyz_and_healthz_on_its_own_port(service, port):
     deployment = find(load_all(K8S / f"base/{service}.yaml"), "Deployment", service)
     container = deployment["spec"]["template"]["spec"]["containers"][0]

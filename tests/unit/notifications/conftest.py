@@ -1,70 +1,9 @@
-"""Sample events of every type notifications reads, built through its own event models."""
+"""Sample events and one renderer for the notifications unit tests."""
 
 import pytest
 
-from services.notifications.events import NOTIFYING
 from services.notifications.messages import Renderer
-
-VISIT = {
-    "request_id": "5b0c1f3e-8f7a-4d55-9a51-0d1f2e3c4b5a",
-    "reference": "HEL-2027-0042",
-    "status": "accepted",
-    "division": "education",
-    "info_divisions": ["culture-and-leisure"],
-    "focus_areas": ["education", "culture"],
-    "organisation": "Skolverket",
-    "country": "SE",
-    "language": "sv",
-    "contact_name": "Anna Lind",
-    "contact_email": "anna.lind@example.se",
-    "highest_rank": "expert",
-    "delegation_size": 12,
-    "preferred_dates": [{"start": "2027-03-01", "end": "2027-03-05"}],
-    "visit_date": "2027-03-03",
-    "host": "Deputy Mayor",
-    "needs": {"interpreter_language": None, "press": False, "accessibility": None},
-    "flags": [],
-    "tracking_url": "https://visitdesk.example/track/HEL-2027-0042?token=s3cret",
-    "actor": "officer-1",
-}
-EXTRA = {
-    "visit.routed.v1": {"routed_by": "rule"},
-    "visit.waitlisted.v1": {"nearest_open_weeks": ["2027-W11", "2027-W12"]},
-    "visit.declined.v1": {"reason": "no_capacity", "message": "Tervetuloa ensi vuonna."},
-    "visit.redirected.v1": {"from_division": "culture-and-leisure", "message": "Kuuluu teille."},
-    "visit.dates_proposed.v1": {"proposed_dates": [{"start": "2027-04-05", "end": "2027-04-09"}], "message": ""},
-    "visit.cancelled.v1": {"was_accepted": True},
-    "visit.escalated.v1": {"deadline": "2027-01-15"},
-}
-OTHERS = {
-    "capacity.week_full.v1": {"division": "education", "iso_week": "2027-W09", "reserved": 6, "limit": 6},
-    "protocol.plan_ready.v1": {
-        "request_id": VISIT["request_id"],
-        "reference": VISIT["reference"],
-        "division": "education",
-        "level": 2,
-        "visit_date": "2027-03-03",
-    },
-    "protocol.plan_created.v1": {
-        "request_id": VISIT["request_id"],
-        "reference": VISIT["reference"],
-        "division": "education",
-        "level": 2,
-        "host": "Deputy Mayor",
-        "visit_date": "2027-03-03",
-        "conflicts": ["HEL-2027-0040"],
-        "items": [
-            {"key": "host", "owner": "protocol", "required": True, "state": "open"},
-            {"key": "gift", "owner": "protocol", "required": False, "state": "done"},
-        ],
-    },
-}
-
-
-def build(event_type: str, **changes):
-    """An event of `event_type` as its producer would send it, with `changes` applied."""
-    data = OTHERS.get(event_type) or VISIT | {"status": event_type.split(".")[1]} | EXTRA.get(event_type, {})
-    return NOTIFYING[event_type].model_validate(data | changes)
+from tests.unit.notifications.samples import build
 
 
 @pytest.fixture

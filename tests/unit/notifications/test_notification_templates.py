@@ -5,6 +5,7 @@ from jinja2 import UndefinedError
 
 from services.notifications import domain
 from services.visits import texts
+from tests.unit.notifications.samples import render
 
 LANGUAGES = ("fi", "sv", "en")
 # Variants that take other branches of the templates: no host, no limit, no open weeks, from the waitlist,
@@ -45,11 +46,6 @@ CASES = [
     for lang in LANGUAGES
     for variant in VARIANTS.get(rule.event_type, [{}])
 ]
-
-
-def render(renderer, event, recipient, lang):
-    context = event.model_dump() | {"lang": lang, "recipient": recipient, "event_type": event.type}
-    return renderer.render(domain.template_name(lang, recipient, event.type), context)
 
 
 @pytest.mark.parametrize(

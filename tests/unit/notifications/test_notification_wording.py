@@ -6,7 +6,7 @@ import pytest
 
 from services.notifications import domain
 from services.protocol.domain import HOST_BY_LEVEL, host_for
-from tests.unit.notifications.test_notification_templates import render
+from tests.unit.notifications.samples import render
 
 LANGUAGES = ("fi", "sv", "en")
 PICKED = {"start": "2027-04-05", "end": "2027-04-09"}

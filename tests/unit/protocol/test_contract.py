@@ -5,29 +5,19 @@ from datetime import date
 from services.protocol import events as protocol
 from services.visits import events as visits
 from shared.events import Envelope
+from tests.builders import visit_state
 
-STATE = {
-    "request_id": "r-1",
-    "reference": "HEL-1",
-    "status": "accepted",
-    "division": "education",
-    "info_divisions": [],
-    "focus_areas": ["education"],
-    "organisation": "Examplia",
-    "country": "EE",
-    "language": "en",
-    "contact_name": "Kaja",
-    "contact_email": "kaja@example.org",
-    "highest_rank": "minister",
-    "delegation_size": 5,
-    "preferred_dates": [visits.DateRange(start=date(2031, 5, 1), end=date(2031, 5, 9))],
-    "visit_date": date(2031, 5, 4),
-    "host": "Director",
-    "needs": visits.Needs(interpreter_language="ja", press=True),
-    "flags": [],
-    "tracking_url": None,
-    "actor": "officer-1",
-}
+STATE = visit_state(
+    "visit.accepted.v1",
+    request_id="r-1",
+    reference="HEL-1",
+    highest_rank="minister",
+    delegation_size=5,
+    preferred_dates=[{"start": date(2031, 5, 1), "end": date(2031, 5, 9)}],
+    visit_date=date(2031, 5, 4),
+    host="Director",
+    needs={"interpreter_language": "ja", "press": True},
+)
 
 
 def _through_the_wire(event) -> Envelope:

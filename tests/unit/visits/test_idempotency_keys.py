@@ -7,24 +7,13 @@ import pytest
 from services.visits import domain, security
 from services.visits.schemas import VisitRequestCreate, helsinki_today
 from services.visits.submission import IdempotencyKey
+from tests.builders import request_body
 
 
 def body(**changes) -> VisitRequestCreate:
     day = (helsinki_today() + timedelta(days=90)).isoformat()
-    return VisitRequestCreate.model_validate(
-        {
-            "organisation": "Tallinn City",
-            "country": "EE",
-            "contact": {"name": "Mari", "email": "mari@example.org"},
-            "language": "en",
-            "focus_areas": ["education"],
-            "delegation_size": 5,
-            "highest_rank": "expert",
-            "preferred_dates": [{"start": day, "end": day}],
-            "purpose": "Schools.",
-        }
-        | changes
-    )
+    fields = {"organisation": "Tallinn City", "preferred_dates": [{"start": day, "end": day}]}
+    return VisitRequestCreate.model_validate(request_body(**fields | changes))
 
 
 @pytest.mark.parametrize(

@@ -6,23 +6,21 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from services.visits.schemas import Decision, VisitRequestCreate, helsinki_today
+from tests.builders import request_body
 
 
 def valid() -> dict:
     start = helsinki_today() + timedelta(days=60)
-    return {
-        "organisation": "Tallinn City Government",
-        "country": "ee",
-        "contact": {"name": "Mari Maasikas", "email": "mari@example.org", "phone": "+372 640 4141"},
-        "language": "en",
-        "focus_areas": ["education", "climate"],
-        "delegation_size": 12,
-        "highest_rank": "mayor",
-        "preferred_dates": [{"start": start.isoformat(), "end": (start + timedelta(days=2)).isoformat()}],
-        "purpose": "Learn about the Helsinki school model.",
-        "members": [{"name": "Mihhail Kõlvart", "title": "Mayor", "role": "head"}],
-        "needs": {"interpreter_language": "Estonian", "press": True},
-    }
+    return request_body(
+        organisation="Tallinn City Government",
+        country="ee",
+        focus_areas=["education", "climate"],
+        highest_rank="mayor",
+        preferred_dates=[{"start": start.isoformat(), "end": (start + timedelta(days=2)).isoformat()}],
+        purpose="Learn about the Helsinki school model.",
+        members=[{"name": "Mihhail Kõlvart", "title": "Mayor", "role": "head"}],
+        needs={"interpreter_language": "Estonian", "press": True},
+    )
 
 
 def errors_for(body: dict) -> list[tuple]:

@@ -10,7 +10,6 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import ServiceSettings
 
-SERVICES = ["visits", "protocol", "notifications", "capacity"]
 # Nothing listens here: a route that touches the database before it checks the caller fails loudly.
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:9/unreachable"
 
