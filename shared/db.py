@@ -80,6 +80,21 @@ def _replace_closed_connection(dbapi_connection, _record, _proxy) -> None:
         raise DisconnectionError("connection closed by the server")
 
 
+async def lock_for_writing(session: AsyncSession) -> None:
+    """Before reading what a transaction will change: on SQLite, take the database's write lock now.
+
+    PostgreSQL locks the rows read `FOR UPDATE`; SQLite ignores that clause, so two transactions could read the
+    same row and both write it. `BEGIN IMMEDIATE` makes a concurrent writer wait (busy_timeout) until this one
+    commits, and what is read next is current. Only as the transaction's first write: SQLite has no nesting.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = await connection.get_raw_connection()
+    if not raw.driver_connection.in_transaction:
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -27,6 +27,7 @@ ERROR_REASONS = {
     403: "role not allowed",
     404: "not found, or not yours to see",
     409: "not allowed in the current state",
+    412: "the resource changed since the version named in If-Match",
     413: "body too large",
     429: "too many requests; see Retry-After",
 }

@@ -10,6 +10,7 @@ from services.visits.journal import ANONYMOUS, Actor, record_denied
 from services.visits.models import HistoryEntry, VisitRequest
 from services.visits.schemas import HistoryOut
 from shared.auth import Principal
+from shared.db import lock_for_writing
 
 
 class NotFound(Exception):
@@ -20,9 +21,17 @@ class Forbidden(Exception):
     """The caller is known but their role may not do this."""
 
 
+class Stale(Exception):
+    """The caller saw another version of the request than the one it has now (If-Match)."""
+
+
 async def by_reference(session: AsyncSession, reference: str, *, lock: bool = False) -> VisitRequest:
+    """The request; with `lock`, held until the transaction ends, so changes to one request happen one at a time."""
     query = select(VisitRequest).where(VisitRequest.reference == reference)
-    request = await session.scalar(query.with_for_update() if lock else query)
+    if lock:
+        await lock_for_writing(session)
+        query = query.with_for_update()
+    request = await session.scalar(query)
     if request is None:
         raise NotFound(reference)
     return request

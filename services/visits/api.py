@@ -5,7 +5,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from services.visits import access, configuration, decisions, domain, listing, privacy, security, submission
@@ -49,6 +49,30 @@ IdempotencyKeyHeader = Annotated[
         "again (for at least a day); the same key with another body is refused (422).",
     ),
 ]
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=200,
+        description="The request's ETag as the caller saw it (from GET). If the request has changed since, the "
+        "decision is refused with 412 and nothing changes. Without it, decisions land in the order they arrive.",
+    ),
+]
+
+
+def etag(visit) -> str:
+    """The request's entity tag: its version, raised by every change."""
+    return f'"{visit.version}"'
+
+
+def seen_version(if_match: str | None) -> int | None:
+    """The version an If-Match names (None for none or `*`); an ETag we never gave matches no version (-1)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    value = if_match.strip()
+    return int(value[1:-1]) if len(value) > 2 and value[0] == value[-1] == '"' and value[1:-1].isdigit() else -1
 
 
 def submissions_left(request: Request) -> float | None:
@@ -103,11 +127,15 @@ async def list_visit_requests(principal: Staff, session: SessionDep, filters: An
     responses=error_responses(401, 404),
     response_model=VisitRequestStaff | VisitRequestPublic,
 )
-async def get_visit_request(reference: str, session: SessionDep, principal: MaybeStaff, token: Token = None):
-    """One request: the delegation with its tracking token, or staff with a bearer token."""
+async def get_visit_request(
+    reference: str, response: Response, session: SessionDep, principal: MaybeStaff, token: Token = None
+):
+    """One request: the delegation with its tracking token, or staff with a bearer token. Its `ETag` names the
+    version seen, for a decision's `If-Match`."""
     visit = await access.visible_request(
         session=session, reference=reference, principal=principal, token=token, attempted="view", now=now()
     )
+    response.headers["ETag"] = etag(visit)
     return (VisitRequestStaff if principal else VisitRequestPublic).model_validate(visit)
 
 
@@ -122,14 +150,28 @@ async def get_visit_request_history(
     return [HistoryOut.model_validate(e) for e in entries] if principal else access.as_the_delegation_sees_it(entries)
 
 
-@router.post("/requests/{reference}/decision", responses=error_responses(401, 403, 404, 409))
+@router.post("/requests/{reference}/decision", responses=error_responses(401, 403, 404, 409, 412))
 async def decide_visit_request(
-    reference: str, body: Decision, principal: Decider, session: SessionDep, settings: SettingsDep
+    reference: str,
+    body: Decision,
+    response: Response,
+    principal: Decider,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
 ) -> VisitRequestStaff:
-    """Accept, decline, redirect or propose dates (the owning division's officers, or admins)."""
+    """Accept, decline, redirect or propose dates (the owning division's officers, or admins). Send `If-Match`
+    with the ETag you saw to decide only on that version (412 otherwise)."""
     visit = await decisions.decide(
-        session=session, settings=settings, reference=reference, principal=principal, decision=body, now=now()
+        session=session,
+        settings=settings,
+        reference=reference,
+        principal=principal,
+        decision=body,
+        now=now(),
+        seen_version=seen_version(if_match),
     )
+    response.headers["ETag"] = etag(visit)
     return VisitRequestStaff.model_validate(visit)
 
 
@@ -217,6 +259,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(access.NotFound, lambda r, e: JSONResponse({"detail": "request not found"}, 404))
     app.add_exception_handler(access.Forbidden, lambda r, e: JSONResponse({"detail": str(e)}, 403))
+    app.add_exception_handler(
+        access.Stale, lambda r, e: JSONResponse({"detail": "the request has changed since you saw it"}, 412)
+    )
     app.add_exception_handler(configuration.Unknown, lambda r, e: JSONResponse({"detail": str(e)}, 404))
     app.add_exception_handler(domain.InvalidTransition, lambda r, e: JSONResponse({"detail": str(e)}, 409))
     app.add_exception_handler(domain.InvalidDecision, lambda r, e: field_error("body", e.field, str(e)))

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.visits import domain, events, security
-from services.visits.access import Forbidden, NotFound, by_reference
+from services.visits.access import Forbidden, NotFound, Stale, by_reference
 from services.visits.config import Settings
 from services.visits.journal import ANONYMOUS, DELEGATION, Actor, ranges, record_change, record_denied
 from services.visits.models import VisitRequest
@@ -24,8 +24,12 @@ async def decide(
     principal: Principal,
     decision: AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision,
     now: datetime,
+    seen_version: int | None = None,
 ) -> VisitRequest:
-    """Accept, decline, redirect or propose dates; only the owning division's officers (and admins)."""
+    """Accept, decline, redirect or propose dates; only the owning division's officers (and admins).
+
+    Decisions on one request are made one at a time; with `seen_version` (If-Match), only on that version.
+    """
     request = await by_reference(session, reference, lock=True)
     if not domain.can_act(principal.role, principal.division, request.division):
         await record_denied(
@@ -37,6 +41,8 @@ async def decide(
             now=now,
         )
         raise NotFound(reference)
+    if seen_version is not None and seen_version != request.version:
+        raise Stale(reference)
     actor, offer = Actor.staff(principal), (request.division, request.offered_week)
     if isinstance(decision, AcceptDecision):
         await _accept(session, settings, request, decision, actor, now)

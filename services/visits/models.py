@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -129,6 +129,8 @@ class VisitRequest(Base):
     tracking_token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Raised by every UPDATE, which also checks it: the request's ETag, and a guard against lost updates.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     focus_area_rows: Mapped[list["RequestFocusArea"]] = relationship(
         order_by="RequestFocusArea.position", lazy="selectin", cascade="all, delete-orphan"
@@ -147,6 +149,7 @@ class VisitRequest(Base):
         Index("ix_requests_status_ended_at", "status", "ended_at"),
         Index("ix_requests_offered_week", "division", "offered_week"),
     )
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
     @property
     def focus_areas(self) -> list[str]:

@@ -90,6 +90,7 @@ def new_request(
         tracking_token_hash=security.hash_token(token),
         created_at=now,
         updated_at=now,
+        version=1,
         short_notice=domain.is_short_notice(
             preferred, domain.local_date(now), divisions[routing.division].lead_time_weeks
         ),
