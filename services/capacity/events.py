@@ -61,6 +61,12 @@ class VisitAccepted(VisitState):
     visit_date: date  # an acceptance without a date cannot reserve anything: it is dead-lettered
 
 
+class VisitRescheduled(VisitAccepted):
+    """An accepted visit moved to another day: its reservation moves with it."""
+
+    type: ClassVar[str] = "visit.rescheduled.v1"
+
+
 class VisitCancelled(VisitState):
     type: ClassVar[str] = "visit.cancelled.v1"
     was_accepted: bool = False

@@ -29,6 +29,9 @@ class Settings(ServiceSettings):
     international_affairs_email: str = "international-affairs@visitdesk.invalid"
     protocol_office_email: str = "protocol@visitdesk.invalid"
 
+    # Where calendar clients reach this service: the base of the feeds' secret addresses.
+    calendar_base_url: str = "http://127.0.0.1:8003"
+
     # Delivery: exponential backoff with jitter between attempts, then failed + DLQ.
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0

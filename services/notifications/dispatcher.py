@@ -249,6 +249,7 @@ class Dispatcher:
                 html=delivery.body_html,
                 language=delivery.language,
                 reference=delivery.reference,
+                calendar=delivery.calendar,
             )
         )
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from services.notifications.events import RecipientKind
@@ -16,6 +17,11 @@ HIGH_LEVEL_RANKS = frozenset({"head_of_state", "head_of_government", "minister",
 def always(_event: Event) -> bool:
     """Every event of the type."""
     return True
+
+
+def never(_event: Event) -> bool:
+    """No event of the type."""
+    return False
 
 
 def high_level_or_press(event: Event) -> bool:
@@ -49,27 +55,32 @@ class Rule:
     event_type: str
     recipient: RecipientKind
     when: Callable[[Event], bool] = always
+    calendar: Callable[[Event], bool] = never  # when the e-mail carries the visit as an .ics attachment
 
 
-# Read a row as: on <event>, <recipient> hears, when <condition>. The division is the request's
-# owning division after the change (for a redirect: the new one). Staff e-mails go in the
-# staff language (setting, Finnish by default); the delegation's in the request's language.
+# Read a row as: on <event>, <recipient> hears, when <condition>, with the visit's .ics attached when <calendar>.
+# The division is the request's owning division after the change (for a redirect: the new one). Staff e-mails go
+# in the staff language (setting, Finnish by default); the delegation's in the request's language.
 RULES: tuple[Rule, ...] = (
     Rule("visit.submitted.v1", "delegation"),  # receipt with reference and tracking link
     Rule("visit.routed.v1", "division", not_a_redirect),  # new, back from the waitlist, or proposed dates taken
     Rule("visit.routed.v1", "delegation", back_from_waitlist),  # "a place opened, the division is deciding"
     Rule("visit.waitlisted.v1", "delegation"),  # with the nearest open weeks
     Rule("visit.waitlisted.v1", "communications"),
-    Rule("visit.accepted.v1", "delegation"),
+    Rule("visit.accepted.v1", "delegation", calendar=always),
     Rule("visit.accepted.v1", "division"),  # the division's own record, and its webhook
     Rule("visit.accepted.v1", "communications", high_level_or_press),
-    Rule("visit.declined.v1", "delegation"),
+    Rule("visit.rescheduled.v1", "delegation", calendar=always),  # the new day, times or venue, and an updated .ics
+    Rule("visit.rescheduled.v1", "division"),
+    Rule("visit.rescheduled.v1", "communications", high_level_or_press),  # they were told it is coming
+    Rule("visit.rescheduled.v1", "protocol_office"),  # its protocol plan is re-dated
+    Rule("visit.declined.v1", "delegation", calendar=was_accepted),  # the .ics says the visit is off
     Rule("visit.declined.v1", "communications", was_accepted_and_prominent),  # as for a cancelled accepted visit
     Rule("visit.declined.v1", "protocol_office", was_accepted),  # its protocol plan is cancelled
     Rule("visit.dates_proposed.v1", "delegation"),
     Rule("visit.redirected.v1", "delegation"),  # "your request moved to X"
     Rule("visit.redirected.v1", "division"),
-    Rule("visit.cancelled.v1", "delegation"),
+    Rule("visit.cancelled.v1", "delegation", calendar=was_accepted),  # the .ics says the visit is off
     Rule("visit.cancelled.v1", "division"),
     Rule("visit.cancelled.v1", "communications", was_accepted_and_prominent),  # they were told it is coming
     Rule("visit.cancelled.v1", "protocol_office", was_accepted),  # a protocol plan exists for it
@@ -85,6 +96,54 @@ RULES: tuple[Rule, ...] = (
 def recipients(event: Event) -> list[RecipientKind]:
     """The recipient kinds that hear `event`, in rule order."""
     return [rule.recipient for rule in RULES if rule.event_type == event.type and rule.when(event)]
+
+
+def with_calendar(event: Event, recipient: RecipientKind) -> bool:
+    """Whether `recipient`'s e-mail about `event` carries the visit's .ics."""
+    return any(
+        rule.event_type == event.type and rule.recipient == recipient and rule.when(event) and rule.calendar(event)
+        for rule in RULES
+    )
+
+
+# ---------------------------------------------------------------- calendar feeds
+
+FeedKind = Literal["division", "protocol", "communications"]
+FEED_KINDS: tuple[FeedKind, ...] = ("division", "protocol", "communications")
+CANCELLED_KEPT = timedelta(days=30)  # a called-off visit stays in the feeds, STATUS:CANCELLED, this long
+PAST_KEPT = timedelta(days=365)  # visits further back leave the feeds (calendars keep their own copies)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """What the feed rules read of a visit; `level` and `conflicts` are its protocol plan's, once protocol has one."""
+
+    division: str
+    level: int | None
+    conflicts: tuple[str, ...]
+
+
+def own_division(visit: Listed, division: str | None) -> bool:
+    """The visits the division hosts."""
+    return visit.division == division
+
+
+def high_level_or_in_conflict(visit: Listed, _division: str | None) -> bool:
+    """Protocol levels 1–2, and any visit whose plan clashes with another (as protocol's plans say)."""
+    return visit.level is not None and (visit.level <= 2 or bool(visit.conflicts))
+
+
+def every_visit(_visit: Listed, _division: str | None) -> bool:
+    """The whole city's accepted visits."""
+    return True
+
+
+# Which accepted visits each feed holds.
+FEEDS: dict[FeedKind, Callable[[Listed, str | None], bool]] = {
+    "division": own_division,
+    "protocol": high_level_or_in_conflict,
+    "communications": every_visit,
+}
 
 
 def audience(recipient: RecipientKind) -> Audience:

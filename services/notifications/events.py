@@ -3,7 +3,8 @@
 The copies declare only the fields the recipient rules and templates use; unknown fields are ignored.
 """
 
-from datetime import date
+from datetime import date, time
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -46,6 +47,38 @@ class Needs(BaseModel):
     press: bool = False
 
 
+class Terms(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    free_until_days: int
+    late_cancellation_percent: Decimal
+
+
+class Quote(BaseModel):
+    """The visit's fee as visits quoted it (decimal strings on the wire)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    currency: str
+    visitors: int
+    hours: Decimal
+    price_per_visitor_hour: Decimal
+    minimum_net: Decimal
+    net: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    gross: Decimal
+    terms: Terms
+
+
+class LateFee(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    currency: str
+    percent: Decimal
+    net: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
 class VisitEvent(Event):
     """The request's state as every visit.* event carries it."""
 
@@ -64,6 +97,11 @@ class VisitEvent(Event):
     preferred_dates: list[DateRange]
     visit_date: date | None = None
     host: str | None = None
+    start_time: time | None = None  # local Helsinki time on visit_date
+    end_time: time | None = None
+    venue: str | None = None
+    sequence: int = 0  # the visit's revision (SEQUENCE of its calendar entry)
+    quote: Quote | None = None
     needs: Needs
     tracking_url: str | None
 
@@ -85,6 +123,12 @@ class VisitWaitlisted(VisitEvent):
 
 class VisitAccepted(VisitEvent):
     type: ClassVar[str] = "visit.accepted.v1"
+
+
+class VisitRescheduled(VisitEvent):
+    type: ClassVar[str] = "visit.rescheduled.v1"
+    previous_date: date
+    message: str  # the division's words to the delegation
 
 
 class VisitDeclined(VisitEvent):
@@ -111,6 +155,7 @@ class VisitCancelled(VisitEvent):
     was_accepted: bool = False
     message: str = ""  # the delegation's words when it turns proposed dates down
     declined_proposed: bool = False  # the delegation turned down the dates its division proposed
+    late_fee: LateFee | None = None  # called off after the free period of the visit's fee
 
 
 class VisitEscalated(VisitEvent):
@@ -163,6 +208,13 @@ class ProtocolPlanCreated(ProtocolPlanReady):
     host: str | None = None
     items: list[PlanItem]
     conflicts: list[str]
+    status: str = "draft"  # draft | ready | cancelled
+
+
+class ProtocolPlanUpdated(ProtocolPlanCreated):
+    """A plan's date, status or conflicts changed: the protocol feed follows (nobody is e-mailed)."""
+
+    type: ClassVar[str] = "protocol.plan_updated.v1"
 
 
 NOTIFYING: dict[str, type[Event]] = {
@@ -172,6 +224,7 @@ NOTIFYING: dict[str, type[Event]] = {
         VisitRouted,
         VisitWaitlisted,
         VisitAccepted,
+        VisitRescheduled,
         VisitDeclined,
         VisitRedirected,
         VisitDatesProposed,

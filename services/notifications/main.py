@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.notifications import api, consumer, models
 from services.notifications.config import Settings
 from services.notifications.dispatcher import Dispatcher, Handover
+from services.notifications.messages import Renderer
 from shared.runtime import Runtime
 from shared.settings import load_settings
 from shared.web import service_app
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings come from the environment unless a test passes its own."""
     settings = settings or load_settings(Settings)
     handover = Handover(settings)  # the consumer's planned deliveries, straight to this process's dispatch loops
+    renderer = Renderer()  # e-mails and calendars: the consumer's, and the feeds' on the API
 
     @asynccontextmanager
     async def dispatcher(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
@@ -44,9 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outbox=models.outbox,
         processed=models.processed_events,
         consumes=["visits.v1", "capacity.v1", "protocol.v1"],
-        handlers=consumer.handlers(settings, handover),
+        handlers=consumer.handlers(settings, handover, renderer),
         extras=dispatcher,
     )
-    app.state.handover = handover
+    app.state.handover, app.state.renderer = handover, renderer
+    api.install_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(api.calendars)
     return app

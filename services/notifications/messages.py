@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from email import policy
 from email.charset import BASE64, QP, Charset
 from email.header import Header
@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.environment import TemplateModule
 
-from shared import countries
+from shared import countries, formats
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MONTHS_EN = (
@@ -66,6 +67,32 @@ def country_name(context, code: str) -> str:
     return countries.country_name(code, context["lang"])
 
 
+@pass_context
+def money(context, amount, currency: str = "EUR") -> str:
+    """An amount in the mail's language: "1 234,50 €" (fi, sv), "€1,234.50" (en)."""
+    return formats.money(amount, currency, context["lang"])
+
+
+@pass_context
+def percent(context, value) -> str:
+    return formats.percent(value, context["lang"])
+
+
+@pass_context
+def number(context, value) -> str:
+    return formats.number(value, context["lang"])
+
+
+@pass_context
+def clock(context, moment: time | str) -> str:
+    """A time of day as the mail's language writes it: "9.30" (fi), "09:30" (sv, en)."""
+    return formats.clock(time.fromisoformat(moment) if isinstance(moment, str) else moment, context["lang"])
+
+
+def days_before(day: date | str, days: int) -> date:
+    return (date.fromisoformat(day) if isinstance(day, str) else day) - timedelta(days=days)
+
+
 def _environment(*, html: bool, directory: Path) -> Environment:
     env = Environment(
         loader=FileSystemLoader(directory),
@@ -75,7 +102,16 @@ def _environment(*, html: bool, directory: Path) -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )  # templates change with a deploy
-    env.filters.update(day=format_day, week=format_week, country=country_name)
+    env.filters.update(
+        day=format_day,
+        week=format_week,
+        country=country_name,
+        money=money,
+        percent=percent,
+        number=number,
+        clock=clock,
+        days_before=days_before,
+    )
     return env
 
 
@@ -85,6 +121,14 @@ class Renderer:
     def __init__(self, directory: Path = TEMPLATES):
         self.text_env = _environment(html=False, directory=directory)
         self.html_env = _environment(html=True, directory=directory)
+        self._calendar_words: dict[str, TemplateModule] = {}
+
+    def calendar_words(self, language: str) -> TemplateModule:
+        """The macros of `<language>/calendar.j2`: how calendar entries and feeds are worded in `language`."""
+        if language not in self._calendar_words:
+            template = self.text_env.get_template(f"{language}/calendar.j2")
+            self._calendar_words[language] = template.make_module({"lang": language})
+        return self._calendar_words[language]
 
     def render(self, name: str, context: dict[str, Any]) -> Rendered:
         """Raises jinja2.TemplateError when the template or one of its variables is missing."""
@@ -131,6 +175,8 @@ UTF8.body_encoding = QP  # readable bodies in any client's "view source"
 # Encoded words in base64: the quoted-printable header encoder measures every split it tries character by
 # character (4 % of the service's CPU under load); headers are decoded by every client either way.
 UTF8.header_encoding = BASE64
+ICS = Charset("utf-8")
+ICS.body_encoding = BASE64  # an attachment arrives byte for byte, CRLF line ends and all
 
 
 def email_message(
@@ -143,8 +189,10 @@ def email_message(
     html: str | None,
     language: str,
     reference: str | None,
+    calendar: str | None = None,
 ) -> OutgoingEmail:
-    """A multipart/alternative e-mail whose Message-ID is stable across resends of one delivery."""
+    """A multipart/alternative e-mail whose Message-ID is stable across resends of one delivery; with `calendar`,
+    multipart/mixed with the visit attached as `<reference>.ics` (text/calendar; method=PUBLISH)."""
     values = (sender, to, subject, language, reference or "")
     if any("\r" in v or "\n" in v for v in values):
         raise ValueError("a header value spans lines")
@@ -156,13 +204,16 @@ def email_message(
     }  # RFC 3834: no vacation replies
     if reference:
         headers["X-Visitdesk-Reference"] = reference
+    attachment = (calendar, f"{reference or 'visit'}.ics") if calendar else None
     if not (address.isascii() and to.isascii()):
-        return _utf8_email(address, to, sender, subject, text, html, language, headers)
+        return _utf8_email(address, to, sender, subject, text, html, language, headers, attachment)
     # A boundary of our own: the generator would otherwise compile a regular expression per e-mail to make one.
     message = MIMEMultipart("alternative", f"=_{delivery_id}", policy=WIRE) if html else _text_part(text, "plain")
     if html:
         message.attach(_text_part(text, "plain"))
         message.attach(_text_part(html, "html"))
+    if attachment:
+        message = _with_attachment(message, *attachment, boundary=f"=_{delivery_id}_mixed")
     message["From"] = formataddr((name, address), charset=UTF8)
     message["To"] = to
     message["Subject"] = subject if subject.isascii() else Header(subject, UTF8, header_name="Subject")
@@ -178,6 +229,16 @@ def _text_part(body: str, subtype: str) -> MIMEText:
     return MIMEText(body, subtype, "us-ascii" if as_is else UTF8, policy=WIRE)
 
 
+def _with_attachment(body: MIMEText | MIMEMultipart, calendar: str, filename: str, *, boundary: str) -> MIMEMultipart:
+    mixed = MIMEMultipart("mixed", boundary, policy=WIRE)
+    mixed.attach(body)
+    part = MIMEText(calendar, "calendar", ICS, policy=WIRE)
+    part.set_param("method", "PUBLISH")
+    part.add_header("Content-Disposition", "attachment", filename=filename)
+    mixed.attach(part)
+    return mixed
+
+
 def _utf8_email(
     address: str,
     to: str,
@@ -187,6 +248,7 @@ def _utf8_email(
     html: str | None,
     language: str,
     headers: dict[str, str],
+    attachment: tuple[str, str] | None,
 ) -> OutgoingEmail:
     """Internationalised addresses (RFC 6531/6532): UTF-8 headers, for servers that offer SMTPUTF8."""
     message = EmailMessage(policy=policy.SMTPUTF8)
@@ -196,6 +258,9 @@ def _utf8_email(
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
+    if attachment:
+        calendar, filename = attachment
+        message.add_attachment(calendar, subtype="calendar", filename=filename, params={"method": "PUBLISH"})
     message["Content-Language"] = language  # after the bodies: setting content clears Content-* headers
     return OutgoingEmail(address, to, message.as_bytes(), smtputf8=True)
 

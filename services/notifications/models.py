@@ -1,8 +1,8 @@
 """Tables of the notifications service."""
 
-from datetime import datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import processed_events_table
@@ -83,3 +83,48 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     traceparent: Mapped[str | None] = mapped_column(String(55))  # the trace the event came with, for the send
+    calendar: Mapped[str | None] = mapped_column(Text)  # the visit as an .ics attachment (the delegation's e-mails)
+
+
+class CalendarVisit(Base):
+    """An accepted visit as the calendar feeds show it: a read model of visits.v1 (no personal data)."""
+
+    __tablename__ = "calendar_visits"
+    __table_args__ = (Index("ix_calendar_visits_visit_date", "visit_date"),)
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40))
+    division: Mapped[str] = mapped_column(String(100))
+    organisation: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    delegation_size: Mapped[int] = mapped_column(Integer)
+    visit_date: Mapped[date] = mapped_column(Date)
+    start_time: Mapped[time | None] = mapped_column(Time)  # local Helsinki time; None: all day
+    end_time: Mapped[time | None] = mapped_column(Time)
+    venue: Mapped[str | None] = mapped_column(String(200))
+    sequence: Mapped[int] = mapped_column(Integer)  # the visit's revision, as visits numbers it
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # called off (or declined)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarPlan(Base):
+    """What the protocol feed needs of a visit's protocol plan: a read model of protocol.v1."""
+
+    __tablename__ = "calendar_plans"
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    conflicts: Mapped[list[str]] = mapped_column(JSON)  # references of the plans it clashes with
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarFeed(Base):
+    """A secret address a calendar subscribes to; only a hash of its token is kept. Revoked feeds answer 404."""
+
+    __tablename__ = "calendar_feeds"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # division | protocol | communications
+    division: Mapped[str | None] = mapped_column(String(100))  # the division of a division's feed
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token, hex
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(200))

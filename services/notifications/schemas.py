@@ -1,7 +1,7 @@
 """Request and response bodies of the notifications API."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, SecretStr, UrlConstraints, field_validator
@@ -69,3 +69,26 @@ class DeliveryPublic(BaseModel):
             port = f":{parts.port}" if parts.port else ""
             return f"{parts.scheme}://{parts.hostname}{port}/…"
         return value
+
+
+class CalendarFeedCreate(BaseModel):
+    """A division's feed (a division officer's own by default), or the protocol or Communications feed (admins)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["division", "protocol", "communications"]
+    division: DivisionCode | None = None
+
+
+class CalendarFeedPublic(BaseModel):
+    """A feed without its address: the secret in it is shown only once, when the feed is created."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    kind: str
+    division: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class CalendarFeedCreated(CalendarFeedPublic):
+    url: str = Field(description="the secret address to subscribe to; keep it, it is not shown again")

@@ -9,7 +9,7 @@ from jinja2 import TemplateError
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications import domain, messages
+from services.notifications import calendars, domain, messages
 from services.notifications.config import Settings
 from services.notifications.dispatcher import Handover
 from services.notifications.events import NOTIFYING, RecipientKind, VisitEvent, VisitPersonalDataErased
@@ -67,9 +67,13 @@ async def plan_deliveries(
                 continue  # one inbox hears one event once, e.g. International Affairs as owner and as triage
             inboxes.add((channel, (address or "").lower()))
             rendered = _render(renderer, event, kind, language, context)
-            planned.append(
-                _delivery(envelope, event, settings.topic(model.topic), kind, channel, address, language, rendered)
+            delivery = _delivery(
+                envelope, event, settings.topic(model.topic), kind, channel, address, language, rendered
             )
+            if channel == "email" and domain.with_calendar(event, kind):
+                words = renderer.calendar_words(language)
+                delivery.calendar = calendars.for_the_delegation(event, words, changed_at=envelope.time)
+            planned.append(delivery)
     await _insert_new(session, planned, handover)
     return planned
 
@@ -210,7 +214,7 @@ async def erase_personal_data(*, session: AsyncSession, envelope: Envelope) -> N
         .values(status="cancelled", last_error=ERASED_BEFORE_SENDING)
     )
     await session.execute(
-        update(Delivery).where(of_request).values(subject=None, body=None, body_html=None, event=None)
+        update(Delivery).where(of_request).values(subject=None, body=None, body_html=None, event=None, calendar=None)
     )
     await session.execute(
         update(Delivery).where(of_request, Delivery.recipient_kind == "delegation").values(address=None)

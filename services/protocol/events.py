@@ -1,6 +1,6 @@
 """Events the protocol service publishes on protocol.v1, and slim copies of the visits.v1 events it reads."""
 
-from datetime import date
+from datetime import date, time
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -66,7 +66,16 @@ class VisitAccepted(Event):
     division: str
     highest_rank: str
     visit_date: date | None = None
+    start_time: time | None = None
+    end_time: time | None = None
+    venue: str | None = None
     needs: Needs
+
+
+class VisitRescheduled(VisitAccepted):
+    """The accepted visit moved: the plan takes its new day, times and venue."""
+
+    type: ClassVar[str] = "visit.rescheduled.v1"
 
 
 class VisitEnded(Event):

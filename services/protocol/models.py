@@ -3,7 +3,7 @@
 import datetime as dt
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.consumer import processed_events_table
@@ -35,6 +35,9 @@ class Plan(Base):
     level: Mapped[int] = mapped_column(Integer)
     host: Mapped[str] = mapped_column(String(120))
     visit_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    start_time: Mapped[dt.time | None] = mapped_column(Time)  # local Helsinki time, as the division set it
+    end_time: Mapped[dt.time | None] = mapped_column(Time)
+    venue: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | ready | cancelled
     conflict: Mapped[bool] = mapped_column(Boolean, default=False)
     conflicts: Mapped[list[str]] = mapped_column(JSON, default=list)  # references of the clashing plans

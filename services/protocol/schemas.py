@@ -1,8 +1,9 @@
 """Request and response bodies of the protocol API."""
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from services.protocol.domain import GiftDirection, ItemState, ValueBand
 
@@ -20,6 +21,10 @@ class ItemPublic(BaseModel):
     updated_at: dt.datetime
 
 
+# A local time of day in Helsinki, "HH:MM" on the wire.
+ClockTime = Annotated[dt.time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+
+
 class PlanSummary(BaseModel):
     """A plan as the calendar shows it."""
 
@@ -29,6 +34,9 @@ class PlanSummary(BaseModel):
     level: int
     host: str
     visit_date: dt.date
+    start_time: ClockTime | None
+    end_time: ClockTime | None
+    venue: str | None
     status: str
     conflict: bool
     conflicts: list[str]

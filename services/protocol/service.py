@@ -35,12 +35,14 @@ class PlanCancelled(ProtocolError):
 
 
 async def accept_visit(*, session: AsyncSession, settings: Settings, visit: VisitAccepted) -> Plan:
-    """Create the plan of an accepted visit, or re-date the one it already has; runs in the caller's transaction."""
+    """Create the plan of an accepted visit, or re-date the one it already has (a rescheduled visit, a redelivered
+    acceptance); runs in the caller's transaction."""
     if visit.visit_date is None:
-        raise PermanentError(f"visit.accepted without a visit_date for {visit.reference}")
+        raise PermanentError(f"{visit.type} without a visit_date for {visit.reference}")
     plan = await _plan_of_request(session, visit.request_id)
     if plan is None:
         return await _create_plan(session, settings, visit)
+    plan.start_time, plan.end_time, plan.venue = visit.start_time, visit.end_time, visit.venue
     if plan.status != "cancelled" and plan.visit_date == visit.visit_date:
         return plan
     await _redate_plan(session, settings, plan, visit.visit_date)
@@ -57,6 +59,9 @@ async def _create_plan(session: AsyncSession, settings: Settings, visit: VisitAc
         level=level,
         host=domain.host_for(level, visit.division),
         visit_date=visit.visit_date,
+        start_time=visit.start_time,
+        end_time=visit.end_time,
+        venue=visit.venue,
         status="draft",
         conflict=False,
         conflicts=[],

@@ -6,17 +6,21 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.visits import access, configuration, decisions, domain, listing, privacy, security, submission
+from services.visits import access, configuration, decisions, domain, fees, listing, privacy, security, submission
 from services.visits.config import SettingsDep
-from services.visits.models import DivisionRow
+from services.visits.models import DivisionRow, FeeScheduleRow
 from services.visits.schemas import (
     Decision,
     DivisionOut,
     DivisionUpdate,
     ErasureOut,
+    FeeScheduleIn,
+    FeeScheduleOut,
     HistoryOut,
+    InvoicingFilters,
     ListFilters,
     Page,
     ProposalAnswer,
@@ -230,16 +234,21 @@ async def change_routing_rule(
     return RoutingRuleOut.model_validate(rule)
 
 
-def division_out(row: DivisionRow) -> DivisionOut:
+def division_out(row: DivisionRow, schedule: FeeScheduleRow | None) -> DivisionOut:
     return DivisionOut(
-        code=row.code, name=row.name, lead_time_weeks=row.lead_time_weeks, decision_days=row.decision_deadline_days
+        code=row.code,
+        name=row.name,
+        lead_time_weeks=row.lead_time_weeks,
+        decision_days=row.decision_deadline_days,
+        fees=FeeScheduleOut.model_validate(schedule) if schedule else None,
     )
 
 
 @router.get("/divisions", tags=["configuration"], responses=error_responses(401, 403))
 async def list_divisions(principal: Staff, session: SessionDep) -> list[DivisionOut]:
-    """Every division with its lead time and decision deadline."""
-    return [division_out(d) for d in await configuration.divisions(session=session)]
+    """Every division with its lead time, decision deadline and fee schedule."""
+    schedules = await fees.fee_schedules(session=session)
+    return [division_out(d, schedules.get(d.code)) for d in await configuration.divisions(session=session)]
 
 
 @router.put("/divisions/{division}", tags=["configuration"], responses=error_responses(401, 403, 404))
@@ -248,14 +257,67 @@ async def change_division(division: str, body: DivisionUpdate, principal: Admin,
     row = await configuration.update_division(
         session=session, principal=principal, code=division, change=body, now=now()
     )
-    return division_out(row)
+    return division_out(row, await fees.fee_schedule(session=session, division=division))
+
+
+@router.get("/divisions/{division}/fees", tags=["configuration"], responses=error_responses(401, 403, 404))
+async def get_fee_schedule(division: str, principal: Staff, session: SessionDep) -> FeeScheduleOut:
+    """What the division charges for hosting a visit; 404 when it charges nothing."""
+    row = await fees.fee_schedule(session=session, division=division)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this division charges nothing")
+    return FeeScheduleOut.model_validate(row)
+
+
+@router.put("/divisions/{division}/fees", tags=["configuration"], responses=error_responses(401, 403, 404))
+async def set_fee_schedule(division: str, body: FeeScheduleIn, principal: Admin, session: SessionDep) -> FeeScheduleOut:
+    """Set the division's fees and cancellation terms, for visits accepted from now on; it then needs the start and
+    end time of each visit it accepts."""
+    row = await fees.set_fee_schedule(session=session, principal=principal, division=division, schedule=body, now=now())
+    return FeeScheduleOut.model_validate(row)
+
+
+@router.delete(
+    "/divisions/{division}/fees", status_code=204, tags=["configuration"], responses=error_responses(401, 403, 404)
+)
+async def remove_fee_schedule(division: str, principal: Admin, session: SessionDep) -> Response:
+    """The division charges nothing for visits accepted from now on (fees already quoted stay)."""
+    await fees.remove_fee_schedule(session=session, principal=principal, division=division, now=now())
+    return Response(status_code=204)
+
+
+@router.get(
+    "/invoicing.csv",
+    tags=["configuration"],
+    response_class=Response,
+    responses=error_responses(401, 403)
+    | {
+        200: {
+            "description": "a header row, then one row per visit on a day in [from, to] that owes a fee",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def get_invoicing_csv(principal: Admin, session: SessionDep, period: Annotated[InvoicingFilters, Query()]):
+    """For finance: each hosted visit's fee and each late cancellation's fee, by visit day."""
+    if period.end < period.start:
+        raise RequestValidationError(
+            [{"loc": ("query", "to"), "msg": "must not be before from", "type": "value_error"}]
+        )
+    lines = await fees.invoicing(session=session, start=period.start, end=period.end)
+    return Response(
+        fees.invoicing_csv(lines),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="invoicing-{period.start}-{period.end}.csv"'},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Domain errors become HTTP answers here, so routes stay thin."""
 
-    def field_error(where: str, field: str, message: str) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": [where, field], "msg": message, "type": "value_error"}]}, 422)
+    def field_error(where: str, fields: tuple[str, ...], message: str) -> JSONResponse:
+        detail = [{"loc": [where, field], "msg": message, "type": "value_error"} for field in fields]
+        return JSONResponse({"detail": detail}, 422)
 
     app.add_exception_handler(access.NotFound, lambda r, e: JSONResponse({"detail": "request not found"}, 404))
     app.add_exception_handler(access.Forbidden, lambda r, e: JSONResponse({"detail": str(e)}, 403))
@@ -264,9 +326,9 @@ def install_error_handlers(app: FastAPI) -> None:
     )
     app.add_exception_handler(configuration.Unknown, lambda r, e: JSONResponse({"detail": str(e)}, 404))
     app.add_exception_handler(domain.InvalidTransition, lambda r, e: JSONResponse({"detail": str(e)}, 409))
-    app.add_exception_handler(domain.InvalidDecision, lambda r, e: field_error("body", e.field, str(e)))
-    app.add_exception_handler(listing.InvalidCursor, lambda r, e: field_error("query", "cursor", str(e)))
+    app.add_exception_handler(domain.InvalidDecision, lambda r, e: field_error("body", e.fields, str(e)))
+    app.add_exception_handler(listing.InvalidCursor, lambda r, e: field_error("query", ("cursor",), str(e)))
     app.add_exception_handler(
         submission.KeyReused,
-        lambda r, e: field_error("header", "Idempotency-Key", "was sent before with a different request body"),
+        lambda r, e: field_error("header", ("Idempotency-Key",), "was sent before with a different request body"),
     )

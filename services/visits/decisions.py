@@ -1,5 +1,6 @@
-"""Decisions on a request: the owning division accepts, declines, redirects or proposes dates; the delegation
-answers proposed dates or cancels; staff cancel. Each is one transaction with its history, audit row and event."""
+"""Decisions on a request: the owning division accepts, declines, redirects, proposes dates or moves an accepted
+visit; the delegation answers proposed dates or cancels; staff cancel. Each is one transaction with its history,
+audit row and event."""
 
 from datetime import datetime
 
@@ -9,11 +10,20 @@ from services.visits import domain, events, security
 from services.visits.access import Forbidden, NotFound, Stale, by_reference
 from services.visits.config import Settings
 from services.visits.journal import ANONYMOUS, DELEGATION, Actor, ranges, record_change, record_denied
-from services.visits.models import VisitRequest
+from services.visits.models import FeeScheduleRow, VisitRequest
 from services.visits.routing import divisions_by_code, leave_waitlist, route_request
-from services.visits.schemas import AcceptDecision, DeclineDecision, ProposalAnswer, ProposeDecision, RedirectDecision
+from services.visits.schemas import (
+    AcceptDecision,
+    DeclineDecision,
+    ProposalAnswer,
+    ProposeDecision,
+    RedirectDecision,
+    RescheduleDecision,
+)
 from services.visits.waitlist import pass_on_offer
 from shared.auth import Principal
+
+Decision = AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision | RescheduleDecision
 
 
 async def decide(
@@ -22,11 +32,12 @@ async def decide(
     settings: Settings,
     reference: str,
     principal: Principal,
-    decision: AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision,
+    decision: Decision,
     now: datetime,
     seen_version: int | None = None,
 ) -> VisitRequest:
-    """Accept, decline, redirect or propose dates; only the owning division's officers (and admins).
+    """Accept, decline, redirect, propose dates or move an accepted visit; the owning division's officers (and
+    admins) only.
 
     Decisions on one request are made one at a time; with `seen_version` (If-Match), only on that version.
     """
@@ -50,6 +61,8 @@ async def decide(
         await _decline(session, settings, request, decision, actor, now)
     elif isinstance(decision, RedirectDecision):
         await _redirect(session, settings, request, decision, actor, now)
+    elif isinstance(decision, RescheduleDecision):
+        await _reschedule(session, settings, request, decision, actor, now)
     else:
         await _propose(session, settings, request, decision, actor, now)
     await pass_on_offer(session, settings, request, offer, now)
@@ -61,11 +74,22 @@ async def _accept(
     session, settings, request: VisitRequest, decision: AcceptDecision, actor: Actor, now: datetime
 ) -> None:
     status = domain.check_transition("accept", request.status)
-    if decision.visit_date < domain.local_date(now):
-        raise domain.InvalidDecision("visit_date", "must not be in the past")
-    if not domain.within_any(decision.visit_date, request.preferred_dates + request.proposed_dates):
-        raise domain.InvalidDecision("visit_date", "must fall within a preferred or proposed date range")
+    _check_visit_date(request, decision.visit_date, now)
+    start, end = decision.start_time, decision.end_time
+    domain.check_times(start, end)
+    schedule = await session.get(FeeScheduleRow, request.division)
+    if schedule is not None and start is None:
+        raise domain.InvalidDecision(
+            "start_time", "required with end_time: this division's fee is counted by the hour", "end_time"
+        )
+    visit_quote = None
+    if schedule is not None and start is not None and end is not None:
+        visit_quote = domain.quote(
+            schedule.to_domain(), rank=request.highest_rank, visitors=request.delegation_size, start=start, end=end
+        )
     request.status, request.visit_date, request.host = status, decision.visit_date, decision.host
+    request.start_time, request.end_time, request.venue = start, end, decision.venue
+    request.quote = visit_quote.as_json() if visit_quote else None
     await record_change(
         session,
         settings,
@@ -74,8 +98,63 @@ async def _accept(
         action="accepted",
         actor=actor,
         now=now,
-        details={"visit_date": decision.visit_date.isoformat(), "host": decision.host},
+        details={"visit_date": decision.visit_date.isoformat(), "host": decision.host} | _times(request),
     )
+
+
+async def _reschedule(
+    session, settings, request: VisitRequest, decision: RescheduleDecision, actor: Actor, now: datetime
+) -> None:
+    """A new day, times, venue or host for an accepted visit; fields left out keep their values."""
+    domain.check_transition("reschedule", request.status)
+    given = decision.model_fields_set
+    start = decision.start_time if "start_time" in given else request.start_time
+    end = decision.end_time if "end_time" in given else request.end_time
+    venue = decision.venue if "venue" in given else request.venue
+    host = decision.host or request.host
+    _check_visit_date(request, decision.visit_date, now)
+    domain.check_times(start, end)
+    before = (request.visit_date, request.start_time, request.end_time, request.venue, request.host)
+    if (decision.visit_date, start, end, venue, host) == before:
+        raise domain.InvalidDecision("visit_date", "the visit already has this date, time, venue and host")
+    visit_quote = domain.Quote.from_json(request.quote) if request.quote else None
+    if visit_quote is not None and (start is None or end is None):
+        raise domain.InvalidDecision(
+            "start_time", "required with end_time: the visit's fee is counted by the hour", "end_time"
+        )
+    previous = request.visit_date
+    request.visit_date, request.start_time, request.end_time = decision.visit_date, start, end
+    request.venue, request.host = venue, host
+    if visit_quote is not None and start is not None and end is not None:
+        request.quote = domain.requote(visit_quote, start=start, end=end).as_json()
+    request.sequence += 1
+    await record_change(
+        session,
+        settings,
+        request,
+        events.VisitRescheduled,
+        action="rescheduled",
+        actor=actor,
+        now=now,
+        details={"previous_date": previous.isoformat(), "visit_date": decision.visit_date.isoformat(), "host": host}
+        | _times(request)
+        | ({"message": decision.message} if decision.message else {}),
+        previous_date=previous,
+        message=decision.message,
+    )
+
+
+def _check_visit_date(request: VisitRequest, day, now: datetime) -> None:
+    if day < domain.local_date(now):
+        raise domain.InvalidDecision("visit_date", "must not be in the past")
+    if not domain.within_any(day, request.preferred_dates + request.proposed_dates):
+        raise domain.InvalidDecision("visit_date", "must fall within a preferred or proposed date range")
+
+
+def _times(request: VisitRequest) -> dict[str, str | None]:
+    """The visit's hours and venue as its history shows them."""
+    clock = {name: getattr(request, name) for name in ("start_time", "end_time")}
+    return {name: t.strftime("%H:%M") if t else None for name, t in clock.items()} | {"venue": request.venue}
 
 
 async def _decline(
@@ -84,6 +163,8 @@ async def _decline(
     was_accepted = request.status == "accepted"
     request.status = domain.check_transition("decline", request.status)
     request.decline_reason, request.ended_at = decision.reason, now
+    if was_accepted:  # a new revision: calendars show the visit called off
+        request.sequence += 1
     await leave_waitlist(session, request)
     await record_change(
         session,
@@ -183,6 +264,10 @@ async def cancel_request(
             raise NotFound(reference)
     was_accepted, offer = request.status == "accepted", (request.division, request.offered_week)
     request.status, request.ended_at = domain.check_transition("cancel", request.status), now
+    if was_accepted:  # a new revision: calendars show the visit called off
+        request.sequence += 1
+    fee = _late_fee(request, now) if was_accepted else None
+    request.late_fee = fee.as_json() if fee else None
     await leave_waitlist(session, request)
     await record_change(
         session,
@@ -192,11 +277,19 @@ async def cancel_request(
         action="cancelled",
         actor=actor,
         now=now,
+        details={"late_fee": request.late_fee} if fee else None,
         was_accepted=was_accepted,
+        late_fee=request.late_fee,
     )
     await pass_on_offer(session, settings, request, offer, now)
     await session.commit()
     return request
+
+
+def _late_fee(request: VisitRequest, now: datetime) -> domain.LateFee | None:
+    """What calling the accepted visit off now costs under its quote's terms (whoever calls it off)."""
+    visit_quote = domain.Quote.from_json(request.quote) if request.quote else None
+    return domain.late_fee(visit_quote, visit_date=request.visit_date, today=domain.local_date(now))
 
 
 # ---------------------------------------------------------------- the delegation's answer to proposed dates

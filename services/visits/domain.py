@@ -1,10 +1,12 @@
-"""The rules of a visit request: routing, flags, allowed transitions, deadlines and ISO weeks."""
+"""The rules of a visit request: routing, flags, allowed transitions, deadlines, ISO weeks, times and fees."""
 
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -23,6 +25,8 @@ BOOKING_HORIZON, LONGEST_PERIOD = timedelta(days=5 * 365 + 1), timedelta(days=36
 # Which statuses each action may start from; anything else is a conflict (409).
 TRANSITIONS: dict[str, frozenset[str]] = {
     "accept": frozenset({"routed", "dates_proposed"}),
+    # The owning division moves an accepted visit to another day, time or venue.
+    "reschedule": frozenset({"accepted"}),
     "decline": frozenset({"routed", "dates_proposed", "waitlisted", "accepted"}),
     "redirect": frozenset({"routed", "dates_proposed", "waitlisted"}),
     "propose": frozenset({"routed", "dates_proposed", "waitlisted"}),
@@ -35,6 +39,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 ACTION_STATUS = {
     "accept": "accepted",
+    "reschedule": "accepted",
     "decline": "declined",
     "redirect": "routed",
     "propose": "dates_proposed",
@@ -58,11 +63,11 @@ class InvalidTransition(Exception):
 
 
 class InvalidDecision(ValueError):
-    """A decision whose content breaks a rule; `field` names the offending body field."""
+    """A decision whose content breaks a rule; `field` (and `others`) name the offending body fields."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, *others: str):
         super().__init__(message)
-        self.field = field
+        self.field, self.fields = field, (field, *others)
 
 
 @dataclass(frozen=True)
@@ -234,3 +239,166 @@ def can_view(role: str, division: str | None, owner: str, info_divisions: list[s
 def can_act(role: str, division: str | None, owner: str) -> bool:
     """Only the owning division's officers, and admins, decide or cancel for the city."""
     return role == "admin" or (role == "division_officer" and division == owner)
+
+
+# ---------------------------------------------------------------- the visit's hours and its fee
+
+CENT = Decimal("0.01")
+QUOTE_AMOUNTS = ("hours", "price_per_visitor_hour", "minimum_net", "net", "vat_percent", "vat", "gross")
+LATE_FEE_AMOUNTS = ("percent", "net", "vat_percent", "vat", "gross")
+
+
+def check_times(start: time | None, end: time | None) -> None:
+    """Both or neither, and the visit ends after it starts, the same day."""
+    if start is None and end is not None:
+        raise InvalidDecision("start_time", "give start_time with end_time")
+    if end is None and start is not None:
+        raise InvalidDecision("end_time", "give end_time with start_time")
+    if start is not None and end is not None and end <= start:
+        raise InvalidDecision("end_time", "must be after start_time")
+
+
+def visit_hours(start: time, end: time) -> Decimal:
+    """Hours from start to end, to the hundredth: the hours the fee is counted on."""
+    minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    return cents(Decimal(minutes) / 60)
+
+
+def cents(amount: Decimal) -> Decimal:
+    """Rounded to the cent, half up (as Finnish invoices are)."""
+    return amount.quantize(CENT, ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    """What a division charges for hosting: per visitor and hour, at least `minimum_net`, VAT on top; and what
+    calling a visit off costs: nothing until `free_until_days` before it, then a share of the net, VAT on top."""
+
+    currency: str
+    price_per_visitor_hour: Decimal
+    minimum_net: Decimal
+    vat_percent: Decimal
+    free_until_days: int
+    late_cancellation_percent: Decimal
+    exempt_ranks: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The fee of one visit, with the rates and terms it was quoted at (they hold for the visit if it moves)."""
+
+    currency: str
+    visitors: int
+    hours: Decimal
+    price_per_visitor_hour: Decimal
+    minimum_net: Decimal
+    net: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    gross: Decimal
+    free_until_days: int
+    late_cancellation_percent: Decimal
+
+    def as_json(self) -> dict[str, Any]:
+        """Decimal strings, the terms grouped, as events carry it."""
+        return (
+            {"currency": self.currency, "visitors": self.visitors}
+            | {name: str(getattr(self, name)) for name in QUOTE_AMOUNTS}
+            | {
+                "terms": {
+                    "free_until_days": self.free_until_days,
+                    "late_cancellation_percent": str(self.late_cancellation_percent),
+                }
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Quote":
+        terms = data["terms"]
+        return cls(
+            currency=data["currency"],
+            visitors=int(data["visitors"]),
+            free_until_days=int(terms["free_until_days"]),
+            late_cancellation_percent=Decimal(terms["late_cancellation_percent"]),
+            **{name: Decimal(data[name]) for name in QUOTE_AMOUNTS},
+        )
+
+    def free_until(self, visit_date: date) -> date:
+        """The last day the visit can be called off without a fee."""
+        return visit_date - timedelta(days=self.free_until_days)
+
+
+@dataclass(frozen=True)
+class LateFee:
+    """What calling a visit off after its free period costs."""
+
+    currency: str
+    percent: Decimal
+    net: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    gross: Decimal
+
+    def as_json(self) -> dict[str, Any]:
+        return {"currency": self.currency} | {name: str(getattr(self, name)) for name in LATE_FEE_AMOUNTS}
+
+
+def quote(schedule: FeeSchedule | None, *, rank: str, visitors: int, start: time, end: time) -> Quote | None:
+    """The fee for hosting a visit; None when the division charges nothing or the guests' rank is exempt."""
+    if schedule is None or rank in schedule.exempt_ranks:
+        return None
+    return _priced(
+        schedule.currency,
+        visitors,
+        visit_hours(start, end),
+        schedule.price_per_visitor_hour,
+        schedule.minimum_net,
+        schedule.vat_percent,
+        schedule.free_until_days,
+        schedule.late_cancellation_percent,
+    )
+
+
+def requote(previous: Quote, *, start: time, end: time) -> Quote:
+    """A moved visit's fee: its new hours at the rates and terms it was first quoted at."""
+    return _priced(
+        previous.currency,
+        previous.visitors,
+        visit_hours(start, end),
+        previous.price_per_visitor_hour,
+        previous.minimum_net,
+        previous.vat_percent,
+        previous.free_until_days,
+        previous.late_cancellation_percent,
+    )
+
+
+def _priced(
+    currency: str,
+    visitors: int,
+    hours: Decimal,
+    price: Decimal,
+    minimum: Decimal,
+    vat_percent: Decimal,
+    free_until_days: int,
+    late_percent: Decimal,
+) -> Quote:
+    net = cents(max(price * visitors * hours, minimum))
+    vat = cents(net * vat_percent / 100)
+    return Quote(
+        currency, visitors, hours, price, minimum, net, vat_percent, vat, net + vat, free_until_days, late_percent
+    )
+
+
+def late_fee(visit_quote: Quote | None, *, visit_date: date, today: date) -> LateFee | None:
+    """What calling the visit off on `today` costs: nothing within the free period (or for a visit without a fee),
+    then the terms' share of the net with VAT at the quote's rate."""
+    if visit_quote is None or today <= visit_quote.free_until(visit_date):
+        return None
+    net = cents(visit_quote.net * visit_quote.late_cancellation_percent / 100)
+    if not net:
+        return None
+    vat = cents(net * visit_quote.vat_percent / 100)
+    return LateFee(
+        visit_quote.currency, visit_quote.late_cancellation_percent, net, visit_quote.vat_percent, vat, net + vat
+    )

@@ -4,10 +4,11 @@ Every visit.* event carries the request's current state (`VisitState`) so a cons
 call back; the few event-specific fields sit beside it.
 """
 
-from datetime import date
-from typing import ClassVar, Literal
+from datetime import date, time
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from shared.events import Event
 
@@ -26,6 +27,46 @@ class Needs(BaseModel):
     interpreter_language: str | None = None
     press: bool = False
     accessibility: str | None = None
+
+
+# A local time of day in Helsinki, "HH:MM" on the wire.
+ClockTime = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+
+
+class Terms(BaseModel):
+    """Calling the visit off is free until `free_until_days` before it, then costs this share of the net."""
+
+    model_config = ConfigDict(frozen=True)
+    free_until_days: int
+    late_cancellation_percent: Decimal
+
+
+class Quote(BaseModel):
+    """The visit's fee, quoted from its division's schedule on acceptance; decimal strings, rounded to the cent."""
+
+    model_config = ConfigDict(frozen=True)
+    currency: str
+    visitors: int
+    hours: Decimal
+    price_per_visitor_hour: Decimal
+    minimum_net: Decimal
+    net: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    gross: Decimal
+    terms: Terms
+
+
+class LateFee(BaseModel):
+    """What the visit's cancellation after its free period costs: `percent` of the quote's net, VAT on top."""
+
+    model_config = ConfigDict(frozen=True)
+    currency: str
+    percent: Decimal
+    net: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    gross: Decimal
 
 
 class VisitState(Event):
@@ -48,6 +89,11 @@ class VisitState(Event):
     preferred_dates: list[DateRange]
     visit_date: date | None = None
     host: str | None = None
+    start_time: ClockTime | None = None  # local time in Helsinki on visit_date; None: the day, no time set
+    end_time: ClockTime | None = None
+    venue: str | None = None
+    sequence: int = 0  # the visit's revision, raised on each change once accepted (a calendar's SEQUENCE)
+    quote: Quote | None = None  # None: no fee (the division charges nothing, or the rank is exempt)
     needs: Needs
     flags: list[str]
     tracking_url: str | None
@@ -72,6 +118,14 @@ class VisitWaitlisted(VisitState):
 
 class VisitAccepted(VisitState):
     type: ClassVar[str] = "visit.accepted.v1"
+
+
+class VisitRescheduled(VisitState):
+    """The owning division moved an accepted visit: another day, other times or another venue."""
+
+    type: ClassVar[str] = "visit.rescheduled.v1"
+    previous_date: date
+    message: str  # the division's words to the delegation
 
 
 class VisitDeclined(VisitState):
@@ -99,6 +153,7 @@ class VisitCancelled(VisitState):
     was_accepted: bool = False
     message: str = ""  # the delegation's words when it turns proposed dates down
     declined_proposed: bool = False  # the delegation turned down the dates its division proposed
+    late_fee: LateFee | None = None  # called off after the quote's free period
 
 
 class VisitCompleted(VisitState):

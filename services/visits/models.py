@@ -1,7 +1,8 @@
 """Tables of the visits service."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -13,13 +14,15 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
+    Time,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.visits.domain import DateRange
+from services.visits.domain import DateRange, FeeSchedule
 from shared.consumer import processed_events_table
 from shared.db import new_metadata
 from shared.outbox import outbox_table
@@ -58,6 +61,22 @@ class DateRanges(TypeDecorator):
         return [DateRange(date.fromisoformat(r["start"]), date.fromisoformat(r["end"])) for r in value or []]
 
 
+class Amount(TypeDecorator):
+    """A Decimal kept exact: NUMERIC on PostgreSQL, text on SQLite (whose numbers are floats)."""
+
+    impl = Numeric(12, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(String(24) if dialect.name == "sqlite" else Numeric(12, 2))
+
+    def process_bind_param(self, value: Decimal | None, dialect) -> Decimal | str | None:
+        return str(value) if value is not None and dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Decimal | str | None, dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
 class Base(DeclarativeBase):
     metadata = new_metadata()
 
@@ -74,6 +93,32 @@ class DivisionRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     lead_time_weeks: Mapped[int] = mapped_column(Integer, default=4)
     decision_deadline_days: Mapped[int] = mapped_column(Integer, default=5)
+
+
+class FeeScheduleRow(Base):
+    """What a division charges for hosting, and its cancellation terms; a division without one charges nothing."""
+
+    __tablename__ = "fee_schedules"
+    division: Mapped[str] = mapped_column(ForeignKey("divisions.code"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    price_per_visitor_hour: Mapped[Decimal] = mapped_column(Amount)
+    minimum_net: Mapped[Decimal] = mapped_column(Amount)
+    vat_percent: Mapped[Decimal] = mapped_column(Amount)
+    exempt_ranks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    free_until_days: Mapped[int] = mapped_column(Integer)
+    late_cancellation_percent: Mapped[Decimal] = mapped_column(Amount)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def to_domain(self) -> FeeSchedule:
+        return FeeSchedule(
+            currency=self.currency,
+            price_per_visitor_hour=self.price_per_visitor_hour,
+            minimum_net=self.minimum_net,
+            vat_percent=self.vat_percent,
+            free_until_days=self.free_until_days,
+            late_cancellation_percent=self.late_cancellation_percent,
+            exempt_ranks=frozenset(self.exempt_ranks),
+        )
 
 
 class RoutingRule(Base):
@@ -117,6 +162,15 @@ class VisitRequest(Base):
     needs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     visit_date: Mapped[date | None] = mapped_column(Date)
     host: Mapped[str | None] = mapped_column(String(200))
+    start_time: Mapped[time | None] = mapped_column(Time)  # local Helsinki time, like visit_date
+    end_time: Mapped[time | None] = mapped_column(Time)
+    venue: Mapped[str | None] = mapped_column(String(200))
+    # The visit's revision: raised on every change to it once accepted (a new date, its cancellation), so that
+    # calendars replace their copy of it (iCalendar SEQUENCE).
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # domain.Quote.as_json() (decimal strings); NULL, not JSON null, when there is no fee, so SQL can tell.
+    quote: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    late_fee: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # domain.LateFee.as_json()
     decline_reason: Mapped[str | None] = mapped_column(String(30))
     short_notice: Mapped[bool] = mapped_column(Boolean, default=False)
     duplicate_of: Mapped[str | None] = mapped_column(String(20))

@@ -20,6 +20,7 @@ from services.visits import access, decisions, domain, security, submission, tex
 from services.visits.api import submissions_left
 from services.visits.config import Settings, SettingsDep
 from services.visits.schemas import ProposalAnswer, VisitRequestCreate
+from shared import formats
 from shared.auth import public
 from shared.db import SessionDep
 
@@ -41,6 +42,9 @@ def make_templates() -> Jinja2Templates:
         status_names=texts.STATUSES,
         action_names=texts.ACTIONS,
         countries=texts.countries,
+        money=formats.money,
+        percent=formats.percent,
+        number=formats.number,
         hds_css=(HERE / "static" / "hds" / "hds-core.min.css").is_file(),
     )
     return templates
@@ -197,6 +201,7 @@ async def _tracking_page(
         links_to=_page_of(reference, token),
         can_cancel=visit.status in domain.TRANSITIONS["cancel"],
         can_answer=visit.status in domain.TRANSITIONS["accept_proposed"],
+        fee=domain.Quote.from_json(visit.quote) if visit.quote else None,
     )
 
 

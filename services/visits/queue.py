@@ -70,6 +70,9 @@ class QueueItem(BaseModel):
     press: bool
     flags: list[str]
     visit_date: date | None
+    start_time: str | None = Field(None, description="HH:MM in Helsinki, when the visit has a time")
+    end_time: str | None = None
+    venue: str | None = None
     decision_deadline: date | None
     created_at: datetime | None
     age_days: int | None = None
@@ -183,12 +186,19 @@ def _item(request: VisitRequest, now: datetime) -> QueueItem:
         press=bool(request.needs.get("press")),
         flags=request.flags,
         visit_date=request.visit_date,
+        start_time=_clock(request.start_time),
+        end_time=_clock(request.end_time),
+        venue=request.venue,
         decision_deadline=request.decision_deadline,
         created_at=request.created_at,
         today=domain.local_date(now),
     )
     # Helsinki days, as the dashboard counts them: received at 23:59 yesterday is a day old.
     return QueueItem(**fields, age_days=(domain.local_date(now) - domain.local_date(request.created_at)).days)
+
+
+def _clock(moment: time | None) -> str | None:
+    return moment.strftime("%H:%M") if moment else None
 
 
 async def _counts(session: AsyncSession, scope: list, today: date) -> QueueCounts:

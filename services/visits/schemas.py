@@ -1,10 +1,21 @@
 """Request and response bodies of the visits API."""
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.visits import domain
 
@@ -22,6 +33,20 @@ Status = Literal[
 DeclineReason = Literal["no_capacity", "out_of_scope", "short_notice", "duplicate", "other"]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 Message = Annotated[str, Field(max_length=2000)]
+
+
+def _clock(value: Any) -> Any:
+    """Only "HH:MM" (24-hour): pydantic's own time would also take seconds, offsets and numbers."""
+    if isinstance(value, str) and len(value) == 5 and value[2] == ":" and value.replace(":", "").isdigit():
+        return value
+    if isinstance(value, time):
+        return value
+    raise ValueError("must be a local time as HH:MM, e.g. 09:30")
+
+
+# A local time of day in Helsinki, "HH:MM" on the wire.
+ClockTime = Annotated[time, BeforeValidator(_clock), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+Venue = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 def helsinki_today() -> date:
@@ -127,6 +152,35 @@ class DateRangeOut(BaseModel):
     end: date
 
 
+class TermsOut(BaseModel):
+    free_until_days: int
+    late_cancellation_percent: Decimal
+
+
+class QuoteOut(BaseModel):
+    """A visit's fee as quoted; amounts as decimal strings."""
+
+    currency: str
+    visitors: int
+    hours: Decimal
+    price_per_visitor_hour: Decimal
+    minimum_net: Decimal
+    net: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    gross: Decimal
+    terms: TermsOut
+
+
+class LateFeeOut(BaseModel):
+    currency: str
+    percent: Decimal
+    net: Decimal
+    vat_percent: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
 class NeedsOut(BaseModel):
     interpreter_language: str | None = None
     press: bool = False
@@ -157,6 +211,11 @@ class VisitRequestPublic(BaseModel):
     proposed_dates: list[DateRangeOut]
     visit_date: date | None
     host: str | None
+    start_time: ClockTime | None
+    end_time: ClockTime | None
+    venue: str | None
+    quote: QuoteOut | None
+    late_fee: LateFeeOut | None
     purpose: str
     needs: NeedsOut
     created_at: datetime
@@ -217,9 +276,26 @@ class HistoryOut(BaseModel):
 
 
 class AcceptDecision(Strict):
+    """Times are local (Europe/Helsinki); a division that charges for visits needs both."""
+
     decision: Literal["accept"]
     visit_date: date
     host: Text200
+    start_time: ClockTime | None = None
+    end_time: ClockTime | None = None
+    venue: Venue | None = None
+
+
+class RescheduleDecision(Strict):
+    """Move an accepted visit; a field left out keeps its value, `null` clears the times or the venue."""
+
+    decision: Literal["reschedule"]
+    visit_date: date
+    start_time: ClockTime | None = None
+    end_time: ClockTime | None = None
+    venue: Venue | None = None
+    host: Text200 | None = None
+    message: Message = ""
 
 
 class DeclineDecision(Strict):
@@ -241,7 +317,8 @@ class ProposeDecision(Strict):
 
 
 Decision = Annotated[
-    AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision, Field(discriminator="decision")
+    AcceptDecision | DeclineDecision | RedirectDecision | ProposeDecision | RescheduleDecision,
+    Field(discriminator="decision"),
 ]
 
 
@@ -269,16 +346,57 @@ class RoutingRuleUpdate(Strict):
     division: Annotated[str, Field(min_length=1, max_length=50)]
 
 
+Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
+
+
+class FeeScheduleIn(Strict):
+    """What a division charges for hosting (per visitor and hour, at least the minimum, VAT on top), the ranks it
+    does not charge, and what calling a visit off costs after the free period (a share of the net, VAT on top)."""
+
+    currency: Literal["EUR"] = "EUR"
+    price_per_visitor_hour: Money
+    minimum_net: Money = Decimal("0")
+    vat_percent: Percent = Field(Decimal("25.5"), description="Finland's general rate is 25.5")
+    exempt_ranks: Annotated[list[Rank], Field(max_length=len(domain.RANKS))] = []
+    free_until_days: Annotated[int, Field(ge=0, le=365)] = 0
+    late_cancellation_percent: Percent = Decimal("0")
+
+    @field_validator("exempt_ranks")
+    @classmethod
+    def _each_rank_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each rank may be named once")
+        return value
+
+
+class FeeScheduleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    currency: str
+    price_per_visitor_hour: Decimal
+    minimum_net: Decimal
+    vat_percent: Decimal
+    exempt_ranks: list[str]
+    free_until_days: int
+    late_cancellation_percent: Decimal
+
+
 class DivisionOut(BaseModel):
     code: str
     name: str
     lead_time_weeks: int
     decision_days: int  # decision deadline in working days
+    fees: FeeScheduleOut | None = None  # None: the division charges nothing
 
 
 class DivisionUpdate(Strict):
     lead_time_weeks: Annotated[int, Field(ge=0, le=52)]
     decision_days: Annotated[int, Field(ge=1, le=60)]
+
+
+class InvoicingFilters(BaseModel):
+    start: date = Field(alias="from", ge=date(2000, 1, 1), le=date(2999, 12, 31), description="first visit day")
+    end: date = Field(alias="to", ge=date(2000, 1, 1), le=date(2999, 12, 31), description="last visit day")
 
 
 class ErasureOut(BaseModel):

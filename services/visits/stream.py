@@ -55,6 +55,9 @@ class QueueChange(BaseModel):
     needs: Needs = Needs()
     flags: list[str] = []
     visit_date: date | None = None
+    start_time: str | None = None  # "HH:MM", Helsinki
+    end_time: str | None = None
+    venue: str | None = None
     from_division: str | None = None
     decision_deadline: date | None = None
 
@@ -86,6 +89,9 @@ def queue_item(
     press: bool,
     flags: list[str],
     visit_date: date | None,
+    start_time: str | None,
+    end_time: str | None,
+    venue: str | None,
     decision_deadline: date | None,
     created_at: datetime | None,
     today: date,
@@ -101,6 +107,9 @@ def queue_item(
         "press": press,
         "flags": flags,
         "visit_date": visit_date,
+        "start_time": start_time,
+        "end_time": end_time,
+        "venue": venue,
         "decision_deadline": decision_deadline,
         "created_at": created_at,
         "section": section(status, flags, visit_date, today),
@@ -219,6 +228,9 @@ class QueueStream:
             press=change.needs.press,
             flags=change.flags,
             visit_date=change.visit_date,
+            start_time=change.start_time,
+            end_time=change.end_time,
+            venue=change.venue,
             decision_deadline=change.decision_deadline,
             created_at=created_at,
             today=today,

@@ -85,6 +85,7 @@ def new_request(
         delegation_size=data.delegation_size,
         preferred_dates=preferred,
         proposed_dates=[],
+        sequence=0,
         purpose=data.purpose,
         needs=data.needs.model_dump(),
         tracking_token_hash=security.hash_token(token),

@@ -274,6 +274,12 @@
   const helsinkiDay = (instant) => HELSINKI_DAY.format(instant);
   const day = (value) => (!value ? "–" : value.length > 10 ? helsinkiDay(new Date(value)) : value);
 
+  function visitWhen(item) {
+    // The day, then the local hours and the venue when the division gave them: "2027-03-03 10:00–13:00, Hall A".
+    const hours = item.start_time && item.end_time ? ` ${item.start_time}–${item.end_time}` : "";
+    return `${day(item.visit_date)}${hours}${item.venue ? `, ${item.venue}` : ""}`;
+  }
+
   function ageText(created) {
     if (!created) return "–";
     const received = day(created);
@@ -312,7 +318,7 @@
       tr.classList.add("changed");
       tr.style.animationDelay = `-${since}ms`;
     }
-    const dateValue = section === "upcoming" ? day(item.visit_date) :
+    const dateValue = section === "upcoming" ? visitWhen(item) :
       section === "waitlisted" ? day(item.created_at) : day(item.decision_deadline);
     const cells = [
       ["Reference", item.reference, "reference"],
@@ -322,7 +328,8 @@
       ["Country", countryName(item.country)],
       ["Flags", null, "flags"],
       ["Received", ageText(item.created_at)],
-      [section === "upcoming" ? "Visit date" : section === "waitlisted" ? "Waiting since" : "Deadline", dateValue],
+      [section === "upcoming" ? "Visit date, time and venue" : section === "waitlisted" ? "Waiting since" : "Deadline",
+       dateValue],
     ];
     for (const [label, text, kind] of cells) {
       const cell = document.createElement(kind === "reference" ? "th" : "td");

@@ -15,6 +15,26 @@ VISIT = builders.visit_state(
     host="Deputy Mayor",
     tracking_url="https://visitdesk.example/track/HEL-2027-0042?token=s3cret",
 )
+QUOTE = {  # 12 visitors for 3 hours at 35.75 € per visitor and hour, VAT 25.5 %, half of the net after the free 14 days
+    "currency": "EUR",
+    "visitors": 12,
+    "hours": "3.00",
+    "price_per_visitor_hour": "35.75",
+    "minimum_net": "0.00",
+    "net": "1287.00",
+    "vat_percent": "25.5",
+    "vat": "328.19",
+    "gross": "1615.19",
+    "terms": {"free_until_days": 14, "late_cancellation_percent": "50"},
+}
+LATE_FEE = {
+    "currency": "EUR",
+    "percent": "50",
+    "net": "643.50",
+    "vat_percent": "25.5",
+    "vat": "164.09",
+    "gross": "807.59",
+}
 EXTRA = {
     "visit.routed.v1": {"routed_by": "rule"},
     "visit.waitlisted.v1": {"nearest_open_weeks": ["2027-W11", "2027-W12"]},
@@ -22,6 +42,7 @@ EXTRA = {
     "visit.redirected.v1": {"from_division": "culture-and-leisure", "message": "Kuuluu teille."},
     "visit.dates_proposed.v1": {"proposed_dates": [{"start": "2027-04-05", "end": "2027-04-09"}], "message": ""},
     "visit.cancelled.v1": {"was_accepted": True},
+    "visit.rescheduled.v1": {"status": "accepted", "previous_date": "2027-03-02", "message": "", "sequence": 1},
     "visit.escalated.v1": {"deadline": "2027-01-15"},
 }
 OTHERS = {

@@ -110,3 +110,31 @@ def test_only_the_delegation_gets_the_delegation_texts_and_everyone_else_the_sta
     }
     assert domain.template_name("sv", "delegation", "visit.accepted.v1") == "sv/delegation/visit.accepted.j2"
     assert domain.template_name("fi", "division", "capacity.week_full.v1") == "fi/staff/capacity.week_full.j2"
+
+
+def test_a_moved_visit_is_told_to_the_delegation_the_division_and_the_protocol_office(sample):
+    assert domain.recipients(sample("visit.rescheduled.v1")) == ["delegation", "division", "protocol_office"]
+    prominent = sample("visit.rescheduled.v1", highest_rank="minister")
+    assert domain.recipients(prominent) == ["delegation", "division", "communications", "protocol_office"]
+
+
+def test_only_the_delegations_mails_about_an_agreed_visit_carry_its_calendar_file(sample):
+    assert domain.with_calendar(sample("visit.accepted.v1"), "delegation")
+    assert domain.with_calendar(sample("visit.rescheduled.v1"), "delegation")
+    assert domain.with_calendar(sample("visit.cancelled.v1", was_accepted=True), "delegation")
+    assert domain.with_calendar(sample("visit.declined.v1", was_accepted=True), "delegation")
+    assert not domain.with_calendar(sample("visit.cancelled.v1", was_accepted=False), "delegation")
+    assert not domain.with_calendar(sample("visit.declined.v1", was_accepted=False), "delegation")
+    assert not domain.with_calendar(sample("visit.accepted.v1"), "division")
+    assert not domain.with_calendar(sample("visit.submitted.v1"), "delegation")
+
+
+def test_each_feed_holds_the_visits_its_rule_names():
+    mine, theirs = domain.Listed("education", 4, ()), domain.Listed("culture-and-leisure", 4, ())
+    assert domain.FEEDS["division"](mine, "education") and not domain.FEEDS["division"](theirs, "education")
+    protocol = domain.FEEDS["protocol"]
+    assert protocol(domain.Listed("education", 1, ()), None) and protocol(domain.Listed("education", 2, ()), None)
+    assert not protocol(domain.Listed("education", 3, ()), None)
+    assert protocol(domain.Listed("education", 3, ("HEL-2027-000001",)), None)  # in a conflict
+    assert not protocol(domain.Listed("education", None, ()), None)  # no plan yet: protocol has not said
+    assert domain.FEEDS["communications"](theirs, None)

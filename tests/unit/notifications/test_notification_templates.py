@@ -5,11 +5,12 @@ from jinja2 import UndefinedError
 
 from services.notifications import domain
 from services.visits import texts
-from tests.unit.notifications.samples import render
+from tests.unit.notifications.samples import LATE_FEE, QUOTE, render
 
 LANGUAGES = ("fi", "sv", "en")
 # Variants that take other branches of the templates: no host, no limit, no open weeks, from the waitlist,
-# proposed dates taken or turned down, a decline after acceptance, each host protocol names.
+# proposed dates taken or turned down, a decline after acceptance, each host protocol names, times, venues and
+# fees, a visit moved to another day or only to other hours, a cancellation free or late.
 VARIANTS = {
     "visit.routed.v1": [
         {"routed_by": "rule"},
@@ -23,9 +24,20 @@ VARIANTS = {
         {"was_accepted": True, "highest_rank": "minister", "visit_date": None, "message": ""},
     ],
     "visit.waitlisted.v1": [{"nearest_open_weeks": ["2027-W11"]}, {"nearest_open_weeks": []}],
-    "visit.accepted.v1": [{"host": "Deputy Mayor", "needs": {"press": True}}, {"host": None}],
+    "visit.accepted.v1": [
+        {"host": "Deputy Mayor", "needs": {"press": True}},
+        {"host": None},
+        {"start_time": "09:30", "end_time": "12:30", "venue": "Kallion lukio", "quote": QUOTE},
+    ],
+    "visit.rescheduled.v1": [
+        {},
+        {"previous_date": "2027-03-03", "start_time": "13:00", "end_time": "15:00", "message": "Sali 2."},
+        {"venue": "Kallion lukio", "host": None, "quote": QUOTE},
+    ],
     "visit.cancelled.v1": [
         {"was_accepted": True},
+        {"was_accepted": True, "quote": QUOTE},
+        {"was_accepted": True, "quote": QUOTE, "late_fee": LATE_FEE},
         {"was_accepted": False, "visit_date": None},
         {"declined_proposed": True, "message": "Ei käy."},
         {"declined_proposed": True},

@@ -1,4 +1,5 @@
-"""What the e-mails say: answers to proposed dates, a decline after acceptance, hosts, sentence case."""
+"""What the e-mails say: answers to proposed dates, a decline after acceptance, hosts, sentence case, times,
+venues, fees, late cancellations and moved visits."""
 
 import re
 
@@ -6,7 +7,7 @@ import pytest
 
 from services.notifications import domain
 from services.protocol.domain import HOST_BY_LEVEL, host_for
-from tests.unit.notifications.samples import render
+from tests.unit.notifications.samples import LATE_FEE, QUOTE, render
 
 LANGUAGES = ("fi", "sv", "en")
 PICKED = {"start": "2027-04-05", "end": "2027-04-09"}
@@ -224,3 +225,86 @@ def test_the_sentence_after_the_salutation_starts_with_a_capital_letter(renderer
     assert body[0].isupper(), body[:40]
     after = re.search(rf"<p>[^<]*{re.escape(event.contact_name)},</p>\s*<p>(?:<[^>]+>)*(\w)", message.html)
     assert after and after.group(1).isupper(), message.html
+
+
+# --- the visit's time, venue and fee ----------------------------------------------------------------
+
+NBSP = "\N{NO-BREAK SPACE}"
+FEE_SHOWN = {  # the samples' quote and late fee as each language writes money (Babel, CLDR)
+    "fi": {"net": f"1{NBSP}287,00{NBSP}€", "vat": f"328,19{NBSP}€", "gross": f"1{NBSP}615,19{NBSP}€"},
+    "sv": {"net": f"1{NBSP}287,00{NBSP}€", "vat": f"328,19{NBSP}€", "gross": f"1{NBSP}615,19{NBSP}€"},
+    "en": {"net": "€1,287.00", "vat": "€328.19", "gross": "€1,615.19"},
+}
+VAT_SHOWN = {"fi": f"25,5{NBSP}%", "sv": f"25,5{NBSP}%", "en": "25.5%"}
+LATE_SHOWN = {
+    "fi": f"myöhäisestä perumisesta laskutetaan 807,59{NBSP}€ (veroton 643,50{NBSP}€ ja arvonlisävero 164,09{NBSP}€)",
+    "sv": f"avgift för sen avbokning på 807,59{NBSP}€ (643,50{NBSP}€ utan moms och 164,09{NBSP}€ moms)",
+    "en": "a late-cancellation fee of €807.59 (€643.50 net plus €164.09 VAT) will be invoiced",
+}
+FREE = {
+    "fi": "Peruminen oli maksuton.",
+    "sv": "Avbokningen var kostnadsfri.",
+    "en": "Cancelling the visit was free of charge.",
+}
+FREE_UNTIL = {  # the samples' visit is on 3.3.2027, free to cancel until 14 days before
+    "fi": "Vierailun voi perua maksutta 17.2.2027 asti.",
+    "sv": "Besöket kan avbokas utan kostnad till och med 17.2.2027.",
+    "en": "The visit can be cancelled free of charge until 17 February 2027.",
+}
+HOURS_SHOWN = {"fi": "9.30–12.30", "sv": "09:30–12:30", "en": "09:30–12:30"}
+FEE_WORDS = {"fi": "arvonlisävero", "sv": "moms", "en": "VAT"}
+CALENDAR_ATTACHED = {"fi": "kalenteritiedosto", "sv": "kalenderfil", "en": "calendar file"}
+TIMED = {"start_time": "09:30", "end_time": "12:30", "venue": "Kallion lukio & <sali>"}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_acceptance_shows_the_fee_with_vat_and_terms_in_the_delegations_number_format(renderer, sample, lang):
+    message = render(renderer, sample("visit.accepted.v1", **TIMED, quote=QUOTE), "delegation", lang)
+    for amount in FEE_SHOWN[lang].values():
+        assert amount in message.text and amount in message.html
+    assert VAT_SHOWN[lang] in message.text and FREE_UNTIL[lang] in message.text and FREE_UNTIL[lang] in message.html
+    assert HOURS_SHOWN[lang] in message.text and HOURS_SHOWN[lang] in message.html
+    assert "Kallion lukio & <sali>" in message.text and "Kallion lukio &amp; &lt;sali&gt;" in message.html
+    assert CALENDAR_ATTACHED[lang] in message.text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_visit_without_a_fee_says_nothing_of_fees(renderer, sample, lang):
+    for event_type in ("visit.accepted.v1", "visit.rescheduled.v1", "visit.cancelled.v1"):
+        message = render(renderer, sample(event_type, quote=None), "delegation", lang)
+        assert "€" not in message.text and FEE_WORDS[lang] not in message.text and FREE[lang] not in message.text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_late_cancellation_tells_the_delegation_and_the_division_what_is_invoiced(renderer, sample, lang):
+    late = sample("visit.cancelled.v1", was_accepted=True, quote=QUOTE, late_fee=LATE_FEE)
+    delegation, division = render(renderer, late, "delegation", lang), render(renderer, late, "division", lang)
+    assert LATE_SHOWN[lang] in delegation.text and LATE_SHOWN[lang] in delegation.html
+    assert "807,59" in division.text or "807.59" in division.text
+    free = render(renderer, sample("visit.cancelled.v1", was_accepted=True, quote=QUOTE), "delegation", lang)
+    assert FREE[lang] in free.text and "807" not in free.text
+
+
+MOVED = {
+    "fi": "Vierailunne Helsingin kaupunkiin on siirretty päivältä 2.3.2027 päivälle 3.3.2027.",
+    "sv": "Ert besök i Helsingfors stad har flyttats från 2.3.2027 till 3.3.2027.",
+    "en": "Your visit to the City of Helsinki has been moved from 2 March 2027 to 3 March 2027.",
+}
+HOURS_CHANGED = {
+    "fi": "Vierailunne Helsingin kaupunkiin 3.3.2027 kellonaika tai paikka on muuttunut.",
+    "sv": "Tiden eller platsen för ert besök i Helsingfors stad 3.3.2027 har ändrats.",
+    "en": "The time or place of your visit to the City of Helsinki on 3 March 2027 has changed.",
+}
+FROM_DIVISION = {"fi": "Toimialan viesti: ", "sv": "Meddelande från sektorn: ", "en": "Message from the division: "}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_moved_visit_tells_the_delegation_the_new_day_hours_and_the_divisions_words(renderer, sample, lang):
+    moved = sample("visit.rescheduled.v1", **TIMED, message=WORDS)
+    message = render(renderer, moved, "delegation", lang)
+    assert MOVED[lang] in message.text and HOURS_SHOWN[lang] in message.text
+    assert shows_words(message, WORDS, FROM_DIVISION[lang])
+    assert CALENDAR_ATTACHED[lang] in message.text and CALENDAR_ATTACHED[lang] in message.html
+    same_day = render(renderer, sample("visit.rescheduled.v1", previous_date="2027-03-03"), "delegation", lang)
+    assert HOURS_CHANGED[lang] in same_day.text and MOVED[lang] not in same_day.text
+    assert FROM_DIVISION[lang] not in same_day.text and "pre-line" not in same_day.html
