@@ -5,11 +5,13 @@ import csv
 import io
 from dataclasses import astuple, dataclass, fields
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.visits.configuration import Unknown
+from services.visits.domain import CENT
 from services.visits.journal import record_setting
 from services.visits.models import DivisionRow, FeeScheduleRow, VisitRequest
 from services.visits.schemas import FeeScheduleIn
@@ -40,7 +42,7 @@ async def set_fee_schedule(
     before = _audited(row) if row else None
     row = row or FeeScheduleRow(division=division)
     for name, value in schedule.model_dump().items():
-        setattr(row, name, value)
+        setattr(row, name, value.quantize(CENT) if isinstance(value, Decimal) else value)  # as the database keeps it
     row.updated_at = now
     session.add(row)
     details = {"division": division, "before": before, "after": _audited(row)}

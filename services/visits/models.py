@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.visits.domain import DateRange, FeeSchedule
+from services.visits.domain import CENT, DateRange, FeeSchedule
 from shared.consumer import processed_events_table
 from shared.db import new_metadata
 from shared.outbox import outbox_table
@@ -74,7 +74,7 @@ class Amount(TypeDecorator):
         return str(value) if value is not None and dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Decimal | str | None, dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
+        return None if value is None else Decimal(value).quantize(CENT)  # "25.50" from either database
 
 
 class Base(DeclarativeBase):
@@ -167,7 +167,7 @@ class VisitRequest(Base):
     venue: Mapped[str | None] = mapped_column(String(200))
     # The visit's revision: raised on every change to it once accepted (a new date, its cancellation), so that
     # calendars replace their copy of it (iCalendar SEQUENCE).
-    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    sequence: Mapped[int] = mapped_column(Integer, server_default="0")
     # domain.Quote.as_json() (decimal strings); NULL, not JSON null, when there is no fee, so SQL can tell.
     quote: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     late_fee: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # domain.LateFee.as_json()

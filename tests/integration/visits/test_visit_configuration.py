@@ -67,7 +67,13 @@ async def test_a_rule_cannot_point_at_an_unknown_division_or_name_an_unknown_foc
 async def test_a_divisions_lead_time_and_deadline_apply_to_requests_routed_after_the_change(visits):
     listed = await visits.client.get("/api/v1/divisions", headers=visits.staff("protocol_officer"))
     hub = next(d for d in listed.json() if d["code"] == "business-hub")
-    assert hub == {"code": "business-hub", "name": "Helsinki Business Hub", "lead_time_weeks": 4, "decision_days": 5}
+    assert hub == {
+        "code": "business-hub",
+        "name": "Helsinki Business Hub",
+        "lead_time_weeks": 4,
+        "decision_days": 5,
+        "fees": None,
+    }
     try:
         assert (await _put_rule(visits, "innovation", "business-hub")).status_code == 200
         changed = await _put_division(visits, "business-hub", 20, 2)
@@ -76,6 +82,7 @@ async def test_a_divisions_lead_time_and_deadline_apply_to_requests_routed_after
             "name": "",
             "lead_time_weeks": 20,
             "decision_days": 2,
+            "fees": None,
         }
         submitted = await visits.submit(focus_areas=["innovation"])  # 100 days ahead: inside 20 weeks
         assert (submitted["division"], submitted["flags"]) == ("business-hub", ["short_notice"])

@@ -2,12 +2,13 @@
 
 import asyncio
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, insert, inspect, select, update
 from sqlalchemy.exc import DBAPIError
 
-from services.visits.models import AuditEntry, DivisionRow, Member, RoutingRule, VisitRequest
+from services.visits.models import AuditEntry, DivisionRow, FeeScheduleRow, Member, RoutingRule, VisitRequest
 from shared.db import make_engine
 from shared.migrations import downgrade, upgrade
 from tests.support import create_database, unique
@@ -200,3 +201,34 @@ async def _names_in_requests(url: str, what: str) -> set[str]:
     finally:
         await engine.dispose()
     return {item["name"] for item in found}
+
+
+async def test_a_fee_schedule_keeps_its_amounts_exact_on_either_database(database_url):
+    # SQLite has no decimal type: a NUMERIC column there would hand back floats (0.1 + 0.2 is not 0.3).
+    await asyncio.to_thread(upgrade, "visits", database_url)
+    engine = make_engine(database_url)
+    amounts = {
+        "price_per_visitor_hour": Decimal("0.10"),
+        "minimum_net": Decimal("9999999999.99"),
+        "vat_percent": Decimal("25.5"),
+        "late_cancellation_percent": Decimal("33.33"),
+    }
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(FeeScheduleRow).values(
+                    division="education",
+                    currency="EUR",
+                    exempt_ranks=["minister"],
+                    free_until_days=14,
+                    updated_at=datetime.now(UTC),
+                    **amounts,
+                )
+            )
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(FeeScheduleRow.__table__))).one()
+    finally:
+        await engine.dispose()
+    stored = {name: getattr(row, name) for name in amounts}
+    assert stored == amounts and all(isinstance(v, Decimal) for v in stored.values())
+    assert str(row.vat_percent) == "25.50" and str(row.price_per_visitor_hour) == "0.10"
