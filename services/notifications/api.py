@@ -89,7 +89,7 @@ async def create_calendar_feed(
         session=session, principal=principal, kind=body.kind, division=body.division, now=datetime.now(UTC)
     )
     url = feeds.feed_url(settings.calendar_base_url, token)
-    return CalendarFeedCreated.model_validate(feed).model_copy(update={"url": url})
+    return CalendarFeedCreated(**CalendarFeedPublic.model_validate(feed).model_dump(), url=url)
 
 
 @router.get("/calendar-feeds", tags=["calendars"], responses=error_responses(401, 403))

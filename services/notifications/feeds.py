@@ -180,7 +180,7 @@ async def render_feed(
         query = query.where(CalendarVisit.division == feed.division)
     words = renderer.calendar_words(language)
     entries = []
-    for visit, plan in (await session.execute(query)).tuples():
+    for visit, plan in await session.execute(query):
         listed = domain.Listed(visit.division, plan.level if plan else None, tuple(plan.conflicts) if plan else ())
         if rule(listed, feed.division):
             entries.append(_entry(visit, plan if feed.kind == "protocol" else None, words))

@@ -2,7 +2,7 @@
 
 import uuid
 
-from tests.integration.capacity.running import fresh_week, visit_envelope
+from tests.integration.capacity.running import day_in, fresh_week, visit_envelope
 from tests.support import unique
 
 
@@ -158,3 +158,51 @@ async def test_an_acceptance_for_a_division_capacity_has_not_heard_of_is_reserve
 
     body = await capacity.settled_week(week, division)
     assert (body["reserved"], body["limit"], body["over_capacity"]) == (1, None, False)
+
+
+async def test_a_rescheduled_visit_moves_its_reservation_reopening_the_old_week_and_filling_the_new(capacity):
+    full_week, other_week = fresh_week(), fresh_week()
+    accepted = [await capacity.accept(full_week) for _ in range(6)]
+    already = [await capacity.accept(other_week) for _ in range(5)]
+    assert (await capacity.settled_week(full_week))["full"] is True
+    moving = accepted[0]
+
+    await capacity.send(
+        visit_envelope(
+            "visit.rescheduled.v1",
+            request_id=moving.subject,
+            visit_date=day_in(other_week, 3),
+            previous_date=moving.data["visit_date"],
+            message="",
+            sequence=1,
+        )
+    )
+
+    old, new = await capacity.settled_week(full_week), await capacity.settled_week(other_week)
+    assert (old["reserved"], old["full"]) == (5, False) and moving.subject not in [
+        r["request_id"] for r in old["requests"]
+    ]
+    assert (new["reserved"], new["full"]) == (6, True)
+    assert {r["request_id"] for r in new["requests"]} == {e.subject for e in [*already, moving]}
+    assert len(await capacity.published(f"education:{full_week}", "capacity.week_reopened.v1")) == 1
+    assert len(await capacity.published(f"education:{other_week}", "capacity.week_full.v1")) == 1
+    moves = await capacity.published(moving.subject)
+    assert [e["type"] for e in moves] == ["capacity.reserved.v1", "capacity.released.v1", "capacity.reserved.v1"]
+
+
+async def test_a_visit_moved_within_its_week_keeps_its_place(capacity):
+    week = fresh_week()
+    accepted = await capacity.accept(week, weekday=1)
+    await capacity.send(
+        visit_envelope(
+            "visit.rescheduled.v1",
+            request_id=accepted.subject,
+            visit_date=day_in(week, 4),
+            previous_date=accepted.data["visit_date"],
+            message="",
+            sequence=1,
+        )
+    )
+    body = await capacity.settled_week(week)
+    assert body["reserved"] == 1 and [r["request_id"] for r in body["requests"]] == [accepted.subject]
+    assert [e["type"] for e in await capacity.published(accepted.subject)] == ["capacity.reserved.v1"]

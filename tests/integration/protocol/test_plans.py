@@ -135,3 +135,47 @@ async def test_erasing_personal_data_removes_names_from_gifts_and_notes_but_keep
     assert (line["giver"], line["recipient"]) == ("[erased]", "[erased]")
     assert (line["description"], line["value_band"], line["direction"]) == ("Glass bowl", "50_200", "received")
     assert _items(await protocol.plan(visit))["host"]["state"] == "in_progress"
+
+
+async def test_a_plan_shows_the_visits_hours_and_venue(protocol):
+    day = fresh_day()
+    visit = await protocol.accept(visit_date=day, start_time="10:00", end_time="12:30", venue="Kaupungintalo")
+    plan = await protocol.plan(visit)
+    assert (plan["start_time"], plan["end_time"], plan["venue"]) == ("10:00", "12:30", "Kaupungintalo")
+    listed = await protocol.client.get("/api/v1/plans", params={"date_from": str(day)}, headers=protocol.auth())
+    assert [(p["reference"], p["start_time"]) for p in listed.json() if p["reference"] == visit.reference] == [
+        (visit.reference, "10:00")
+    ]
+
+
+async def test_a_rescheduled_visit_re_dates_its_plan_and_the_conflicts_of_both_days(protocol):
+    day, other_day = fresh_day(), fresh_day()
+    minister = await protocol.accept(visit_date=day, highest_rank="minister", start_time="10:00", end_time="11:00")
+    ambassador = await protocol.accept(visit_date=day, highest_rank="ambassador")
+    mayor = await protocol.accept(visit_date=other_day, highest_rank="mayor")
+    assert (await protocol.plan(minister))["conflicts"] == [ambassador.reference]
+
+    await protocol.send(
+        visit_envelope(
+            "visit.rescheduled.v1",
+            request_id=minister.request_id,
+            reference=minister.reference,
+            visit_date=other_day,
+            highest_rank="minister",
+            status="accepted",
+            start_time="14:00",
+            end_time="15:30",
+            venue="Kaupungintalo",
+            previous_date=str(day),
+            message="",
+            sequence=1,
+        )
+    )
+
+    moved = await protocol.plan_when(minister, lambda p: p["visit_date"] == str(other_day))
+    assert (moved["start_time"], moved["end_time"], moved["venue"]) == ("14:00", "15:30", "Kaupungintalo")
+    assert moved["conflicts"] == [mayor.reference]
+    assert (await protocol.plan_when(ambassador, lambda p: not p["conflict"]))["conflicts"] == []
+    assert (await protocol.plan(mayor))["conflicts"] == [minister.reference]
+    updated = (await protocol.published(minister, count=3))[-1]
+    assert updated["type"] == "protocol.plan_updated.v1" and updated["data"]["visit_date"] == str(other_day)

@@ -63,3 +63,32 @@ def test_capacity_reads_what_visits_publishes(producer, consumer, extra):
 def test_an_acceptance_without_a_visit_date_is_rejected():
     with pytest.raises(ValidationError):
         capacity_events.VisitAccepted.model_validate(_visit_state(visit_date=None))
+
+
+def test_capacity_reads_a_rescheduled_visit_from_what_visits_publishes():
+    state = {
+        "request_id": "r-1",
+        "reference": "HEL-1",
+        "status": "accepted",
+        "division": "education",
+        "info_divisions": [],
+        "focus_areas": ["education"],
+        "organisation": "Examplia",
+        "country": "EE",
+        "language": "en",
+        "contact_name": None,
+        "contact_email": None,
+        "highest_rank": "expert",
+        "delegation_size": 5,
+        "preferred_dates": [{"start": "2031-05-01", "end": "2031-05-09"}],
+        "visit_date": "2031-05-06",
+        "needs": {},
+        "flags": [],
+        "tracking_url": None,
+        "actor": "officer-1",
+    }
+    event = visits_events.VisitRescheduled(**state, previous_date="2031-05-04", message="")
+    wire = Envelope.model_validate_json(Envelope.wrap(event, source="visits", subject="r-1").model_dump_json())
+    assert wire.type == capacity_events.VisitRescheduled.type
+    moved = wire.parse(capacity_events.VisitRescheduled)
+    assert (moved.request_id, moved.division, str(moved.visit_date)) == ("r-1", "education", "2031-05-06")

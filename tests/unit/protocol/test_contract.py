@@ -1,6 +1,6 @@
 """Protocol's slim copies of visits.v1 read what the visits service actually publishes."""
 
-from datetime import date
+from datetime import date, time
 
 from services.protocol import events as protocol
 from services.visits import events as visits
@@ -38,3 +38,20 @@ def test_cancelled_declined_and_erased_visits_are_read_by_request():
         assert _through_the_wire(event).parse(protocol.VisitEnded).request_id == "r-1"
     erased = visits.VisitPersonalDataErased(request_id="r-1", reference="HEL-1")
     assert _through_the_wire(erased).parse(protocol.VisitPersonalDataErased).reference == "HEL-1"
+
+
+def test_a_rescheduled_visit_is_read_with_its_new_day_hours_and_venue():
+    event = visits.VisitRescheduled(
+        **STATE | {"start_time": time(14, 0), "end_time": time(15, 30), "venue": "Kaupungintalo", "sequence": 1},
+        previous_date=date(2031, 5, 3),
+        message="",
+    )
+    wire = _through_the_wire(event)
+    assert (wire.data["start_time"], wire.data["end_time"]) == ("14:00", "15:30")
+    moved = wire.parse(protocol.VisitRescheduled)
+    assert (moved.visit_date, moved.start_time, moved.end_time, moved.venue) == (
+        date(2031, 5, 4),
+        time(14, 0),
+        time(15, 30),
+        "Kaupungintalo",
+    )
