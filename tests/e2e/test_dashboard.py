@@ -136,11 +136,20 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
             await expect(late).to_have_css("background-color", "rgb(251, 233, 237)")
 
             visit_date = (helsinki_today() + timedelta(days=11)).isoformat()
-            await live.decide(reference, "education", decision="accept", visit_date=visit_date, host="Mayor")
+            await live.decide(
+                reference,
+                "education",
+                decision="accept",
+                visit_date=visit_date,
+                host="Mayor",
+                start_time="10:00",
+                end_time="12:00",
+                venue="Kaupungintalo",
+            )
             accepted = dashboard.locator(f'#table-upcoming tr[data-reference="{reference}"]')
             await expect(accepted).to_be_visible(timeout=2000)
             await expect(accepted.locator(".cell-status")).to_have_text("Accepted")
-            await expect(accepted).to_contain_text(visit_date)
+            await expect(accepted).to_contain_text(f"{visit_date} 10:00–12:00, Kaupungintalo")
             await expect(dashboard.locator(f'#table-overdue tr[data-reference="{reference}"]')).to_have_count(0)
             assert await dashboard.evaluate("window.stillTheSamePage === true")  # no reload happened
 

@@ -136,3 +136,35 @@ async def test_a_requests_age_counts_helsinki_days(live):
         await session.commit()
     [row] = (await live.queue(country="WS"))["waiting"]["items"]
     assert row["age_days"] == 1  # received yesterday, as the dashboard says
+
+
+async def test_an_upcoming_visit_shows_its_hours_and_venue_and_follows_a_move(live):
+    submitted = await live.submit(country="FM", preferred_dates=[{"start": future(10), "end": future(14)}])
+    reference = submitted["reference"]
+    await live.decide(
+        reference,
+        "education",
+        decision="accept",
+        visit_date=future(11),
+        host="Rehtori",
+        start_time="09:15",
+        end_time="11:45",
+        venue="Kallion lukio",
+    )
+    [row] = (await live.queue(country="FM"))["upcoming"]["items"]
+    assert (row["visit_date"], row["start_time"], row["end_time"], row["venue"]) == (
+        future(11),
+        "09:15",
+        "11:45",
+        "Kallion lukio",
+    )
+    await live.decide(
+        reference, "education", decision="reschedule", visit_date=future(13), start_time="13:00", end_time="14:00"
+    )
+    [row] = (await live.queue(country="FM"))["upcoming"]["items"]
+    assert (row["visit_date"], row["start_time"], row["end_time"], row["venue"]) == (
+        future(13),
+        "13:00",
+        "14:00",
+        "Kallion lukio",
+    )

@@ -59,6 +59,33 @@ async def test_the_stream_pushes_each_change_as_it_happens_without_personal_data
         assert personal not in str(received)
 
 
+async def test_a_moved_visit_reaches_the_stream_with_its_new_day_and_hours(live):
+    submitted = await live.submit(country="MH", preferred_dates=[{"start": future(20), "end": future(25)}])
+    reference = submitted["reference"]
+    await live.decide(reference, "education", decision="accept", visit_date=future(21), host="Rehtori")
+    async with open_stream(live) as messages:
+        await next_message(messages, event="ready")
+        await live.decide(
+            reference,
+            "education",
+            decision="reschedule",
+            visit_date=future(24),
+            start_time="10:00",
+            end_time="12:00",
+            venue="Oodi",
+        )
+        [moved] = await changes_of(messages, reference, 1)
+    assert moved["data"]["type"] == "visit.rescheduled.v1"
+    item = moved["data"]["item"]
+    assert (item["visit_date"], item["start_time"], item["end_time"], item["venue"], item["section"]) == (
+        future(24),
+        "10:00",
+        "12:00",
+        "Oodi",
+        "upcoming",
+    )
+
+
 async def test_a_client_that_reconnects_with_last_event_id_gets_what_it_missed(live):
     position = (await live.queue(country="TV"))["position"]
     submitted = await live.submit(country="TV")
