@@ -30,7 +30,8 @@ PUBLIC = {
         ("GET", "/queue"),  # the dashboard's empty shell; its data comes from the API with a staff token
     },
     "protocol": PLATFORM,
-    "notifications": PLATFORM,
+    # Calendar clients cannot sign in: the feed's secret token (hashed in the database, revocable) is the key.
+    "notifications": PLATFORM | {("GET", "/calendars/feed.ics")},
     "capacity": PLATFORM,
 }
 
