@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from services.visits import domain
+from services.visits.events import LateFee, Quote
 
 FocusArea = Literal[
     "smart-city", "climate", "innovation", "mobility", "education", "participation", "culture", "design"
@@ -152,35 +153,6 @@ class DateRangeOut(BaseModel):
     end: date
 
 
-class TermsOut(BaseModel):
-    free_until_days: int
-    late_cancellation_percent: Decimal
-
-
-class QuoteOut(BaseModel):
-    """A visit's fee as quoted; amounts as decimal strings."""
-
-    currency: str
-    visitors: int
-    hours: Decimal
-    price_per_visitor_hour: Decimal
-    minimum_net: Decimal
-    net: Decimal
-    vat_percent: Decimal
-    vat: Decimal
-    gross: Decimal
-    terms: TermsOut
-
-
-class LateFeeOut(BaseModel):
-    currency: str
-    percent: Decimal
-    net: Decimal
-    vat_percent: Decimal
-    vat: Decimal
-    gross: Decimal
-
-
 class NeedsOut(BaseModel):
     interpreter_language: str | None = None
     press: bool = False
@@ -214,8 +186,8 @@ class VisitRequestPublic(BaseModel):
     start_time: ClockTime | None
     end_time: ClockTime | None
     venue: str | None
-    quote: QuoteOut | None
-    late_fee: LateFeeOut | None
+    quote: Quote | None  # the fee quoted on acceptance, as the events carry it
+    late_fee: LateFee | None
     purpose: str
     needs: NeedsOut
     created_at: datetime
