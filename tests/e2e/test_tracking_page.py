@@ -52,3 +52,37 @@ async def test_the_delegation_answers_proposed_dates_and_then_calls_the_visit_of
             await page.screenshot(path=ARTIFACTS / "tracking-cancelled-1280.png", full_page=True)
         finally:
             await browser.close()
+
+
+async def test_the_delegation_sees_its_visits_hours_venue_and_fee_on_its_page_in_its_language(
+    new_database, kafka_bootstrap, chromium
+):
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
+        fees = {"price_per_visitor_hour": "35.75", "free_until_days": 14, "late_cancellation_percent": "50"}
+        assert (
+            await live.client.put("/api/v1/divisions/education/fees", json=fees, headers=live.auth("admin"))
+        ).status_code == 200
+        submitted = await live.submit(language="fi")
+        await live.decide(
+            submitted["reference"],
+            "education",
+            decision="accept",
+            visit_date=future(101),
+            host="Rehtori",
+            start_time="09:00",
+            end_time="12:00",
+            venue="Kallion lukio",
+        )
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await (await browser.new_context(java_script_enabled=False)).new_page()
+            await page.goto(live.url + submitted["tracking_url"].removeprefix("http://127.0.0.1"))
+            fee = page.get_by_role("region", name="Vierailun hinta")
+            await expect(fee).to_contain_text("1\N{NO-BREAK SPACE}615,19\N{NO-BREAK SPACE}€")
+            await expect(fee).to_contain_text("Arvonlisävero 25,5\N{NO-BREAK SPACE}%")
+            await expect(fee).to_contain_text("12 henkilöä × 3 h × 35,75\N{NO-BREAK SPACE}€")
+            await expect(page.locator(".summary").first).to_contain_text("Kallion lukio")
+            await page.screenshot(path=ARTIFACTS / "tracking-fee-1280.png", full_page=True)
+        finally:
+            await browser.close()
