@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import vobject
 
-from tests.e2e.test_visit_journey import mail_to, next_monday, submit
+from tests.e2e.city import mail_to, next_monday, submit
 from tests.support import eventually
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
