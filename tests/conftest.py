@@ -1,4 +1,4 @@
-"""Session-wide real infrastructure: one Kafka broker and one PostgreSQL server for every test."""
+"""Session-wide real infrastructure: one Kafka broker, one PostgreSQL server and one Keycloak for every test."""
 
 import asyncio
 import os
@@ -30,6 +30,12 @@ def kafka_bootstrap() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     return os.environ.get("DATABASE_URL") or _start("postgres.sh")
+
+
+@pytest.fixture(scope="session")
+def keycloak_issuer() -> str:
+    """The issuer of the test realm (deploy/keycloak/visitdesk-realm.json) on the local Keycloak."""
+    return os.environ.get("VISITDESK_TEST_KEYCLOAK") or _start("keycloak.sh")
 
 
 @pytest.fixture(scope="session")

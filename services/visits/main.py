@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.visits import api, consumer, domain, intake, jobs, models, pages, privacy, queue, security
+from services.visits import api, consumer, domain, intake, jobs, models, pages, privacy, queue, security, signin
 from services.visits.config import Settings
 from shared.runtime import Runtime
 from shared.settings import load_settings
@@ -46,5 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(queue.router)
+    app.include_router(signin.router)
+    signin.install(app)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     return app

@@ -305,3 +305,19 @@ class WaitlistEntry(Base):
     waitlisted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_waitlist_division_week", "division", "iso_week", "waitlisted_at"),)
+
+
+class StaffSession(Base):
+    """A signed-in staff member. The cookie holds a random key; the row is found by the key's hash, and what it
+    keeps sealed (name, provider tokens) opens only with that key. Sign-out deletes the row."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's key, hex
+    sub: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(30))
+    division: Mapped[str | None] = mapped_column(String(50))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # started_at + the longest session
+    access_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: a development session
+    sealed: Mapped[str] = mapped_column(Text)

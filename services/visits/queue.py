@@ -16,17 +16,20 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
-from services.visits import domain, stream, texts
+from services.visits import domain, staff, stream, texts
 from services.visits.config import Settings
 from services.visits.models import RequestFocusArea, VisitRequest
 from services.visits.schemas import FocusArea, Status
-from shared.auth import Principal, public, require
+from services.visits.staff import SignedIn
+from services.visits.staff_texts import ROLE_NAMES
+from shared.auth import Principal
 from shared.db import SessionDep
 from shared.runtime import Runtime
 from shared.web import error_responses
 
 router = APIRouter(tags=["queue"])
-Reader = Annotated[Principal, require("admin", "communications", "division_officer")]
+READERS = ("admin", "communications", "division_officer")
+Reader = Annotated[Principal, staff.staff_api(*READERS)]
 OPEN = (*stream.WAITING, "waitlisted")
 GROUPS = ("country", "focus_area", "outcome", "division", "month")
 OUTCOMES = {
@@ -357,18 +360,20 @@ async def get_stats_csv(principal: Reader, session: SessionDep, filters: Annotat
     )
 
 
-@router.get("/queue", dependencies=[public()], include_in_schema=False)
-async def dashboard(request: Request) -> HTMLResponse:
-    """The dashboard shell: it holds no data; the page asks the API with the token the user pastes."""
+@router.get("/queue", include_in_schema=False)
+async def dashboard(request: Request, person: Annotated[SignedIn, staff.signed_in(*READERS)]) -> HTMLResponse:
+    """The dashboard shell: it holds no data; its script asks the API with the page's session."""
     labels = {
         "status": texts.STATUSES["en"],
         "division": texts.DIVISIONS["en"],
         "focus_area": texts.FOCUS_AREAS["en"],
         "country": dict(texts.countries("en")),
     }
-    response = request.app.state.templates.TemplateResponse(request, "queue.html", {"labels": labels})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    who, division = person.principal, person.principal.division
+    role = ROLE_NAMES["en"][who.role] + (f", {texts.DIVISIONS['en'].get(division, division)}" if division else "")
+    context = {"labels": labels, "person": person, "who": f"{who.name or who.sub} ({role})"}
+    response = request.app.state.templates.TemplateResponse(request, "queue.html", context)
+    return staff.page_headers(response, request.app.state.settings)
 
 
 def start(app: FastAPI, runtime: Runtime, settings: Settings) -> None:

@@ -26,7 +26,7 @@ async def test_the_delegation_answers_proposed_dates_and_then_calls_the_visit_of
         try:
             context = await browser.new_context(java_script_enabled=False)  # the page works without script
             page = await context.new_page()
-            await page.goto(live.url + submitted["tracking_url"].removeprefix("http://127.0.0.1"))
+            await page.goto(live.url + submitted["tracking_url"].removeprefix(live.url))
             await expect(page.get_by_role("heading", name="Answer the proposed dates")).to_be_visible()
             await page.screenshot(path=ARTIFACTS / "tracking-proposal-1280.png", full_page=True)
 

@@ -1,13 +1,14 @@
 // The Communications dashboard: a snapshot from /api/v1/queue, then live changes from the SSE stream.
 //
-// The stream is read with fetch() and a ReadableStream rather than EventSource, because EventSource
-// cannot send an Authorization header: the bearer token then never has to travel in a URL (where
-// access logs, proxies and browser history would keep it). We parse SSE ourselves and resume with
-// Last-Event-ID after a drop; a `reset` from the server means "too far behind: reload the snapshot".
+// The page holds no token: its calls carry the staff session's cookie, and the server keeps the provider's
+// tokens. When the session has ended (401) or cannot be renewed just now (503), the page is loaded again and the
+// server decides: through sign-in and back here, or its "sign-in unavailable" page.
+// The stream is read with fetch() and a ReadableStream so that a 401 can be told from a dropped connection. We
+// parse SSE ourselves and resume with Last-Event-ID after a drop; a `reset` from the server means "too far
+// behind: reload the snapshot".
 "use strict";
 
 (() => {
-  const TOKEN_KEY = "visitdesk.queue.token";
   const SECTIONS = ["overdue", "waiting", "upcoming", "waitlisted"];
   const OUTCOMES = ["waiting", "waitlisted", "accepted", "completed", "declined", "cancelled"];
   const OUTCOME_NAMES = {waiting: "Waiting", waitlisted: "Waitlisted", accepted: "Accepted",
@@ -18,7 +19,7 @@
   const CHARTS_EVERY_MS = 60000;
   const labels = JSON.parse(document.getElementById("labels").textContent);
   const $ = (id) => document.getElementById(id);
-  const state = {token: null, items: new Map(), more: {}, position: null, filters: {}, stream: null,
+  const state = {items: new Map(), more: {}, position: null, filters: {}, stream: null,
                  retries: 0, reload: false, refreshTimer: null, signedIn: false, flashes: new Map(), chartsAt: 0,
                  snapshotDay: null, dayTimer: null};
 
@@ -31,60 +32,33 @@
     for (const [key, value] of Object.entries(params)) {
       if (value) url.searchParams.set(key, value);
     }
-    const response = await fetch(url, {headers: {Authorization: `Bearer ${state.token}`}, cache: "no-store"});
-    if (response.status === 401) throw new AuthError("The token was not accepted: it may have expired.");
-    if (response.status === 403) throw new AuthError("This token's role may not see the queue.");
+    const response = await fetch(url, {cache: "no-store", credentials: "same-origin"});
+    if ([401, 403, 503].includes(response.status)) throw new AuthError(`${path}: HTTP ${response.status}`);
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     return response;
   }
 
-  function tokenClaims(token) {
-    try {
-      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-      return JSON.parse(atob(part));
-    } catch {
-      return {};
-    }
-  }
+  // ------------------------------------------------------------------ the session
 
-  // ------------------------------------------------------------------ signing in and out
-
-  async function signIn(token) {
-    state.token = token;
+  async function begin() {
     try {
       await loadSnapshot(true);
     } catch (error) {
-      signOut(error instanceof AuthError ? error.message : "The queue could not be loaded. Try again.");
+      if (error instanceof AuthError) return signOut();
+      setConnection("reconnecting", "The queue could not be loaded. Reload the page to try again.");
       return;
     }
-    sessionStorage.setItem(TOKEN_KEY, token);
     state.signedIn = true;
-    const claims = tokenClaims(token);
-    const officer = claims.role === "division_officer";
-    $("who").textContent = `Signed in as ${claims.sub || "unknown"} (${(claims.role || "").replace("_", " ")}` +
-      (officer ? `, ${labels.division[claims.division] || claims.division})` : ")");
-    $("division-field").hidden = officer;
-    $("login").hidden = true;
-    $("session").hidden = false;
-    $("dashboard").hidden = false;
     connect();
     loadCharts();
     state.dayTimer ??= setInterval(checkDay, 60000);
-    $("main").focus();
   }
 
-  function signOut(message = "") {
+  function signOut() {
+    // The server has the last word on the session: loading the page again shows sign-in or why not.
     state.signedIn = false;
-    state.token = null;
     state.stream?.abort();
-    sessionStorage.removeItem(TOKEN_KEY);
-    $("dashboard").hidden = true;
-    $("session").hidden = true;
-    $("login").hidden = false;
-    $("login-error").textContent = message;
-    $("token").setAttribute("aria-invalid", message ? "true" : "false");
-    $("token").value = "";
-    $("token").focus();
+    window.location.reload();
   }
 
   // ------------------------------------------------------------------ snapshot
@@ -111,7 +85,7 @@
       await loadSnapshot(true);
       connect();
     } catch (error) {
-      if (error instanceof AuthError) signOut(error.message);
+      if (error instanceof AuthError) signOut();
     }
   }
 
@@ -120,7 +94,7 @@
       const snapshot = await (await api("/api/v1/queue", {...state.filters, limit: 1})).json();
       renderCounts(snapshot.counts);
     } catch (error) {
-      if (error instanceof AuthError) signOut(error.message);
+      if (error instanceof AuthError) signOut();
     }
   }
 
@@ -141,12 +115,13 @@
     state.stream?.abort();
     const controller = new AbortController();
     state.stream = controller;
-    const headers = {Authorization: `Bearer ${state.token}`, Accept: "text/event-stream"};
+    const headers = {Accept: "text/event-stream"};
     if (state.position) headers["Last-Event-ID"] = state.position;
     try {
-      const response = await fetch("/api/v1/queue/stream", {headers, cache: "no-store", signal: controller.signal});
-      if (response.status === 401 || response.status === 403) {
-        signOut("The token is no longer accepted. Sign in again.");
+      const response = await fetch("/api/v1/queue/stream", {headers, cache: "no-store", credentials: "same-origin",
+                                                             signal: controller.signal});
+      if ([401, 403, 503].includes(response.status)) {
+        signOut();
         return;
       }
       if (!response.ok) throw new Error(`stream: HTTP ${response.status}`);
@@ -158,7 +133,7 @@
     if (state.reload) {
       state.reload = false;
       setConnection("connecting", "Catching up…");
-      try { await loadSnapshot(true); } catch (error) { if (error instanceof AuthError) return signOut(error.message); }
+      try { await loadSnapshot(true); } catch (error) { if (error instanceof AuthError) return signOut(); }
       return connect();
     }
     setConnection("reconnecting", "Connection lost. Reconnecting…");
@@ -447,7 +422,7 @@
       drawCountries(countries);
       drawGrid(countries);
     } catch (error) {
-      if (error instanceof AuthError) signOut(error.message);
+      if (error instanceof AuthError) signOut();
     }
   }
 
@@ -607,7 +582,7 @@
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
     } catch (error) {
-      if (error instanceof AuthError) signOut(error.message);
+      if (error instanceof AuthError) signOut();
     }
   }
 
@@ -628,7 +603,7 @@
     try {
       await loadSnapshot(false);
     } catch (error) {
-      if (error instanceof AuthError) return signOut(error.message);
+      if (error instanceof AuthError) return signOut();
     }
     loadCharts();
   }
@@ -649,19 +624,7 @@
     $("period").addEventListener("change", loadCharts);
     $("period").addEventListener("submit", (e) => e.preventDefault());
     $("download-csv").addEventListener("click", downloadCsv);
-    $("sign-out").addEventListener("click", () => signOut());
-    $("login-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const token = $("token").value.trim();
-      if (!token) {
-        $("login-error").textContent = "Paste a token first.";
-        $("token").setAttribute("aria-invalid", "true");
-        return;
-      }
-      signIn(token);
-    });
-    const saved = sessionStorage.getItem(TOKEN_KEY);
-    if (saved) signIn(saved);
+    begin();
   }
 
   start();

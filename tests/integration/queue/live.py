@@ -27,12 +27,18 @@ from tests.builders import request_body
 from tests.support import bearer, eventually, unique
 
 
-@asynccontextmanager
-async def serve_http(app: FastAPI) -> AsyncIterator[str]:
-    """Run `app` (lifespan on) with uvicorn in this event loop; yields its base URL."""
+def bound_socket() -> socket.socket:
+    """A loopback socket on a free port, bound before the app is built (so its settings can name its address)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def serve_http(app: FastAPI, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Run `app` (lifespan on) with uvicorn in this event loop; yields its base URL."""
+    sock = sock or bound_socket()
     # Open streams would hold a graceful shutdown forever: give them a second, then cancel.
     server = uvicorn.Server(
         uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=1)
@@ -115,17 +121,18 @@ class LiveVisits:
 @asynccontextmanager
 async def live_visits(database_url: str, kafka_bootstrap: str, **settings) -> AsyncIterator[LiveVisits]:
     """A visits app on PostgreSQL and Kafka, served over HTTP; ready once its stream is tailing the topic."""
+    sock = bound_socket()
     config = Settings(
         database_url=database_url,
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=unique() + ".",
         relay_poll_seconds=0.2,
         submit_rate_limit=100_000,
-        public_base_url="http://127.0.0.1",
+        public_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
         **settings,
     )
     app = create_app(config)
-    async with serve_http(app) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
+    async with serve_http(app, sock) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
         await eventually(lambda: _tailing(app), timeout=30)
         yield LiveVisits(app=app, settings=config, url=url, client=client)
 
