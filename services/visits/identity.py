@@ -120,7 +120,7 @@ async def _principal_and_tokens(
     return principal_from_groups(claims, verifier.grants), tokens
 
 
-async def sign_out_url(settings: Settings, provider: Provider, *, id_token: str | None) -> str | None:
+async def sign_out_url(settings: Settings, provider: Provider, *, id_token: str | None, lang: str) -> str | None:
     """The provider's end-session address that comes back to our signed-out page; None if it cannot be known."""
     try:
         metadata = await provider.metadata()
@@ -130,7 +130,7 @@ async def sign_out_url(settings: Settings, provider: Provider, *, id_token: str 
         return None
     query = {
         "client_id": settings.oidc_client_id,
-        "post_logout_redirect_uri": f"{settings.public_base_url.rstrip('/')}/auth/signed-out",
+        "post_logout_redirect_uri": f"{settings.public_base_url.rstrip('/')}/auth/signed-out?lang={lang}",
     }
     if id_token:  # with the hint the provider ends the session without asking the person again
         query["id_token_hint"] = id_token

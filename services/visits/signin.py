@@ -97,7 +97,7 @@ async def callback(
         link = (_sign_in_link(back_to, lang), s["sign_in_again"])
         return _page(request, lang, s["failed_title"], s["failed"], status=400, link=link)
     except NoAccess:
-        out = await identity.sign_out_url(settings, request.app.state.verifier.provider, id_token=None)
+        out = await identity.sign_out_url(settings, request.app.state.verifier.provider, id_token=None, lang=lang)
         link = (out, s["sign_out_provider"]) if out else None
         response = _page(request, lang, s["no_access_title"], s["no_access"], status=403, link=link)
         response.delete_cookie(PENDING_COOKIE, path="/auth/callback")
@@ -121,7 +121,7 @@ async def sign_out(request: Request, db: SessionDep):
         raise CsrfRefused(lang)
     held = await staff.end_session(session=db, key=key, now=now) if key and signed_in else {}
     provider = request.app.state.verifier.provider
-    elsewhere = provider and await identity.sign_out_url(settings, provider, id_token=held.get("id_token"))
+    elsewhere = provider and await identity.sign_out_url(settings, provider, id_token=held.get("id_token"), lang=lang)
     response = RedirectResponse(elsewhere or f"/auth/signed-out?lang={lang}&here=1", status_code=303)
     staff.clear_session_cookie(response, settings)
     return response
@@ -209,7 +209,8 @@ def install(app: FastAPI) -> None:
     """What a staff page shows instead of itself: sign-in and back, or a page saying why not."""
 
     async def sign_in_first(request: Request, exc: SignInRequired):
-        response = RedirectResponse(_sign_in_link(exc.back_to, texts.language(None)), status_code=303)
+        lang = texts.language(request.query_params.get("lang"))
+        response = RedirectResponse(_sign_in_link(exc.back_to, lang), status_code=303)
         staff.clear_session_cookie(response, _settings(request))  # a tampered or ended one goes with it
         return response
 
