@@ -6,15 +6,15 @@ import time
 from datetime import datetime, timedelta
 from datetime import time as time_of_day
 
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import async_playwright, expect
 from sqlalchemy import update
 
 from services.visits import models
 from services.visits.domain import HELSINKI
 from services.visits.schemas import helsinki_today
-from shared.auth import mint_token
 from tests.builders import future
 from tests.e2e.browser import ARTIFACTS, CHROMIUM_ARGS
+from tests.e2e.staff import dev_sign_in, fill_application_form
 from tests.integration.queue.live import live_visits
 from tests.integration.visits.running import just_after_midnight_yesterday
 
@@ -60,35 +60,12 @@ def _elsewhere() -> str:
     return "Pacific/Pago_Pago" if datetime.now(HELSINKI).hour < 13 else "Pacific/Kiritimati"
 
 
-async def _sign_in(page: Page, url: str, token: str) -> None:
-    await page.goto(f"{url}/queue")
-    await page.get_by_label("Access token").fill(token)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-
-
-async def _fill_form(page: Page, start: str, end: str) -> None:
-    await page.get_by_label("Name of the organisation").fill("Tallinn Education Department")
-    await page.get_by_label("Country").select_option("EE")
-    await page.locator("#contact_name").fill("Mari Maasikas")
-    await page.get_by_label("E-mail address").fill("mari@example.org")
-    await page.get_by_label("Language of correspondence").select_option("en")
-    await page.get_by_label("Main topic").select_option("education")
-    await page.get_by_label("Purpose of the visit").fill("Learn how Helsinki schools support new teachers.")
-    await page.get_by_label("Number of people in the delegation").fill("8")
-    await page.get_by_label("Position of the highest-ranking member").select_option("head_of_government")
-    await page.locator("#preferred_1_start").fill(start)
-    await page.locator("#preferred_1_end").fill(end)
-    await page.get_by_label("Media will accompany the delegation").check()
-
-
 async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes_live(
     new_database, kafka_bootstrap, chromium
 ):
     ARTIFACTS.mkdir(exist_ok=True)
     async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
         await _seed(live)
-        token = mint_token(live.settings, role="communications", sub="comms-1")
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
             # A browser on another date than Helsinki's: the charts' period must still be Helsinki's days.
@@ -105,7 +82,7 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
                 ),
             )
             dashboard.on("pageerror", lambda e: problems.append(str(e)))
-            await _sign_in(dashboard, live.url, token)
+            await dev_sign_in(dashboard, live.url, "Communications")
             await expect(dashboard.locator("#period-to")).to_have_value(helsinki_today().isoformat())
             await dashboard.evaluate("window.stillTheSamePage = true")
             german = dashboard.locator("#table-waiting tr", has_text="Germany")
@@ -113,7 +90,7 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
 
             form = await desk.new_page()
             await form.goto(f"{live.url}/apply?lang=en")
-            await _fill_form(form, future(10), future(12))
+            await fill_application_form(form, future(10), future(12))
             await form.screenshot(path=ARTIFACTS / "form-1280.png", full_page=True)
             await form.get_by_role("button", name="Send request").click()
             await expect(form.get_by_role("heading", name="Thank you, your request has been received")).to_be_visible()
@@ -159,7 +136,7 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
             assert problems == []
 
             phone = await (await browser.new_context(**PHONE)).new_page()
-            await _sign_in(phone, live.url, token)
+            await dev_sign_in(phone, live.url, "Communications")
             await expect(phone.locator(f'#table-upcoming tr[data-reference="{reference}"]')).to_be_visible()
             await phone.screenshot(path=ARTIFACTS / "dashboard-phone.png")
             await phone.locator("#section-overdue").screenshot(path=ARTIFACTS / "dashboard-phone-overdue.png")
@@ -168,17 +145,16 @@ async def test_a_request_from_the_form_appears_on_the_open_dashboard_and_changes
             await browser.close()
 
 
-async def test_the_dashboard_refuses_a_token_without_the_right_role(new_database, kafka_bootstrap, chromium):
+async def test_the_dashboard_is_not_for_a_role_that_may_not_see_the_queue(new_database, kafka_bootstrap, chromium):
     async with live_visits(await new_database("visits"), kafka_bootstrap) as live, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
             page = await browser.new_page()
-            await page.goto(f"{live.url}/queue")
-            await page.get_by_label("Access token").fill(mint_token(live.settings, role="protocol_officer"))
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page.get_by_role("alert")).to_have_text("This token's role may not see the queue.")
-            await expect(page.locator("#dashboard")).to_be_hidden()
-            assert await page.evaluate("sessionStorage.length") == 0
+            await page.goto(f"{live.url}/queue?lang=en")
+            await page.get_by_role("button", name="Sign in: Protocol officer", exact=True).click()
+            await expect(page.get_by_role("heading", name="This page is not for your role")).to_be_visible()
+            await expect(page.locator("#dashboard")).to_have_count(0)
+            assert await page.evaluate("sessionStorage.length + localStorage.length") == 0
         finally:
             await browser.close()
 
@@ -190,13 +166,12 @@ async def test_a_dashboard_left_open_loads_its_tables_again_on_a_new_helsinki_da
         submitted = await live.submit(country="KN", preferred_dates=[{"start": future(29), "end": future(40)}])
         reference = submitted["reference"]
         await live.decide(reference, "education", decision="accept", visit_date=future(31), host="Host")
-        token = mint_token(live.settings, role="communications", sub="comms-1")
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
             page = await browser.new_page()
             # The page's clock starts a minute before Helsinki's midnight; the service keeps the real date.
             await page.clock.install(time=datetime.combine(helsinki_today(), time_of_day(23, 59), HELSINKI))
-            await _sign_in(page, live.url, token)
+            await dev_sign_in(page, live.url, "Communications")
             row = page.locator(f'#table-upcoming tr[data-reference="{reference}"]')
             await expect(row).to_have_count(0)  # 31 days ahead: not yet "in the next 30 days"
             # A day later the visit is 30 days ahead, and no event says so: here the date moves in the database.

@@ -61,6 +61,16 @@ def policies(route: RouteContext) -> list:
     return found
 
 
+def signs_in(route: RouteContext) -> bool:
+    """A staff page: without a session it sends the caller through sign-in (services/visits/staff.signed_in)."""
+    found, pending = False, [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        found = found or getattr(dependant.call, "signs_in", False)
+        pending.extend(dependant.dependencies)
+    return found
+
+
 def staff_roles(route: RouteContext) -> frozenset[str] | None:
     """The roles a staff route admits (every `require` in its tree must pass), or None for a public route."""
     declared = [set(p) for p in policies(route) if p != "public"]

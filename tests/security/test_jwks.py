@@ -1,4 +1,5 @@
-"""Production mode: tokens verified against a real JWKS endpoint, through the protocol service's routes."""
+"""Production mode: tokens verified against the keys of a real issuer endpoint (its discovery document names its
+key set), through the protocol service's routes."""
 
 import base64
 import hashlib
@@ -53,12 +54,20 @@ STRANGER = SigningKey()  # a key the issuer never published
 
 def claims(**changes) -> dict:
     now = int(time.time())
-    base = {"sub": "oidc-user-1", "role": "admin", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 300}
+    base = {
+        "sub": "oidc-user-1",
+        "groups": ["visitdesk-admins"],
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 300,
+    }
     return {k: v for k, v in (base | changes).items() if v is not None}
 
 
 class Issuer:
-    """The OIDC provider's JWKS endpoint: a real HTTP server on loopback whose key set the test can change."""
+    """The OIDC provider: a real HTTP server on loopback with a discovery document and a key set the test can
+    change; `fetches` counts the key set's."""
 
     def __init__(self):
         self.keys: list[SigningKey] = [SigningKey()]
@@ -67,8 +76,17 @@ class Issuer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                issuer.fetches += 1
-                body = json.dumps({"keys": [key.jwk() for key in issuer.keys]}).encode()
+                if self.path.endswith("/.well-known/openid-configuration"):
+                    document = {
+                        "issuer": ISSUER,
+                        "authorization_endpoint": f"{ISSUER}/protocol/openid-connect/auth",
+                        "token_endpoint": f"{issuer.base}/protocol/openid-connect/token",
+                        "jwks_uri": f"{issuer.base}/protocol/openid-connect/certs",
+                    }
+                else:
+                    issuer.fetches += 1
+                    document = {"keys": [key.jwk() for key in issuer.keys]}
+                body = json.dumps(document).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -79,7 +97,8 @@ class Issuer:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/protocol/openid-connect/certs"
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        self.url = f"{self.base}/.well-known/openid-configuration"  # where the services read the discovery document
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
@@ -100,12 +119,12 @@ def issuer():
     issuer.server.server_close()
 
 
-def production_settings(jwks_url: str, database_url: str = UNREACHABLE_DB, **fields):
+def production_settings(discovery_url: str, database_url: str = UNREACHABLE_DB, **fields):
     return Settings(
         database_url=database_url,
         environment="production",
-        oidc_jwks_url=jwks_url,
-        jwt_issuer=ISSUER,
+        oidc_issuer=ISSUER,
+        oidc_discovery_url=discovery_url,
         jwt_audience=AUDIENCE,
         **fields,
     )
@@ -129,7 +148,8 @@ async def protocol(issuer, new_database, kafka_bootstrap):
 async def test_a_token_signed_by_the_issuers_key_is_the_caller(issuer, protocol):
     _, http = protocol
     assert (await http.get(CALENDAR, headers=bearer(issuer.key.token()))).status_code == 200
-    refused = await http.patch(ITEM, json={"state": "done"}, headers=bearer(issuer.key.token(role="communications")))
+    communications = issuer.key.token(groups=["visitdesk-communications"])
+    refused = await http.patch(ITEM, json={"state": "done"}, headers=bearer(communications))
     assert (refused.status_code, refused.json()["detail"]) == (403, "role communications may not do this")
 
 
@@ -176,7 +196,7 @@ BAD_TOKENS = {
     "expired": lambda issuer: issuer.key.token(exp=int(time.time()) - 120),
     "wrong-issuer": lambda issuer: issuer.key.token(iss="visitdesk-dev"),
     "wrong-audience": lambda issuer: issuer.key.token(aud="visitdesk"),
-    "missing-role": lambda issuer: issuer.key.token(role=None),
+    "missing-sub": lambda issuer: issuer.key.token(sub=None),
     "missing-exp": lambda issuer: issuer.key.token(exp=None),
     "alg-none": lambda issuer: jwt.encode(claims(), None, algorithm="none"),
     "alg-none-with-the-issuers-kid": lambda issuer: jwt.encode(
@@ -203,11 +223,26 @@ async def test_a_bad_token_is_refused_with_401_in_production(issuer, defect):
     assert (response.status_code, response.headers.get("www-authenticate")) == (401, "Bearer"), response.text
 
 
+@pytest.mark.parametrize("groups", [None, [], ["city-staff"], ["/visitdesk-admins-old"], "visitdesk-admins"])
+async def test_a_genuine_token_whose_groups_map_to_no_role_is_refused_with_403(issuer, groups):
+    app = offline(create_app(production_settings(issuer.url)))
+    async with client(app) as http:
+        response = await http.patch(ITEM, json={}, headers=bearer(issuer.key.token(groups=groups)))
+    assert (response.status_code, response.json()["detail"]) == (403, "no visitdesk role for this account")
+
+
+async def test_a_role_claim_of_the_providers_token_grants_nothing_only_its_groups_do(issuer):
+    app = offline(create_app(production_settings(issuer.url)))
+    async with client(app) as http:
+        response = await http.patch(ITEM, json={}, headers=bearer(issuer.key.token(groups=None, role="admin")))
+    assert response.status_code == 403
+
+
 async def test_an_unreachable_issuer_is_a_503_to_retry_not_a_401():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = offline(create_app(production_settings(f"http://127.0.0.1:{port}/certs")))
+    app = offline(create_app(production_settings(f"http://127.0.0.1:{port}/.well-known/openid-configuration")))
     async with client(app) as http:
         response = await http.patch(ITEM, json={}, headers=bearer(STRANGER.token()))
     assert (response.status_code, response.headers.get("retry-after")) == (503, "5")

@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
 from shared.auth import ROLES, Principal, public, require
-from tests.security.apps import api_routes, client, concrete_path, offline_app, policies, staff_roles
+from tests.security.apps import api_routes, client, concrete_path, offline_app, policies, signs_in, staff_roles
 from visitdesk import SERVICES
 
 PLATFORM = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
@@ -27,7 +27,14 @@ PUBLIC = {
         # The tracking page's forms: the tracking token travels in the body; a forged post cannot know it.
         ("POST", "/track/{reference}/respond"),
         ("POST", "/track/{reference}/cancel"),
-        ("GET", "/queue"),  # the dashboard's empty shell; its data comes from the API with a staff token
+        # Signing in and out: each answers only for the caller's own browser (sign-out needs the session's CSRF
+        # token); the development sign-in answers 404 in production and whenever a provider is configured.
+        ("GET", "/auth/signin"),
+        ("GET", "/auth/callback"),
+        ("POST", "/auth/signout"),
+        ("GET", "/auth/signed-out"),
+        ("GET", "/auth/dev"),
+        ("POST", "/auth/dev"),
     },
     "protocol": PLATFORM,
     # Calendar clients cannot sign in: the feed's secret token (hashed in the database, revocable) is the key.
@@ -107,7 +114,7 @@ async def test_every_staff_route_answers_401_without_a_valid_token(service):
     answers = {}
     async with client(app) as http:
         for route in api_routes(app):
-            if staff_roles(route) is None:
+            if staff_roles(route) is None or signs_in(route):
                 continue
             for method in route.methods:
                 for label, headers in (("no token", {}), ("garbage token", {"Authorization": "Bearer not.a.jwt"})):
@@ -118,3 +125,15 @@ async def test_every_staff_route_answers_401_without_a_valid_token(service):
                     )
     assert answers, f"{service} has no staff routes to check"
     assert {k: v for k, v in answers.items() if v != (401, "Bearer")} == {}
+
+
+async def test_every_staff_page_without_a_session_goes_to_sign_in_and_back():
+    app = offline_app("visits")
+    pages = [route for route in api_routes(app) if signs_in(route)]
+    assert pages, "visits has no staff pages to check"
+    async with client(app) as http:
+        for route in pages:
+            for method in route.methods:
+                response = await http.request(method, concrete_path(route), params={"lang": "en"})
+                assert response.status_code == 303, f"{method} {route.path}"
+                assert response.headers["location"].startswith("/auth/signin?next=%2F"), f"{method} {route.path}"

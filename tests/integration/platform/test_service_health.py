@@ -113,7 +113,7 @@ def test_a_missing_setting_stops_the_service_with_one_line_naming_it():
 
 def test_production_mode_without_an_oidc_provider_refuses_to_start():
     env = {**os.environ, "VISITS_DATABASE_URL": "sqlite:///unused.db", "VISITDESK_ENVIRONMENT": "production"}
-    env.pop("VISITDESK_OIDC_JWKS_URL", None)
+    env.pop("VISITDESK_OIDC_ISSUER", None)
     result = subprocess.run(
         [sys.executable, "-c", "from services.visits.main import create_app; create_app()"],
         env=env,
@@ -122,7 +122,7 @@ def test_production_mode_without_an_oidc_provider_refuses_to_start():
         timeout=60,
     )
     assert result.returncode != 0
-    assert "VISITDESK_OIDC_JWKS_URL" in result.stderr
+    assert "VISITDESK_OIDC_ISSUER" in result.stderr
 
 
 async def test_an_unreachable_database_fails_readiness_and_the_relay_keeps_retrying(kafka_bootstrap):
