@@ -106,3 +106,28 @@ async def test_the_dashboards_sign_out_form_may_go_on_to_the_providers_sign_out_
     assert response.status_code == 200
     expected = CSP.replace("form-action 'self'", "form-action 'self' https://login.example.test")
     assert response.headers["content-security-policy"] == expected
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["chunked", "content-length"])
+async def test_a_body_over_the_limit_on_a_real_socket_gets_a_413_the_client_can_read(declared):
+    config = uvicorn.Config(offline_app("protocol"), host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(20):
+                yield b"x" * 4096  # 80 KiB in all, no Content-Length
+
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
+            body = b"x" * 4096 * 20 if declared else chunks()
+            response = await http.post(
+                "/api/v1/plans/HEL-1/gifts", content=body, headers={"content-type": "application/json"}
+            )
+        assert response.status_code == 413
+    finally:
+        server.should_exit = True
+        await serving
