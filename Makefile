@@ -16,10 +16,12 @@ env: .venv/.synced
 services-up: env
 	deploy/kafka.sh start
 	deploy/postgres.sh start
+	deploy/keycloak.sh start
 	deploy/browser.sh
 
+# `make dev KEYCLOAK=1`: staff sign in at the local Keycloak (deploy/keycloak.sh) instead of the development page.
 dev: env
-	$(UV) run --frozen visitdesk dev
+	$(UV) run --frozen visitdesk dev $(if $(KEYCLOAK),--keycloak)
 
 # Lint and format checks first: they take seconds and fail before the slow part.
 lint: env
@@ -42,4 +44,5 @@ faults: env
 clean:
 	-deploy/kafka.sh stop
 	-deploy/postgres.sh stop
+	-deploy/keycloak.sh stop
 	rm -rf var .venv .pytest_cache

@@ -24,14 +24,14 @@
 #
 # Environment:
 #   VISITDESK_VAR          state dir (default <repo>/var)
-#   KEYCLOAK_READY_TIMEOUT seconds to wait for the discovery document on start (default 180)
+#   KEYCLOAK_READY_TIMEOUT seconds to wait for the discovery document on start (default 300)
 #   KEYCLOAK_HEAP          JVM max heap (default 512m)
 set -euo pipefail
 
 KEYCLOAK_VERSION=26.4.7
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 REALM=visitdesk
-READY_TIMEOUT=${KEYCLOAK_READY_TIMEOUT:-180}
+READY_TIMEOUT=${KEYCLOAK_READY_TIMEOUT:-300}
 STOP_TIMEOUT=20
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -41,7 +41,7 @@ def dev(args: argparse.Namespace) -> None:
     """Run the embedded default: SQLite, a local broker, an SMTP sink and all four services."""
     from visitdesk.dev import run_dev
 
-    run_dev(port_base=args.port_base, data_dir=args.data_dir)
+    run_dev(port_base=args.port_base, data_dir=args.data_dir, keycloak=args.keycloak)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,6 +59,14 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("dev", help=dev.__doc__)
     p.add_argument("--port-base", type=int, default=FIRST_PORT, help="visits' port; the others follow")
     p.add_argument("--data-dir", type=Path, default=Path("var"), help="SQLite databases and mail (default var/)")
+    p.add_argument(
+        "--keycloak",
+        nargs="?",
+        const="local",
+        metavar="ISSUER",
+        help="staff sign in at Keycloak instead of the development page: the local one (deploy/keycloak.sh), "
+        "or the running one of ISSUER",
+    )
     p.set_defaults(func=dev)
     args = parser.parse_args(argv)
     args.func(args)

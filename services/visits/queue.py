@@ -325,8 +325,12 @@ async def stream_queue(
     queue_stream: stream.QueueStream = request.app.state.queue_stream
     division = principal.division if principal.role == "division_officer" else None
     subscriber = queue_stream.subscribe(last_event_id=last_event_id, division=division)
+    messages = stream.messages(queue_stream, subscriber)
+    key = getattr(request.state, "staff_session_key", None)
+    if key is not None:  # opened with the page's session: it ends when the session does (sign-out, expiry)
+        messages = staff.while_signed_in(request.app, key, messages, every_seconds=queue_stream.keepalive_seconds)
     return StreamingResponse(
-        stream.messages(queue_stream, subscriber),
+        messages,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

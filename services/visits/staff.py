@@ -12,7 +12,9 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -21,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -333,7 +335,8 @@ def staff_api(*roles: Role):
         principal = await current_principal(request, credentials)
         if principal is None and request.method in ("GET", "HEAD") and SESSION_COOKIE in request.cookies:
             try:
-                principal = (await _signed_in(request, db, roles, START_PAGE)).principal
+                person = await _signed_in(request, db, roles, START_PAGE)
+                principal, request.state.staff_session_key = person.principal, person.key
             except SignInRequired:
                 principal = None
             except NotForRole as exc:
@@ -346,6 +349,23 @@ def staff_api(*roles: Role):
 
     dependency.policy = roles
     return Depends(dependency)
+
+
+async def while_signed_in(
+    app: FastAPI, key: str, messages: AsyncGenerator[str], *, every_seconds: float
+) -> AsyncGenerator[str]:
+    """A long response (the queue's stream) that ends once its session has ended, checked every so often
+    (keep-alives come at least that often): signed out in another tab, a page's stream stops too."""
+    checked = time.monotonic()
+    async with aclosing(messages):  # the stream's own cleanup (unsubscribing) runs when this one ends early
+        async for text in messages:
+            yield text
+            if time.monotonic() - checked >= every_seconds:
+                checked = time.monotonic()
+                async with app.state.sessions() as session:
+                    now = datetime.now(UTC)
+                    if await live_session(session=session, settings=app.state.settings, key=key, now=now) is None:
+                        return
 
 
 def page_headers(response: Response, settings: Settings) -> Response:

@@ -20,10 +20,10 @@ def _free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _start_dev(base: int, data_dir) -> tuple[subprocess.Popen, list[str]]:
+def _start_dev(base: int, data_dir, *options: str) -> tuple[subprocess.Popen, list[str]]:
     """`visitdesk dev` on ports base..base+3, its output so far once it says Ctrl-C (or ends, or 180 s pass)."""
     dev = subprocess.Popen(
-        [sys.executable, "-m", "visitdesk.cli", "dev", "--port-base", str(base), "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "visitdesk.cli", "dev", "--port-base", str(base), "--data-dir", str(data_dir), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -63,8 +63,12 @@ def test_make_dev_runs_four_healthy_services_and_ctrl_c_stops_them(tmp_path, kaf
         assert "Ctrl-C" in output and dev.poll() is None, output
         assert f"http://127.0.0.1:{base}/apply?lang=en" in output
         assert "division_officer (education)" in output
+        assert f"Staff sign-in:    http://127.0.0.1:{base}/auth/dev" in output
         for port in range(base, base + 4):
             assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        sign_in = httpx.get(f"http://127.0.0.1:{base}/auth/signin", params={"next": "/queue"})
+        assert sign_in.headers["location"] == "/auth/dev?next=%2Fqueue&lang=fi"
+        assert "Sign in: Communications" in httpx.get(f"http://127.0.0.1:{base}/auth/dev?lang=en").text
     finally:
         dev.send_signal(signal.SIGINT)
         dev.wait(timeout=60)
@@ -103,3 +107,21 @@ def test_a_service_that_cannot_start_stops_make_dev_naming_it_and_the_rest_stop_
     assert re.search(said, dev.stderr), dev.stderr
     assert "visitdesk dev: stopped" in dev.stdout
     assert all(_free(port) for port in range(base, base + 3))
+
+
+@pytest.mark.timeout(300)
+def test_make_dev_with_the_keycloak_switch_sends_staff_to_keycloaks_sign_in(tmp_path, kafka_bootstrap, keycloak_issuer):
+    base = free_ports(4)
+    dev, lines = _start_dev(base, tmp_path, "--keycloak", keycloak_issuer)
+    try:
+        output = "".join(lines)
+        assert "Ctrl-C" in output and dev.poll() is None, output
+        assert f"Staff sign in at Keycloak ({keycloak_issuer})" in output
+        sign_in = httpx.get(f"http://127.0.0.1:{base}/auth/signin", params={"next": "/queue"})
+        assert sign_in.status_code == 303
+        assert sign_in.headers["location"].startswith(f"{keycloak_issuer}/protocol/openid-connect/auth?")
+        assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in sign_in.headers["location"]
+        assert httpx.get(f"http://127.0.0.1:{base}/auth/dev").status_code == 404
+    finally:
+        dev.send_signal(signal.SIGINT)
+        dev.wait(timeout=60)

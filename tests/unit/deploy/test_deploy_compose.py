@@ -16,9 +16,13 @@ from visitdesk import SERVICES, service_ports
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-SECRETS = {"POSTGRES_PASSWORD", "VISITDESK_JWT_SECRET", "VISITS_CSRF_SECRET"} | {
-    f"{s.upper()}_DB_PASSWORD" for s in SERVICES
-}
+SECRETS = {
+    "POSTGRES_PASSWORD",
+    "VISITDESK_JWT_SECRET",
+    "VISITS_CSRF_SECRET",
+    "VISITS_SESSION_SECRET",
+    "VISITS_OIDC_CLIENT_SECRET",
+} | {f"{s.upper()}_DB_PASSWORD" for s in SERVICES}
 
 
 def compose_schema() -> dict:
@@ -181,3 +185,21 @@ def test_each_service_and_its_migration_load_their_settings_from_the_compose_env
             monkeypatch.setenv(key, str(value))
         settings = importlib.import_module(f"services.{service}.config").Settings()
         assert settings.database_url.endswith(f"@postgres:5432/{service}"), name
+
+
+def test_keycloak_imports_the_test_realm_and_the_services_find_it_by_its_issuer(compose):
+    keycloak = compose["services"]["keycloak"]
+    assert keycloak["image"] == "quay.io/keycloak/keycloak:26.4.7"
+    assert "--import-realm" in keycloak["command"]
+    mount = keycloak["volumes"][0]
+    assert (mount["source"], mount["target"]) == ("./deploy/keycloak", "/opt/keycloak/data/import")
+    realm = json.loads((ROOT / "deploy/keycloak/visitdesk-realm.json").read_text())
+    client = next(c for c in realm["clients"] if c["clientId"] == "visitdesk")
+    assert client["secret"].startswith("${VISITDESK_CLIENT_SECRET:")  # taken from the environment below
+    secret = read_env_file(ROOT / ".env.example")["VISITS_OIDC_CLIENT_SECRET"]
+    assert keycloak["environment"]["VISITDESK_CLIENT_SECRET"] == secret
+    assert compose["services"]["visits"]["environment"]["VISITS_OIDC_CLIENT_SECRET"] == secret
+    for service in SERVICES:
+        env = compose["services"][service]["environment"]
+        assert env["VISITDESK_OIDC_ISSUER"] == f"{keycloak['environment']['KC_HOSTNAME']}/realms/visitdesk"
+        assert env["VISITDESK_OIDC_DISCOVERY_URL"].startswith("http://keycloak:8080/realms/visitdesk/")

@@ -13,6 +13,7 @@ import yaml
 from kubernetes_validate.utils import latest_version
 
 from visitdesk import SERVICES, service_ports
+from visitdesk.cli import database_url
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
@@ -305,5 +306,11 @@ def test_production_settings_load_in_every_visitdesk_container(monkeypatch):
         for key, value in container_environment(docs, container).items():
             monkeypatch.setenv(key, value)
         service = service_of(container["command"])
+        if container["command"][:2] == ["visitdesk", "migrate"]:
+            # A migration reads its database URL and nothing else (visitdesk.cli): it is given no other secret.
+            assert database_url(service) == f"postgresql://app:secret@db/{service}_database_url", name
+            secrets = [e["name"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+            assert secrets == [f"{service.upper()}_DATABASE_URL"], name
+            continue
         settings = importlib.import_module(f"services.{service}.config").Settings()
         assert settings.environment == "production", name
