@@ -13,9 +13,10 @@
 # Only the issuer goes to stdout, so ISSUER=$(deploy/keycloak.sh start) works; progress and
 # errors go to stderr.
 #
-# The realms live in memory (dev-mem database): every start imports deploy/keycloak/*.json
-# afresh, so the realm files are the whole truth. The users and passwords in them are test
-# fixtures for this local provider, never accounts of a real one.
+# The realm files are the whole truth: Keycloak's own database (H2 under the unpacked tree) is
+# kept between starts only while deploy/keycloak/*.json stay the same (a start then skips the
+# schema setup); when they change, it is wiped and the realms are imported afresh. The users and
+# passwords in them are test fixtures for this local provider, never accounts of a real one.
 #
 # The issuer is fixed to http://127.0.0.1:PORT (--hostname) while the back-channel endpoints
 # (token, keys) follow the address a server asked on (--hostname-backchannel-dynamic): a
@@ -24,14 +25,15 @@
 #
 # Environment:
 #   VISITDESK_VAR          state dir (default <repo>/var)
-#   KEYCLOAK_READY_TIMEOUT seconds to wait for the discovery document on start (default 300)
+#   KEYCLOAK_READY_TIMEOUT seconds to wait for the discovery document on start (default 600: a
+#                          first start on a busy two-core machine has taken five minutes)
 #   KEYCLOAK_HEAP          JVM max heap (default 512m)
 set -euo pipefail
 
 KEYCLOAK_VERSION=26.4.7
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 REALM=visitdesk
-READY_TIMEOUT=${KEYCLOAK_READY_TIMEOUT:-300}
+READY_TIMEOUT=${KEYCLOAK_READY_TIMEOUT:-600}
 STOP_TIMEOUT=20
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +44,7 @@ PIDFILE=$KDIR/keycloak.pid
 PORTFILE=$KDIR/port
 ISSUER_FILE=$KDIR/issuer
 LOGFILE=$KDIR/keycloak.log
+REALMS_STAMP=$KDIR/realms.sha256
 REALMS=$ROOT/deploy/keycloak
 
 log() { echo "keycloak.sh: $*" >&2; }
@@ -137,6 +140,13 @@ publish() {
 # ---------------------------------------------------------------- start / stop / status
 
 launch() {
+    local stamp
+    stamp=$(cat "$REALMS"/*.json | sha256sum | cut -d' ' -f1)
+    if [[ ! -f $REALMS_STAMP || $(<"$REALMS_STAMP") != "$stamp" ]]; then
+        log "realm files changed: Keycloak's database starts empty and imports them"
+        rm -rf "$HOME_DIR/data/h2"
+        echo "$stamp" >"$REALMS_STAMP"
+    fi
     rm -rf "$HOME_DIR/data/import"
     mkdir -p "$HOME_DIR/data/import"
     cp "$REALMS"/*.json "$HOME_DIR/data/import/"
@@ -146,7 +156,7 @@ launch() {
         setsid nohup "$HOME_DIR/bin/kc.sh" start-dev \
         --http-host 127.0.0.1 --http-port "$PORT" \
         --hostname "http://127.0.0.1:$PORT" --hostname-backchannel-dynamic true \
-        --db dev-mem --import-realm --log-level WARN,org.keycloak.services:INFO \
+        --db dev-file --import-realm --log-level WARN,org.keycloak.services:INFO \
         </dev/null >"$LOGFILE" 2>&1 9>&- &
     echo $! >"$PIDFILE"
 }
