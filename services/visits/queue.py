@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from services.visits import domain, staff, stream, texts
-from services.visits.config import Settings
+from services.visits.config import Settings, SettingsDep
 from services.visits.models import RequestFocusArea, VisitRequest
 from services.visits.schemas import FocusArea, Status
 from services.visits.staff import SignedIn
@@ -365,7 +365,9 @@ async def get_stats_csv(principal: Reader, session: SessionDep, filters: Annotat
 
 
 @router.get("/queue", include_in_schema=False)
-async def dashboard(request: Request, person: Annotated[SignedIn, staff.signed_in(*READERS)]) -> HTMLResponse:
+async def dashboard(
+    request: Request, settings: SettingsDep, person: Annotated[SignedIn, staff.signed_in(*READERS)]
+) -> HTMLResponse:
     """The dashboard shell: it holds no data; its script asks the API with the page's session."""
     labels = {
         "status": texts.STATUSES["en"],
@@ -377,7 +379,7 @@ async def dashboard(request: Request, person: Annotated[SignedIn, staff.signed_i
     role = ROLE_NAMES["en"][who.role] + (f", {texts.DIVISIONS['en'].get(division, division)}" if division else "")
     context = {"labels": labels, "person": person, "who": f"{who.name or who.sub} ({role})"}
     response = request.app.state.templates.TemplateResponse(request, "queue.html", context)
-    return staff.page_headers(response, request.app.state.settings)
+    return staff.page_headers(response, settings)
 
 
 def start(app: FastAPI, runtime: Runtime, settings: Settings) -> None:

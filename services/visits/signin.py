@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.visits import configuration, identity, pages, security, staff, texts
-from services.visits.config import Settings
+from services.visits.config import Settings, SettingsDep
 from services.visits.identity import ProviderRefused
 from services.visits.staff import CsrfRefused, NotForRole, SignInRequired, SignInUnavailable
 from services.visits.staff_texts import ROLE_NAMES, STAFF_TEXTS
@@ -21,10 +21,6 @@ from shared.oidc import ProviderUnavailable
 PENDING_COOKIE, DEV_CSRF_COOKIE = "visitdesk_signin", "visitdesk_dev_csrf"
 PENDING_SECONDS = 600  # time to get through the provider's login page
 router = APIRouter(include_in_schema=False)
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 def _page(request: Request, lang: str, title: str, message: str, *, status: int, link=None, **headers) -> HTMLResponse:
@@ -40,9 +36,11 @@ def _sign_in_link(back_to: str, lang: str) -> str:
 
 
 @router.get("/auth/signin", dependencies=[public()])
-async def sign_in(request: Request, next: str | None = None, lang: str | None = None) -> RedirectResponse:
+async def sign_in(
+    request: Request, settings: SettingsDep, next: str | None = None, lang: str | None = None
+) -> RedirectResponse:
     """Off to the provider's login page (or, with no provider in development, the development sign-in page)."""
-    settings, provider = _settings(request), request.app.state.verifier.provider
+    provider = request.app.state.verifier.provider
     back_to, lang = staff.safe_next(next), texts.language(lang)
     if provider is None:
         return RedirectResponse(f"/auth/dev?{urlencode({'next': back_to, 'lang': lang})}", status_code=303)
@@ -70,10 +68,14 @@ def _pending_key(settings: Settings) -> str:
 
 @router.get("/auth/callback", dependencies=[public()])
 async def callback(
-    request: Request, db: SessionDep, code: str | None = None, state: str | None = None, error: str | None = None
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
 ):
     """The provider sends the person back here: the code becomes tokens, the tokens a session."""
-    settings = _settings(request)
     pending = staff.unseal(_pending_key(settings), request.cookies.get(PENDING_COOKIE) or "") or {}
     lang, back_to = texts.language(pending.get("lang")), staff.safe_next(pending.get("next"))
     s = STAFF_TEXTS[lang]
@@ -110,9 +112,9 @@ async def callback(
 
 
 @router.post("/auth/signout", dependencies=[public()])
-async def sign_out(request: Request, db: SessionDep):
+async def sign_out(request: Request, db: SessionDep, settings: SettingsDep):
     """End the session here and at the provider (RP-initiated logout), then the signed-out page."""
-    settings, form = _settings(request), await request.form()
+    form = await request.form()
     lang = texts.language(form.get("lang") if isinstance(form.get("lang"), str) else None)
     key = staff.key_in(settings, request.cookies.get(staff.SESSION_COOKIE))
     now = datetime.now(UTC)
@@ -141,18 +143,20 @@ async def signed_out(request: Request, lang: str | None = None, here: str | None
 # ---------------------------------------------------------------- development sign-in
 
 
-def _development_only(request: Request) -> bool:
+def _development_only(request: Request, settings: Settings) -> bool:
     """Only in development and only without a provider: production never signs anyone in without one."""
-    return _settings(request).environment == "development" and request.app.state.verifier.provider is None
+    return settings.environment == "development" and request.app.state.verifier.provider is None
 
 
 @router.get("/auth/dev", dependencies=[public()])
-async def dev_page(request: Request, db: SessionDep, next: str | None = None, lang: str | None = None):
+async def dev_page(
+    request: Request, db: SessionDep, settings: SettingsDep, next: str | None = None, lang: str | None = None
+):
     """Each role, and an officer of each division, one click away (development only; 404 elsewhere)."""
-    if not _development_only(request):
+    if not _development_only(request, settings):
         raise HTTPException(404)
     lang = texts.language(lang)
-    settings, s, roles = _settings(request), STAFF_TEXTS[lang], ROLE_NAMES[lang]
+    s, roles = STAFF_TEXTS[lang], ROLE_NAMES[lang]
     cookie = request.cookies.get(DEV_CSRF_COOKIE)
     token = cookie if security.csrf_valid(settings.csrf_secret, cookie, cookie) else None
     token = token or security.new_csrf_token(settings.csrf_secret)
@@ -176,13 +180,13 @@ async def dev_page(request: Request, db: SessionDep, next: str | None = None, la
 
 
 @router.post("/auth/dev", dependencies=[public()])
-async def dev_sign_in(request: Request, db: SessionDep):
+async def dev_sign_in(request: Request, db: SessionDep, settings: SettingsDep):
     """Sign in as the chosen role (development only; 404 elsewhere)."""
-    if not _development_only(request):
+    if not _development_only(request, settings):
         raise HTTPException(404)
     form = await request.form()
     lang = texts.language(pages.form_text(form, "lang"))
-    settings, s = _settings(request), STAFF_TEXTS[lang]
+    s = STAFF_TEXTS[lang]
     if not security.csrf_valid(
         settings.csrf_secret, request.cookies.get(DEV_CSRF_COOKIE), pages.form_text(form, "csrf_token")
     ):
@@ -211,7 +215,7 @@ def install(app: FastAPI) -> None:
     async def sign_in_first(request: Request, exc: SignInRequired):
         lang = texts.language(request.query_params.get("lang"))
         response = RedirectResponse(_sign_in_link(exc.back_to, lang), status_code=303)
-        staff.clear_session_cookie(response, _settings(request))  # a tampered or ended one goes with it
+        staff.clear_session_cookie(response, request.app.state.settings)  # a tampered or ended one goes with it
         return response
 
     async def unavailable(request: Request, exc: SignInUnavailable):

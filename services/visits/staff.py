@@ -29,7 +29,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.visits import identity
-from services.visits.config import Settings
+from services.visits.config import Settings, SettingsDep
 from services.visits.identity import ProviderRefused, Tokens
 from services.visits.models import AuditEntry, StaffSession
 from shared.auth import NoAccess, Principal, Role, admit, bearer, current_principal, mint_token
@@ -269,8 +269,9 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-async def _signed_in(request: Request, db: AsyncSession, roles: tuple[Role, ...], back_to: str) -> SignedIn:
-    settings: Settings = request.app.state.settings
+async def _signed_in(
+    request: Request, db: AsyncSession, settings: Settings, roles: tuple[Role, ...], back_to: str
+) -> SignedIn:
     now = datetime.now(UTC)
     key = key_in(settings, request.cookies.get(SESSION_COOKIE))
     row = await live_session(session=db, settings=settings, key=key, now=now) if key else None
@@ -299,8 +300,8 @@ async def _signed_in(request: Request, db: AsyncSession, roles: tuple[Role, ...]
 def signed_in(*roles: Role):
     """A staff page's dependency: the signed-in person in one of `roles`, through sign-in and back without one."""
 
-    async def dependency(request: Request, db: SessionDep) -> SignedIn:
-        return await _signed_in(request, db, roles, here(request))
+    async def dependency(request: Request, db: SessionDep, settings: SettingsDep) -> SignedIn:
+        return await _signed_in(request, db, settings, roles, here(request))
 
     dependency.policy = roles
     dependency.signs_in = True
@@ -311,11 +312,11 @@ def signed_in_form(*roles: Role):
     """A staff form post's dependency: as `signed_in`, and the form must carry the session's CSRF token (else 403,
     before anything changes). Without a session, sign-in brings the person back to the form's `back` page."""
 
-    async def dependency(request: Request, db: SessionDep) -> SignedIn:
+    async def dependency(request: Request, db: SessionDep, settings: SettingsDep) -> SignedIn:
         form = await request.form()
         back = form.get("back")
-        person = await _signed_in(request, db, roles, safe_next(back if isinstance(back, str) else None))
-        if not csrf_matches(request.app.state.settings, person.key, form.get(CSRF_FIELD)):
+        person = await _signed_in(request, db, settings, roles, safe_next(back if isinstance(back, str) else None))
+        if not csrf_matches(settings, person.key, form.get(CSRF_FIELD)):
             raise CsrfRefused(form.get("lang"))
         return person
 
@@ -330,12 +331,15 @@ def staff_api(*roles: Role):
     could carry the cookie into a POST, never a bearer token."""
 
     async def dependency(
-        request: Request, db: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+        request: Request,
+        db: SessionDep,
+        settings: SettingsDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
         principal = await current_principal(request, credentials)
         if principal is None and request.method in ("GET", "HEAD") and SESSION_COOKIE in request.cookies:
             try:
-                person = await _signed_in(request, db, roles, START_PAGE)
+                person = await _signed_in(request, db, settings, roles, START_PAGE)
                 principal, request.state.staff_session_key = person.principal, person.key
             except SignInRequired:
                 principal = None

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from services.visits import staff
 from services.visits.models import StaffSession
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS
+from tests.e2e.browser import ARTIFACTS, CHROMIUM_ARGS
 from tests.e2e.staff import provider_settings, realm_token, sign_in_at_keycloak
 from tests.faults.proxy import TcpProxy
 from tests.integration.queue.live import live_visits

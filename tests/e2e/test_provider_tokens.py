@@ -12,7 +12,7 @@ from shared.auth import mint_token
 from shared.settings import ServiceSettings
 from tests.e2e.staff import realm_token
 from tests.support import serve, unique
-from visitdesk.cli import SERVICES
+from visitdesk import SERVICES
 
 # A read each service keeps for staff; every staff role may make it.
 READS = {

@@ -11,9 +11,10 @@ from sqlalchemy import func, select, update
 
 from services.visits import staff
 from services.visits.models import StaffSession
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS
+from tests.builders import future
+from tests.e2e.browser import ARTIFACTS, CHROMIUM_ARGS
 from tests.e2e.staff import fill_application_form, provider_settings, sign_in_at_keycloak
-from tests.integration.queue.live import LiveVisits, future, live_visits
+from tests.integration.queue.live import LiveVisits, live_visits
 
 
 @pytest.fixture(scope="module")

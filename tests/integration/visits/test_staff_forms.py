@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from services.visits import staff
 from services.visits.staff import SignedIn
 from shared.db import make_engine, make_sessionmaker
-from tests.security.conftest import client, offline_app
+from tests.security.apps import client, offline_app
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@ from services.visits import staff
 from services.visits.config import Settings
 from services.visits.main import create_app
 from services.visits.models import AuditEntry, StaffSession
-from tests.integration.visits.conftest import Visits
-from tests.security.conftest import offline
+from tests.integration.visits.running import Visits
+from tests.security.apps import offline
 from tests.support import unique
 
 DIVISIONS = [
