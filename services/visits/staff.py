@@ -199,13 +199,21 @@ async def start_session(
     return key
 
 
+async def _forget(session: AsyncSession, row: StaffSession) -> None:
+    """Delete a session's row; a page and its script's calls may find the same ended session at once."""
+    await session.execute(
+        delete(StaffSession).where(StaffSession.id == row.id).execution_options(synchronize_session=False)
+    )
+    session.expunge(row)
+
+
 async def live_session(*, session: AsyncSession, settings: Settings, key: str, now: datetime) -> StaffSession | None:
     """The session of `key` if it has not ended (8 h after sign-in, 1 h unused); an ended one is deleted."""
     row = await session.get(StaffSession, session_id(key))
     if row is None:
         return None
     if row.expires_at <= now or row.seen_at <= now - timedelta(seconds=settings.session_idle_seconds):
-        await session.delete(row)
+        await _forget(session, row)
         await session.commit()
         return None
     if now - row.seen_at >= SEEN_EVERY:
@@ -231,7 +239,7 @@ async def renew_session(*, session: AsyncSession, key: str, renew: Renewal, now:
     try:
         principal, tokens = await renew(held["refresh_token"], held.get("id_token"))
     except (ProviderRefused, NoAccess):
-        await session.delete(row)
+        await _forget(session, row)
         await session.commit()
         return None
     row.role, row.division, row.access_expires_at = principal.role, principal.division, tokens.access_expires_at
@@ -247,7 +255,7 @@ async def end_session(*, session: AsyncSession, key: str, now: datetime) -> dict
         return {}
     held = unseal(key, row.sealed) or {}
     principal = Principal(sub=row.sub, role=row.role, division=row.division)
-    await session.delete(row)
+    await _forget(session, row)
     _audit(session, principal, "staff.signed_out", now)
     await session.commit()
     return held
