@@ -27,6 +27,8 @@ class Provider:
     """The provider of `settings.oidc_issuer`; its document is kept once read, and read again when asked to."""
 
     def __init__(self, settings: ServiceSettings):
+        if settings.oidc_issuer is None or settings.discovery_url is None:
+            raise ValueError("a provider needs VISITDESK_OIDC_ISSUER")
         self.issuer, self.url = settings.oidc_issuer, settings.discovery_url
         self.known: ProviderMetadata | None = None
 

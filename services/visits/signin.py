@@ -23,7 +23,16 @@ PENDING_SECONDS = 600  # time to get through the provider's login page
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, lang: str, title: str, message: str, *, status: int, link=None, **headers) -> HTMLResponse:
+def _page(
+    request: Request,
+    lang: str,
+    title: str,
+    message: str,
+    *,
+    status: int,
+    link: tuple[str, str] | None = None,
+    **headers: str,
+) -> HTMLResponse:
     response = pages.render(
         request, "staff_message.html", lang, status=status, s=STAFF_TEXTS[lang], title=title, message=message, link=link
     )
@@ -100,10 +109,16 @@ async def callback(
         return _page(request, lang, s["failed_title"], s["failed"], status=400, link=link)
     except NoAccess:
         out = await identity.sign_out_url(settings, request.app.state.verifier.provider, id_token=None, lang=lang)
-        link = (out, s["sign_out_provider"]) if out else None
-        response = _page(request, lang, s["no_access_title"], s["no_access"], status=403, link=link)
-        response.delete_cookie(PENDING_COOKIE, path="/auth/callback")
-        return response
+        refused = _page(
+            request,
+            lang,
+            s["no_access_title"],
+            s["no_access"],
+            status=403,
+            link=(out, s["sign_out_provider"]) if out else None,
+        )
+        refused.delete_cookie(PENDING_COOKIE, path="/auth/callback")
+        return refused
     key = await staff.start_session(session=db, settings=settings, principal=principal, tokens=tokens, now=now)
     response = RedirectResponse(back_to, status_code=303)
     staff.set_session_cookie(response, settings, key)
@@ -115,7 +130,7 @@ async def callback(
 async def sign_out(request: Request, db: SessionDep, settings: SettingsDep):
     """End the session here and at the provider (RP-initiated logout), then the signed-out page."""
     form = await request.form()
-    lang = texts.language(form.get("lang") if isinstance(form.get("lang"), str) else None)
+    lang = texts.language(pages.form_text(form, "lang"))
     key = staff.key_in(settings, request.cookies.get(staff.SESSION_COOKIE))
     now = datetime.now(UTC)
     signed_in = key is not None and await staff.live_session(session=db, settings=settings, key=key, now=now)

@@ -254,7 +254,7 @@ async def end_session(*, session: AsyncSession, key: str, now: datetime) -> dict
     if row is None:
         return {}
     held = unseal(key, row.sealed) or {}
-    principal = Principal(sub=row.sub, role=row.role, division=row.division)
+    principal = Principal.model_validate({"sub": row.sub, "role": row.role, "division": row.division})
     await _forget(session, row)
     _audit(session, principal, "staff.signed_out", now)
     await session.commit()
@@ -296,7 +296,9 @@ async def _signed_in(
     held = unseal(key, row.sealed) if key and row is not None else None
     if key is None or row is None or held is None:
         raise SignInRequired(back_to)
-    principal = Principal(sub=row.sub, role=row.role, division=row.division, name=held.get("name"))
+    principal = Principal.model_validate(
+        {"sub": row.sub, "role": row.role, "division": row.division, "name": held.get("name")}
+    )
     if principal.role not in roles:
         raise NotForRole(principal)
     access_token = held.get("access_token") or mint_token(
