@@ -1,7 +1,7 @@
 """Staff sessions: who is signed in to the staff pages, until sign-out or expiry.
 
 Revision ID: 0007_staff_sessions
-Revises: 0011
+Revises: 0010_visit_times_and_fees
 Create Date: 2026-12-07
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_staff_sessions"
-down_revision = "0011"
+down_revision = "0010_visit_times_and_fees"
 branch_labels = None
 depends_on = None
 
