@@ -77,7 +77,7 @@ async def test_the_delegation_sees_its_visits_hours_venue_and_fee_on_its_page_in
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
             page = await (await browser.new_context(java_script_enabled=False)).new_page()
-            await page.goto(live.url + submitted["tracking_url"].removeprefix("http://127.0.0.1"))
+            await page.goto(live.url + submitted["tracking_url"].removeprefix(live.url))
             fee = page.get_by_role("region", name="Vierailun hinta")
             await expect(fee).to_contain_text("1\N{NO-BREAK SPACE}615,19\N{NO-BREAK SPACE}€")
             await expect(fee).to_contain_text("Arvonlisävero 25,5\N{NO-BREAK SPACE}%")
