@@ -25,6 +25,19 @@ def chromium() -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """axe-core's script, installed from tests/e2e/axe's lock by npm the first time."""
+    package = ROOT / "tests" / "e2e" / "axe"
+    script = package / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        command = ["npm", "ci", "--prefix", str(package), "--ignore-scripts", "--no-audit", "--no-fund"]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"npm ci for axe-core failed:\n{result.stderr}")
+    return script
+
+
 def _settings(service: str, **values) -> ServiceSettings:
     return importlib.import_module(f"services.{service}.config").Settings(**values)
 
